@@ -1,35 +1,39 @@
-"""Width sweep: certified and adversarial error of strong lottery tickets against width.
+"""Width sweep: error of strong lottery tickets against overparameterization, for every construction.
 
-For a fixed target f (bias-free ReLU network with ‖W_i‖₂ = 1) and each n (samples per block of
-the subset-sum construction, Pensia et al. 2020) and seed, this script
+For each registered construction (``sltheory.constructions()``), each target, a grid of
+overparameterization factors ρ = random weights / target weights, and several seeds, one job
+(:func:`sltheory.sweep.run_job`) samples the theorem's random network at that width, prunes it,
+and records: the certified bound on sup_{‖x‖₂≤1} ‖f(x) − g(x)‖₂ of the best ticket, an
+adversarial lower bound on the same sup, kept and total random weights, success of
+``approximate(eps=ε)`` for each ε, wall time, and for trained targets the test accuracy of target
+and ticket. The width for a grid point ρ is the rule's width × a factor found by bisection on the
+construction's plan (nothing sampled), so every construction is measured at the same ρ values.
 
-1. samples the random network ``sltheory.random_network(Ws, n=n, seed=seed)`` (depends only on
-   the seed and the target's shapes),
-2. prunes it to the best ticket ``sltheory.approximate(Ws, rand)`` (every weight at its optimal
-   subset; eps=None) and records the certified bound on sup_{‖x‖₂≤1} ‖f(x) − g(x)‖₂,
-3. measures the same quantity from below with ``sltheory.adversarial_error``,
-4. asks for the sparsest ticket with a certified bound ≤ ``eps`` and records whether it exists.
+Targets: a Gaussian target with ‖W_i‖₂ = 1 (the theorems' boundary case), for all constructions;
+and an MLP trained on scikit-learn's digits (ships with the package, no download) — plus MNIST when
+``--mnist DIR`` points at local IDX files — for the constructions whose width fits (by default
+subset_sum and burkholz: Malach's and Orseau's rules need 10⁸–10¹² weights there). Trained targets
+have ‖W_i‖₂ > 1 and are pruned with ``rescale=True``.
 
-Results go to ``runs/width_sweep/<hash of config.json>/results.csv`` (one row per (n, seed)),
-written atomically after every job; a rerun with the same config resumes (skips the (n, seed)
-already there), a different config gets a different folder. The figure is rebuilt from the
-CSV alone by :func:`plot` (also ``python experiments/plot_width_sweep.py RUN_DIR``).
+Results go to ``runs/width_sweep/<hash of config.json>/results.csv`` (one row per job and ε),
+rewritten atomically after every finished job: a rerun skips finished jobs, an interrupted one
+resumes, a changed config gets a new folder. The figures and tables (paper/figures, paper/tables)
+are rebuilt from saved results only by :func:`figures` / :func:`tables`, also via
+``python experiments/make_figures.py``.
 
 Usage::
 
-    python experiments/width_sweep.py            # default sweep (~1 min on 2 CPU cores)
-    python experiments/width_sweep.py --quick    # tiny smoke run (a few seconds)
+    python experiments/width_sweep.py                  # default sweep (~3-4 min on 2 CPU cores)
+    python experiments/width_sweep.py --quick          # smoke run (seconds; tests)
+    python experiments/width_sweep.py --executor ray   # every job a Ray task (local 2-CPU cluster)
     python experiments/width_sweep.py --help
 """
 
 from __future__ import annotations
 
 import argparse
-import csv
 import dataclasses
 import hashlib
-import io
-import json
 import math
 import statistics
 import sys
@@ -39,27 +43,31 @@ from pathlib import Path
 
 import numpy as np
 
-sys.path.insert(0, str(Path(__file__).resolve().parent))
-from _runs import atomic_write_text, savefig_atomic  # noqa: E402
-
 REPO_ROOT = Path(__file__).resolve().parents[1]
 DEFAULT_RUN_ROOT = REPO_ROOT / "runs" / "width_sweep"
 DEFAULT_FIG_DIR = REPO_ROOT / "paper" / "figures"
-FIG_NAME = "width_sweep"
+DEFAULT_TABLE_DIR = REPO_ROOT / "paper" / "tables"
 
 #: Bump when the meaning or the columns of results.csv change: old run folders are then never reused.
-SCHEMA_VERSION = 1
-#: sltheory's subset-sum construction supports at most 64 samples per block (uint64 subset masks).
-MAX_N = 64
+SCHEMA_VERSION = 2
 
-COLUMNS = [
-    "n", "seed",
-    "certified_bound", "adversarial_error", "bound_over_adversarial", "bound_ok", "float_slack",
-    "random_weights", "kept_weights", "target_weights", "random_per_target", "kept_per_target",
-    "time_ticket_s", "time_adversarial_s",
-    "eps", "best_within_eps", "eps_success", "eps_error_bound", "eps_kept_weights", "eps_kept_per_target", "eps_n_needed",
-    "time_eps_s",
-]
+#: Default ρ grid (random weights per target weight) per construction: from "hardly any signal"
+#: to well below ε = 0.01 where the construction's solver stays fast on 2 cores.
+DEFAULT_RHOS = (
+    ("subset_sum", (16, 24, 32, 48, 64, 96)),
+    ("burkholz", (64, 128, 256, 512)),
+    ("orseau", (128, 256, 512, 1024, 2048, 4096, 8192)),
+    ("malach", (128, 256, 512, 1024, 2048, 4096, 8192, 16384)),
+)
+#: ρ grids on the digits-trained target (its first layer is wide and signed, so the same n costs a
+#: larger ρ than on the small Gaussian target). Only subset_sum by default: Malach's and Orseau's
+#: rules need 10⁸–10¹² weights there, and Burkholz's pruning took 2–15 min per job on 2 cores
+#: (``--trained-rho burkholz=128,256`` runs it).
+DEFAULT_TRAINED_RHOS = (
+    ("subset_sum", (48, 72, 96, 144, 192)),
+)
+FIGURES = ("width_sweep", "success_rate", "kept_per_target", "trained_accuracy")
+TABLES = ("sweep_summary", "trained")
 
 
 class ConfigError(ValueError):
@@ -69,68 +77,117 @@ class ConfigError(ValueError):
 # ----------------------------------------------------------------------------- configuration
 @dataclass(frozen=True)
 class SweepConfig:
-    """Everything that determines the results (plus where to put them).
+    """Everything that determines the results, plus how and where to run.
 
-    ``dims``: target widths (d_0, …, d_l). ``ns``: samples per block swept. ``seeds``: random
-    network seeds (also the adversarial search's seed). ``target_seed``: seed of the numpy
-    Generator that draws the (single, fixed) target. ``eps``: accuracy asked of the sparsest
-    ticket (the success column). ``device``: ``auto`` | ``cpu`` | ``cuda``. ``adv_*``: settings of
-    ``sltheory.adversarial_error``. ``run_root`` / ``fig_dir`` are output locations only and do
-    not enter the config hash.
+    ``dims``/``target_seed``: the Gaussian target. ``rhos``: (construction, ρ grid) pairs; the
+    constructions swept are those listed. ``trained_rhos``: (construction, ρ grid) pairs run on the
+    digits MLP ``trained_dims`` (trained with ``train_seed``; ``()`` for none); ``mnist``: folder of local
+    MNIST IDX files (None: no MNIST target) with ``mnist_dims``. ``eps``: accuracies whose success
+    is measured; ``delta``: the theorems' failure probability (widths and figures). ``adv_*``:
+    settings of ``sltheory.adversarial_error``. ``executor``/``workers``/``ray_address``/
+    ``run_root``/``fig_dir``/``table_dir`` say how and where, and do not enter the config hash.
     """
 
-    dims: tuple[int, ...] = (16, 32, 32, 8)
-    ns: tuple[int, ...] = tuple(range(6, 25, 2))
-    seeds: tuple[int, ...] = (0, 1, 2, 3, 4)
+    rhos: tuple = DEFAULT_RHOS
+    dims: tuple = (4, 8, 4)
     target_seed: int = 0
-    eps: float = 0.01
+    trained_rhos: tuple = DEFAULT_TRAINED_RHOS
+    trained_dims: tuple = (64, 16, 10)
+    train_seed: int = 0
+    mnist: str | None = None
+    mnist_dims: tuple = (784, 32, 10)
+    seeds: tuple = (0, 1, 2)
+    eps: tuple = (0.1, 0.01)
     delta: float = 0.05
     device: str = "auto"
-    adv_starts: int = 2048
-    adv_refine: int = 16
-    adv_steps: int = 100
+    adv_starts: int = 512
+    adv_refine: int = 8
+    adv_steps: int = 60
     adv_lr: float = 0.05
+    executor: str = "local"
+    workers: int | None = None
+    ray_address: str | None = None
     run_root: str = str(DEFAULT_RUN_ROOT)
     fig_dir: str = str(DEFAULT_FIG_DIR)
+    table_dir: str = str(DEFAULT_TABLE_DIR)
 
-    #: Fields that are output locations, not part of what is computed.
-    OUTPUT_FIELDS = ("run_root", "fig_dir")
+    #: Fields that say how/where to run, not what is computed.
+    OUTPUT_FIELDS = ("executor", "workers", "ray_address", "run_root", "fig_dir", "table_dir")
+
+    @property
+    def constructions(self) -> tuple[str, ...]:
+        return tuple(name for name, _ in self.rhos)
 
     def validate(self) -> None:
         """Raise :class:`ConfigError` naming the first invalid field."""
-        def ints(name, values, minimum, *, unique=True, upper=None):
+        import sltheory
+        from sltheory.executors import check_executor
+
+        def ints(name, values, minimum, *, unique=True):
             if not isinstance(values, tuple) or len(values) == 0:
                 raise ConfigError(f"{name} must be a non-empty tuple of integers, got {values!r}")
             for v in values:
-                if isinstance(v, bool) or not isinstance(v, (int, np.integer)):
-                    raise ConfigError(f"{name} must contain integers, got {v!r}")
-                if v < minimum:
-                    raise ConfigError(f"{name} must be ≥ {minimum}, got {v}")
-                if upper is not None and v > upper:
-                    raise ConfigError(f"{name} must be ≤ {upper}, got {v}")
+                if isinstance(v, bool) or not isinstance(v, (int, np.integer)) or v < minimum:
+                    raise ConfigError(f"{name} must contain integers ≥ {minimum}, got {v!r}")
             if unique and len(set(values)) != len(values):
                 raise ConfigError(f"{name} has duplicates: {values!r}")
 
+        def positive(name, v, upper=None):
+            if isinstance(v, bool) or not isinstance(v, (int, float)) or not math.isfinite(v) or v <= 0 \
+                    or (upper is not None and v >= upper):
+                raise ConfigError(f"{name} must be a finite number in (0, {upper or 'inf'}), got {v!r}")
+
+        known = set(sltheory.constructions())
+        if not isinstance(self.rhos, tuple) or not self.rhos:
+            raise ConfigError("rhos must name at least one construction")
+        for name, grid in self.rhos + self.trained_rhos:
+            if name not in known:
+                raise ConfigError(f"unknown construction {name!r}; registered: {sorted(known)}")
+            if not isinstance(grid, tuple) or not grid:
+                raise ConfigError(f"rhos for {name} must be a non-empty tuple")
+            for r in grid:
+                positive(f"rho of {name}", r)
+            if len(set(grid)) != len(grid):
+                raise ConfigError(f"rhos for {name} has duplicates: {grid!r}")
+        if len(set(self.constructions)) != len(self.constructions):
+            raise ConfigError(f"a construction is listed twice in rhos: {self.constructions}")
+        if len({n for n, _ in self.trained_rhos}) != len(self.trained_rhos):
+            raise ConfigError("a construction is listed twice in trained_rhos")
         ints("dims", self.dims, 1, unique=False)
-        if len(self.dims) < 2:
-            raise ConfigError(f"dims needs at least 2 entries (input and output width), got {self.dims!r}")
-        ints("ns", self.ns, 1, upper=MAX_N)
+        ints("trained_dims", self.trained_dims, 1, unique=False)
+        ints("mnist_dims", self.mnist_dims, 1, unique=False)
+        for name in ("dims", "trained_dims", "mnist_dims"):
+            if len(getattr(self, name)) < 2:
+                raise ConfigError(f"{name} needs at least 2 entries (input and output width)")
+        if self.trained_rhos and (self.trained_dims[0] != 64 or self.trained_dims[-1] != 10):
+            raise ConfigError(f"trained_dims must start with 64 (digits pixels) and end with 10 (classes), "
+                              f"got {self.trained_dims}")
+        if self.mnist is not None:
+            if (self.mnist_dims[0] != 784 or self.mnist_dims[-1] != 10):
+                raise ConfigError(f"mnist_dims must start with 784 and end with 10, got {self.mnist_dims}")
+            if not Path(self.mnist).is_dir():
+                raise ConfigError(f"--mnist {self.mnist}: no such folder (it must hold the MNIST IDX files)")
         ints("seeds", self.seeds, 0)
         ints("target_seed", (self.target_seed,), 0)
+        ints("train_seed", (self.train_seed,), 0)
         for name in ("adv_starts", "adv_refine", "adv_steps"):
             ints(name, (getattr(self, name),), 1)
-        if not (isinstance(self.delta, (int, float)) and 0 < self.delta < 1):
-            raise ConfigError(f"delta must be in (0, 1), got {self.delta!r}")
-        for name in ("eps", "adv_lr"):
-            v = getattr(self, name)
-            if isinstance(v, bool) or not isinstance(v, (int, float)) or not math.isfinite(v) or v <= 0:
-                raise ConfigError(f"{name} must be a finite number > 0, got {v!r}")
+        if not isinstance(self.eps, tuple) or not self.eps:
+            raise ConfigError("eps must be a non-empty tuple")
+        for e in self.eps:
+            positive("eps", e)
+        positive("delta", self.delta, upper=1)
+        positive("adv_lr", self.adv_lr)
         if self.device not in ("auto", "cpu", "cuda"):
             raise ConfigError(f"device must be auto, cpu or cuda, got {self.device!r}")
         if self.device == "cuda":
             import torch
             if not torch.cuda.is_available():
                 raise ConfigError("device=cuda requested but torch.cuda.is_available() is False")
+        try:
+            check_executor(self.executor, self.workers, self.ray_address)
+        except sltheory.InvalidArgumentError as exc:
+            raise ConfigError(str(exc)) from None
 
     def resolved_device(self) -> str:
         if self.device != "auto":
@@ -138,397 +195,653 @@ class SweepConfig:
         import torch
         return "cuda" if torch.cuda.is_available() else "cpu"
 
-    def hashed_dict(self) -> dict:
-        """What defines the results: every field but the output folders, device resolved."""
+    def hashed_dict(self, targets: dict) -> dict:
+        """What defines the results: every field but how/where to run, the device resolved, and
+        a fingerprint of each target's weights (a retrained target never reuses old rows)."""
         import sltheory
-        d = {f.name: getattr(self, f.name) for f in dataclasses.fields(self)
-             if f.name not in self.OUTPUT_FIELDS}
-        d = {k: list(v) if isinstance(v, tuple) else v for k, v in d.items()}
-        d["eps"] = float(d["eps"])
-        d["delta"] = float(d["delta"])
-        d["adv_lr"] = float(d["adv_lr"])
+        d = {f.name: getattr(self, f.name) for f in dataclasses.fields(self) if f.name not in self.OUTPUT_FIELDS}
+        d["rhos"] = {name: [float(r) for r in grid] for name, grid in self.rhos}
+        d["trained_rhos"] = {name: [float(r) for r in grid] for name, grid in self.trained_rhos}
+        d = {k: (list(v) if isinstance(v, tuple) else v) for k, v in d.items()}
+        d["eps"] = [float(e) for e in self.eps]
+        d["delta"], d["adv_lr"] = float(self.delta), float(self.adv_lr)
         d["device"] = self.resolved_device()
-        d["construction"] = "subset_sum"
-        d["target_kind"] = "gaussian/spectral_norm"
+        d["targets"] = {label: t["fingerprint"] for label, t in targets.items()}
         d["schema_version"] = SCHEMA_VERSION
         d["sltheory_version"] = sltheory.__version__
         return d
 
-    def config_json(self) -> str:
-        return json.dumps(self.hashed_dict(), sort_keys=True, indent=2) + "\n"
 
-    def config_hash(self) -> str:
-        canonical = json.dumps(self.hashed_dict(), sort_keys=True, separators=(",", ":"))
-        return hashlib.sha256(canonical.encode()).hexdigest()[:12]
-
-    def run_dir(self) -> Path:
-        return Path(self.run_root) / self.config_hash()
+QUICK = dict(
+    rhos=(("subset_sum", (12, 24)), ("burkholz", (16, 48)), ("orseau", (64, 256)), ("malach", (64, 256))),
+    dims=(2, 3, 2), trained_rhos=(("subset_sum", (64,)),), trained_dims=(64, 4, 10), seeds=(0,), eps=(0.3,),
+    adv_starts=64, adv_refine=2, adv_steps=10, workers=1,
+)
 
 
-QUICK = dict(dims=(3, 5, 2), ns=(4, 8, 12), seeds=(0,), adv_starts=256, adv_refine=4, adv_steps=30)
+# ----------------------------------------------------------------------------- targets and jobs
+def _fingerprint(weights) -> str:
+    h = hashlib.sha256()
+    for w in weights:
+        h.update(np.ascontiguousarray(w, dtype=np.float64).tobytes())
+    return h.hexdigest()[:16]
 
 
-# ----------------------------------------------------------------------------- files
-def _fmt(v) -> str:
-    if v is None:
-        return ""
-    if isinstance(v, float):
-        return repr(v)
-    return str(v)
-
-
-def write_results(path: Path, rows: list[dict]) -> None:
-    buf = io.StringIO()
-    w = csv.DictWriter(buf, fieldnames=COLUMNS, lineterminator="\n")
-    w.writeheader()
-    for row in sorted(rows, key=lambda r: (int(r["n"]), int(r["seed"]))):
-        w.writerow({k: _fmt(row.get(k)) for k in COLUMNS})
-    atomic_write_text(path, buf.getvalue())
-
-
-def read_results(path: Path) -> list[dict]:
-    """Rows of a results.csv, typed (ints, floats, bools; '' → None)."""
-    path = Path(path)
-    if not path.exists():
-        return []
-    out = []
-    with open(path, newline="") as fh:
-        for raw in csv.DictReader(fh):
-            row = {}
-            for k, v in raw.items():
-                if v == "" or v is None:
-                    row[k] = None
-                elif v in ("True", "False"):
-                    row[k] = v == "True"
-                elif k in ("n", "seed", "random_weights", "kept_weights", "target_weights",
-                           "eps_kept_weights"):
-                    row[k] = int(v)
-                elif k == "eps_n_needed":
-                    row[k] = v
-                else:
-                    row[k] = float(v)
-            out.append(row)
-    return out
-
-
-def prepare_run_dir(cfg: SweepConfig) -> Path:
-    """Create the run folder with its config.json, or check the existing one matches."""
-    run_dir = cfg.run_dir()
-    cfg_path = run_dir / "config.json"
-    text = cfg.config_json()
-    if cfg_path.exists():
-        if json.loads(cfg_path.read_text()) != json.loads(text):
-            raise ConfigError(f"{cfg_path} holds a different config than the one hashed to "
-                              f"{run_dir.name}; refusing to mix results (delete the folder)")
-    else:
-        atomic_write_text(cfg_path, text)
-    return run_dir
-
-
-# ----------------------------------------------------------------------------- one job
-def run_job(cfg: SweepConfig, Ws, n: int, seed: int, device: str) -> dict:
+def build_targets(cfg: SweepConfig, out=None) -> dict:
+    """label → {'weights', 'x_test', 'y_test', 'rescale', 'constructions', 'dims', 'fingerprint', ...}."""
     import sltheory
+    from sltheory import datasets
 
-    t0 = time.perf_counter()
-    rand = sltheory.random_network(Ws, n=n, seed=seed, device=device)
-    ticket = sltheory.approximate(Ws, rand)  # eps=None: every weight at its optimal subset
-    t1 = time.perf_counter()
-    adv, _ = sltheory.adversarial_error(sltheory.as_target(Ws), ticket.network, cfg.dims[0],
-                                        starts=cfg.adv_starts, refine=cfg.adv_refine,
-                                        steps=cfg.adv_steps, lr=cfg.adv_lr, seed=seed, device=device)
-    t2 = time.perf_counter()
-    st = ticket.stats
-    bound = float(ticket.error_bound)
-    row = {
-        "n": n, "seed": seed,
-        "certified_bound": bound, "adversarial_error": float(adv),
-        "bound_over_adversarial": bound / adv if adv > 0 else float("inf"),
-        "bound_ok": bound >= adv,
-        "float_slack": float(st["float_slack"]),
-        "random_weights": int(st["random_weights"]), "kept_weights": int(st["kept_weights"]),
-        "target_weights": int(st["target_weights"]),
-        "random_per_target": float(st["random_per_target"]), "kept_per_target": float(st["kept_per_target"]),
-        "time_ticket_s": t1 - t0, "time_adversarial_s": t2 - t1,
-        "eps": float(cfg.eps),
-        "best_within_eps": bound <= cfg.eps,
-    }
-    t3 = time.perf_counter()
-    try:
-        t_eps = sltheory.approximate(Ws, rand, eps=cfg.eps)
-    except sltheory.ApproximationFailedError as exc:
-        row.update(eps_success=False, eps_error_bound=float(exc.error_bound),
-                   eps_n_needed=";".join(str(v) for v in exc.n_needed))
-    else:
-        row.update(eps_success=True, eps_error_bound=float(t_eps.error_bound),
-                   eps_kept_weights=int(t_eps.stats["kept_weights"]),
-                   eps_kept_per_target=float(t_eps.stats["kept_per_target"]))
-    row["time_eps_s"] = time.perf_counter() - t3
-    return row
+    targets = {}
+    dims = tuple(cfg.dims)
+    W = sltheory.gaussian_target(dims, cfg.target_seed)
+    targets[f"gaussian {'-'.join(map(str, dims))}"] = dict(
+        kind="gaussian", dims=dims, weights=[np.asarray(w) for w in W], x_test=None, y_test=None,
+        rescale=False, rhos=cfg.rhos)
+    trained = []
+    if cfg.trained_rhos:
+        trained.append(("digits", datasets.load_digits(seed=cfg.train_seed), tuple(cfg.trained_dims)))
+    if cfg.mnist is not None:
+        trained.append(("mnist", datasets.load_mnist(cfg.mnist), tuple(cfg.mnist_dims)))
+    for name, data, tdims in trained:
+        t0 = time.perf_counter()
+        # one thread: seconds even on busy cores, and the same weights whatever the pool does
+        net = datasets.train_mlp(tdims, data, seed=cfg.train_seed, num_threads=1)
+        weights = [m.weight.detach().cpu().numpy().astype(np.float64) for m in net if hasattr(m, "weight")]
+        acc = datasets.accuracy(net, data.x_test, data.y_test)
+        if out is not None:
+            print(f"trained {name} target {'-'.join(map(str, tdims))}: test accuracy {acc:.4f} "
+                  f"({time.perf_counter() - t0:.1f}s; spectral norms "
+                  f"{', '.join(f'{np.linalg.norm(w, 2):.2f}' for w in weights)})", file=out)
+        targets[f"{name} {'-'.join(map(str, tdims))}"] = dict(
+            kind=name, dims=tdims, weights=weights, x_test=data.x_test.cpu().numpy(),
+            y_test=data.y_test.cpu().numpy(), rescale=True, rhos=cfg.trained_rhos,
+            accuracy=acc)
+    for t in targets.values():
+        t["fingerprint"] = _fingerprint(t["weights"])
+    return targets
 
 
-# ----------------------------------------------------------------------------- summary
+def factor_for_rho(construction: str, dims, rho: float, eps: float, delta: float):
+    """(width_factor, n, ρ actual) whose planned random weights per target weight are closest to
+    ``rho`` (bisection on the factor; plans only, nothing sampled), or None if no width fits."""
+    import sltheory
+    spec = sltheory.construction(construction)
+    shapes = tuple((b, a) for a, b in zip(dims[:-1], dims[1:]))
+    n_target = sum(a * b for a, b in shapes)
+
+    def ratio(f):
+        try:
+            plan = spec.plan(shapes, eps=eps, delta=delta, width_factor=f)
+        except (sltheory.InvalidArgumentError, sltheory.NetworkTooLargeError):
+            return math.inf, None
+        return plan.num_random_weights / n_target, plan
+
+    lo, hi = math.log(1e-7), math.log(1e3)
+    best = None
+    for _ in range(60):
+        mid = 0.5 * (lo + hi)
+        r, plan = ratio(math.exp(mid))
+        if plan is not None and (best is None or abs(math.log(r / rho)) < abs(math.log(best[2] / rho))):
+            best = (math.exp(mid), plan.n, r)
+        if r < rho:
+            lo = mid
+        else:
+            hi = mid
+    if best is None or abs(math.log(best[2] / rho)) > math.log(1.5):
+        return None
+    return best
+
+
+def make_jobs(cfg: SweepConfig, targets: dict, device: str, out=None) -> list:
+    from sltheory.sweep import SweepJob
+
+    jobs = []
+    width_eps = max(cfg.eps)
+    for label, t in targets.items():
+        for name, grid in t["rhos"]:
+            seen = set()
+            for rho in grid:
+                found = factor_for_rho(name, t["dims"], rho, width_eps, cfg.delta)
+                if found is None or found[1] in seen:
+                    if out is not None:
+                        why = "no width fits" if found is None else f"same n {found[1]} as a smaller ρ"
+                        print(f"  skip {name} on {label} at ρ={rho:g}: {why}", file=out)
+                    continue
+                seen.add(found[1])
+                for seed in cfg.seeds:
+                    jobs.append(SweepJob(
+                        construction=name, target=label, weights=tuple(t["weights"]), rho_requested=float(rho),
+                        width_factor=found[0], seed=int(seed), eps=tuple(float(e) for e in cfg.eps),
+                        width_eps=width_eps, delta=float(cfg.delta), rescale=t["rescale"],
+                        x_test=t["x_test"], y_test=t["y_test"], adv_starts=cfg.adv_starts,
+                        adv_refine=cfg.adv_refine, adv_steps=cfg.adv_steps, adv_lr=cfg.adv_lr, device=device))
+    return jobs
+
+
+# ----------------------------------------------------------------------------- run
+def run_folder(cfg: SweepConfig, targets: dict):
+    from sltheory.runs import RunFolder
+    from sltheory.sweep import COLUMNS, KEY
+    return RunFolder(cfg.run_root, cfg.hashed_dict(targets), COLUMNS, KEY)
+
+
+def _progress(total: int, initial: int):
+    from tqdm import tqdm
+    return tqdm(total=total, initial=initial, desc="width sweep", unit="job", file=sys.stderr,
+                dynamic_ncols=True, disable=None)
+
+
+def run(cfg: SweepConfig, *, make_plots: bool = True, out=None) -> dict:
+    """Run (or resume) the sweep; returns {'run_dir', 'rows', 'violations', 'figures', 'tables'}."""
+    from sltheory.executors import run_jobs
+    from sltheory.runs import mark_latest
+    from sltheory.sweep import run_job
+
+    out = sys.stdout if out is None else out
+    cfg.validate()
+    device = cfg.resolved_device()
+    targets = build_targets(cfg, out)
+    folder = run_folder(cfg, targets)
+    jobs = make_jobs(cfg, targets, device, out)
+    folder.prepare()
+    rows = folder.read()
+    done = {k[:4] for k in folder.done(rows)}
+    todo = [j for j in jobs if j.key not in done]
+    print(f"width sweep: {len(jobs)} jobs ({', '.join(cfg.constructions)}; targets {', '.join(targets)}), "
+          f"eps={','.join(f'{e:g}' for e in cfg.eps)}, device={device}, executor={cfg.executor}\n"
+          f"run folder: {folder.path}", file=out)
+    if len(todo) < len(jobs):
+        print(f"resuming: {len(jobs) - len(todo)} of {len(jobs)} jobs already in {folder.RESULTS}", file=out)
+    t_start = time.perf_counter()
+    if todo:
+        bar = _progress(len(jobs), len(jobs) - len(todo))
+        finished = len(jobs) - len(todo)
+        try:
+            for job, job_rows in run_jobs(run_job, todo, executor=cfg.executor, workers=cfg.workers,
+                                          ray_address=cfg.ray_address):
+                rows.extend(job_rows)
+                folder.write(rows)
+                bar.update(1)
+                r = job_rows[0]
+                status = (f"{job.construction} on {job.target}, ρ={r['random_per_target']:.0f} seed {job.seed}: "
+                          f"bound={r['best_bound']:.2e} adv={r['adversarial_error']:.2e} "
+                          f"({r['time_total_s']:.1f}s)")
+                if bar.disable:     # no terminal (CI, logs): one line per job instead of a bar
+                    finished += 1
+                    print(f"[{finished}/{len(jobs)}] {status}", file=out, flush=True)
+                else:
+                    bar.set_postfix_str(status, refresh=False)
+        finally:
+            bar.close()
+        print(f"{len(todo)} job(s) in {time.perf_counter() - t_start:.1f}s", file=out)
+    wanted = {j.key for j in jobs}
+    rows = [r for r in rows if folder.key_of(r)[:4] in wanted]
+    mark_latest(cfg.run_root, folder.path)
+    violations = [r for r in rows if not r["bound_ok"]]
+    for r in violations:
+        print(f"WARNING: certified bound {r['best_bound']:.6e} < adversarial error {r['adversarial_error']:.6e} "
+              f"({r['construction']}, {r['target']}, ρ={r['rho_requested']:g}, seed {r['seed']}): library bug",
+              file=out)
+    print("\n" + summarize(rows), file=out)
+    print(f"\nbound ≥ adversarial in {len(rows) - len(violations)}/{len(rows)} rows", file=out)
+    figs, tabs = [], []
+    if make_plots:
+        figs = figures(folder.path, cfg.fig_dir)
+        tabs = tables(folder.path, cfg.table_dir)
+        print("figures: " + ", ".join(str(p) for p in figs) + "\ntables: " + ", ".join(str(p) for p in tabs),
+              file=out)
+    return {"run_dir": folder.path, "rows": rows, "violations": len(violations), "figures": figs, "tables": tabs}
+
+
+# ----------------------------------------------------------------------------- summaries
 def _median(vals):
-    vals = [v for v in vals if v is not None]
+    vals = [v for v in vals if v is not None and not (isinstance(v, float) and math.isnan(v))]
     return statistics.median(vals) if vals else float("nan")
 
 
-def summarize(rows: list[dict]) -> str:
-    by_n: dict[int, list[dict]] = {}
+def _groups(rows):
+    """(target, construction, rho_requested) → rows of the first ε (one per seed), and all rows."""
+    first_eps = {}
     for r in rows:
-        by_n.setdefault(r["n"], []).append(r)
-    head = (f"{'n':>3} {'seeds':>5} {'rand/tgt':>9} {'kept/tgt':>8} {'bound(med)':>11} "
-            f"{'adv(med)':>10} {'bound/adv':>9} {'best<=eps':>9} {'eps ok':>6} {'eps kept/tgt':>12} {'t_tk':>6} {'t_adv':>6}")
+        k = (r["target"], r["construction"], r["rho_requested"], r["seed"])
+        first_eps.setdefault(k, r)
+    groups = {}
+    for k, r in first_eps.items():
+        groups.setdefault(k[:3], []).append(r)
+    return {k: groups[k] for k in sorted(groups, key=lambda k: (k[0], k[1], k[2]))}
+
+
+def summary_records(rows) -> list[dict]:
+    """One record per (target, construction, ρ): medians over seeds and success counts per ε."""
+    recs = []
+    eps_values = sorted({r["eps"] for r in rows}, reverse=True)
+    for (target, name, rho), rs in _groups(rows).items():
+        seeds = {r["seed"] for r in rs}
+        rec = {"target": target, "construction": name, "rho": _median([r["random_per_target"] for r in rs]),
+               "n": rs[0]["n"], "seeds": len(seeds),
+               "bound": _median([r["best_bound"] for r in rs]), "adv": _median([r["adversarial_error"] for r in rs]),
+               "ratio": _median([r["bound_over_adversarial"] for r in rs]),
+               "kept": _median([r["best_kept_per_target"] for r in rs]),
+               "time": _median([r["time_total_s"] for r in rs]),
+               "target_acc": _median([r["target_accuracy"] for r in rs]),
+               "acc": _median([r["best_accuracy"] for r in rs]),
+               "agree": _median([r["best_agreement"] for r in rs])}
+        for e in eps_values:
+            er = [r for r in rows if r["target"] == target and r["construction"] == name
+                  and r["rho_requested"] == rho and r["eps"] == e]
+            rec[f"ok@{e:g}"] = (sum(bool(r["eps_success"]) for r in er), len(er))
+            rec[f"kept@{e:g}"] = _median([r["eps_kept_per_target"] for r in er if r["eps_success"]])
+        recs.append(rec)
+    return recs
+
+
+def summarize(rows) -> str:
+    recs = summary_records(rows)
+    if not recs:
+        return "(no rows)"
+    eps_keys = [k for k in recs[0] if k.startswith("ok@")]
+    head = (f"{'target':<18} {'construction':<11} {'ρ':>7} {'n':<12} {'bound':>9} {'adv':>9} {'b/adv':>6} "
+            f"{'kept/t':>7} " + " ".join(f"{'ok ε=' + k[3:]:>9}" for k in eps_keys) + f" {'acc':>6} {'t(s)':>6}")
     lines = [head, "-" * len(head)]
-    for n in sorted(by_n):
-        rs = by_n[n]
-        ok = sum(bool(r["eps_success"]) for r in rs)
-        best_ok = sum(bool(r["best_within_eps"]) for r in rs)
-        ekt = _median([r["eps_kept_per_target"] for r in rs if r["eps_success"]])
-        lines.append(
-            f"{n:>3} {len(rs):>5} {_median([r['random_per_target'] for r in rs]):>9.1f} "
-            f"{_median([r['kept_per_target'] for r in rs]):>8.2f} "
-            f"{_median([r['certified_bound'] for r in rs]):>11.3e} "
-            f"{_median([r['adversarial_error'] for r in rs]):>10.3e} "
-            f"{_median([r['bound_over_adversarial'] for r in rs]):>9.2f} {f'{best_ok}/{len(rs)}':>9} "
-            f"{f'{ok}/{len(rs)}':>6} {('-' if math.isnan(ekt) else f'{ekt:.2f}'):>12} "
-            f"{_median([r['time_ticket_s'] for r in rs]):>6.2f} "
-            f"{_median([r['time_adversarial_s'] for r in rs]):>6.2f}")
+    for r in recs:
+        acc = "-" if math.isnan(r["acc"]) else f"{r['acc']:.3f}"
+        lines.append(f"{r['target']:<18} {r['construction']:<11} {r['rho']:>7.0f} {r['n']:<12} {r['bound']:>9.2e} "
+                     f"{r['adv']:>9.2e} {r['ratio']:>6.1f} {r['kept']:>7.2f} "
+                     + " ".join(f"{f'{r[k][0]}/{r[k][1]}':>9}" for k in eps_keys) + f" {acc:>6} {r['time']:>6.2f}")
     return "\n".join(lines)
 
 
-# ----------------------------------------------------------------------------- figure
-def plot(run_dir, out_dir) -> list[Path]:
-    """Rebuild the figure from ``run_dir``/results.csv (and config.json) only; write
-    ``out_dir``/width_sweep.pdf and .png. Returns the paths written."""
+# ----------------------------------------------------------------------------- figures
+COLORS = {"subset_sum": "C0", "burkholz": "C1", "orseau": "C2", "malach": "C3"}
+
+
+def _load(run_dir):
+    import json
+
+    from sltheory.runs import read_rows
+    from sltheory.sweep import COLUMNS
+    run_dir = Path(run_dir)
+    cfg = json.loads((run_dir / "config.json").read_text())
+    rows = read_rows(run_dir / "results.csv", COLUMNS)
+    if not rows:
+        raise FileNotFoundError(f"no results in {run_dir / 'results.csv'}: run experiments/width_sweep.py first")
+    return cfg, rows
+
+
+def _dims_of(label: str) -> tuple[int, ...]:
+    return tuple(int(v) for v in label.split()[-1].split("-"))
+
+
+def theorem_curve(construction: str, dims, delta: float, eps_grid):
+    """(ρ, ε) points of the construction's width rule: random weights per target weight the theorem
+    asks for to reach ε with probability ≥ 1 − δ (its parameter_bound, the expression proofs/ checks)."""
+    import sltheory
+    spec = sltheory.construction(construction)
+    n_target = sum(a * b for a, b in zip(dims[:-1], dims[1:]))
+    return np.array([float(spec.parameter_bound(tuple(dims), float(e), delta)) / n_target for e in eps_grid])
+
+
+def counting_curve(dims, eps_grid):
+    """ρ of the counting lower bound (Pensia et al., Theorem 2) at each ε."""
+    import sltheory
+    n_target = sum(a * b for a, b in zip(dims[:-1], dims[1:]))
+    return np.array([sum(float(sltheory.counting_lower_bound(a, b, float(e))) for a, b in zip(dims[:-1], dims[1:]))
+                     / n_target for e in eps_grid])
+
+
+def _per_rho(rs, key):
+    xs = sorted({r["rho_requested"] for r in rs})
+    x, med, lo, hi = [], [], [], []
+    for rho in xs:
+        g = [r for r in rs if r["rho_requested"] == rho]
+        vals = [r[key] for r in g if r[key] is not None]
+        if not vals:
+            continue
+        x.append(_median([r["random_per_target"] for r in g]))
+        med.append(statistics.median(vals)); lo.append(min(vals)); hi.append(max(vals))
+    return np.array(x), np.array(med), np.array(lo), np.array(hi)
+
+
+def figures(run_dir, out_dir) -> list[Path]:
+    """Rebuild width_sweep, success_rate, kept_per_target and trained_accuracy (PDF + PNG) in
+    ``out_dir`` from ``run_dir``'s config.json and results.csv only. Returns the paths written."""
     import matplotlib
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
-    import matplotlib.ticker  # noqa: F401
 
-    run_dir, out_dir = Path(run_dir), Path(out_dir)
-    cfg = json.loads((run_dir / "config.json").read_text())
-    rows = read_results(run_dir / "results.csv")
-    if not rows:
-        raise FileNotFoundError(f"no results in {run_dir / 'results.csv'}")
-    ns = sorted({r["n"] for r in rows})
+    from sltheory.runs import savefig_atomic
 
-    def agg(key):
-        med, lo, hi = [], [], []
-        for n in ns:
-            v = [r[key] for r in rows if r["n"] == n]
-            med.append(statistics.median(v)); lo.append(min(v)); hi.append(max(v))
-        return np.array(med), np.array(lo), np.array(hi)
+    cfg, rows = _load(run_dir)
+    out_dir = Path(out_dir)
+    delta = cfg["delta"]
+    first_eps = max(r["eps"] for r in rows)
+    one = [r for r in rows if r["eps"] == first_eps]       # one row per job
+    names = [n for n in list(cfg["rhos"]) + [t for t in cfg.get("trained_rhos", {}) if t not in cfg["rhos"]]
+             if any(r["construction"] == n for r in rows)]
+    gauss = sorted({r["target"] for r in rows if r["target"].startswith("gaussian")})
+    trained = sorted({r["target"] for r in rows if r["target_accuracy"] is not None})
+    eps_grid = np.logspace(-12, math.log10(0.5), 60)
+    paths = []
 
-    ratio = agg("random_per_target")[0]
-    bound, adv = agg("certified_bound"), agg("adversarial_error")
-    n_arr = np.array(ns, dtype=float)
-    c = bound[0][0] * 2.0 ** ns[0]
-    ref = c * 2.0 ** -n_arr
-    eps = cfg["eps"]
-    succ = [sum(bool(r["eps_success"]) for r in rows if r["n"] == n) for n in ns]
-    tot = [sum(1 for r in rows if r["n"] == n) for n in ns]
-    n_seeds = max(tot)
+    def save(fig, name):
+        for suffix in ("pdf", "png"):
+            p = out_dir / f"{name}.{suffix}"
+            savefig_atomic(fig, p)
+            paths.append(p)
+        plt.close(fig)
 
-    # The theorem's width for eps (the same functions the builder and proofs/ use) and the
-    # counting lower bound, both as random weights per target weight.
-    import sltheory
-    dims_t = tuple(cfg["dims"])
-    delta = cfg.get("delta", 0.05)
-    spec = sltheory.construction("subset_sum")
-    n_target = sum(a * b for a, b in zip(dims_t[:-1], dims_t[1:]))
-    plan = spec.plan(tuple((b, a) for a, b in zip(dims_t[:-1], dims_t[1:])), eps=eps, delta=delta)
-    theorem_n = max(plan.n)
-    theorem_ratio = spec.parameter_bound(dims_t, eps, delta) / n_target
-    counting_ratio = sum(sltheory.counting_lower_bound(a, b, eps)
-                         for a, b in zip(dims_t[:-1], dims_t[1:])) / n_target
-
-    ylabel = r"error  $\sup_{\|x\|_2\leq 1}\ \|f(x)-g(x)\|_2$"
-    fig, axes = plt.subplots(1, 2, figsize=(11, 4.3), sharey=True)
-    for ax, x, xlabel, logx in (
-            (axes[0], n_arr, r"$n$ (samples per block)", False),
-            (axes[1], ratio, "overparameterization  (random weights / target weights)", True)):
-        ax.fill_between(x, bound[1], bound[2], color="C0", alpha=0.2, lw=0)
-        ax.plot(x, bound[0], "o-", color="C0", label="certified bound (median, min–max band)")
-        ax.fill_between(x, adv[1], adv[2], color="C1", alpha=0.2, lw=0)
-        ax.plot(x, adv[0], "s-", color="C1", label="adversarial error (median, min–max band)")
-        ax.plot(x, ref, "k--", lw=1,
-                label=rf"reference $c\cdot 2^{{-n}}$, $c$ = median bound at $n$={ns[0]} $\times 2^{{{ns[0]}}}$")
-        ax.axhline(eps, color="gray", ls=":", lw=1, label=rf"$\varepsilon$ = {eps:g} (success column)")
-        if logx:
-            ax.axvline(theorem_ratio, color="C2", ls="-.", lw=1,
-                       label=rf"theorem's width at $\varepsilon$, $\delta$={delta:g} ({theorem_ratio:.0f}×)")
-            ax.axvline(counting_ratio, color="C3", ls="--", lw=1,
-                       label=rf"counting lower bound at $\varepsilon$ ({counting_ratio:.1f}×)")
-        else:
-            ax.axvline(theorem_n, color="C2", ls="-.", lw=1, label=f"theorem's n at ε ({theorem_n})")
-        ax.set_yscale("log")
-        if logx:
-            ax.set_xscale("log")
-            ax.xaxis.set_minor_locator(matplotlib.ticker.NullLocator())
-            ax.set_xticks(x, [f"{v:.0f}" for v in x])
-            top = ax.secondary_xaxis("top")
-            top.xaxis.set_minor_locator(matplotlib.ticker.NullLocator())
-            top.set_xticks(x, [str(n) for n in ns], fontsize=7)
-            top.set_xlabel("n", fontsize=8)
-        ax.set_xlabel(xlabel)
+    # 1. error vs overparameterization, one panel per construction (Gaussian target)
+    target = gauss[0] if gauss else sorted({r["target"] for r in rows})[0]
+    dims = _dims_of(target)
+    cols = min(2, len(names))
+    nrows = math.ceil(len(names) / cols)
+    fig, axes = plt.subplots(nrows, cols, figsize=(5.6 * cols, 4.0 * nrows), squeeze=False)
+    for ax, name in zip(axes.flat, names):
+        rs = [r for r in one if r["construction"] == name and r["target"] == target]
+        x, b, blo, bhi = _per_rho(rs, "best_bound")
+        _, a, alo, ahi = _per_rho(rs, "adversarial_error")
+        c = COLORS.get(name, "C4")
+        ax.fill_between(x, blo, bhi, color=c, alpha=0.2, lw=0)
+        ax.plot(x, b, "o-", color=c, label="certified bound (median; band: min–max over seeds)")
+        ax.fill_between(x, alo, ahi, color="gray", alpha=0.2, lw=0)
+        ax.plot(x, a, "s--", color="k", ms=4, label="adversarial error (lower bound on the sup)")
+        ax.plot(theorem_curve(name, dims, delta, eps_grid), eps_grid, "-.", color=c, lw=1.5,
+                label=rf"theorem: width for error $\varepsilon$ ($\delta$={delta:g})")
+        ax.plot(counting_curve(dims, eps_grid), eps_grid, ":", color="k", lw=1.5,
+                label="counting lower bound (any construction)")
+        ax.set_xscale("log"); ax.set_yscale("log")
+        lo_x = min(x.min() if len(x) else 10, 1) / 1.5
+        hi_x = max(x.max() if len(x) else 10, 10) * 30
+        ax.set_xlim(lo_x, hi_x)
+        ylo = min(np.nanmin(alo) if len(alo) else 1e-6, 1e-6)
+        ax.set_ylim(max(ylo / 3, 1e-13), 10)
+        ax.set_title(name, fontsize=10)
+        ax.set_xlabel("overparameterization  ρ = random weights / target weights")
+        ax.set_ylabel(r"$\sup_{\|x\|_2\leq 1}\|f(x)-g(x)\|_2$")
         ax.grid(True, which="major", alpha=0.3)
-    # success fraction at eps, on the n panel
-    for x, b, s, t in zip(n_arr, bound[2], succ, tot):
-        axes[0].annotate(f"{s}/{t}", (x, b), textcoords="offset points", xytext=(0, 6),
-                         ha="center", fontsize=7, color="C0")
-    axes[0].set_xticks(ns)
-    axes[0].set_ylabel(ylabel)
-    axes[0].set_title("vs. n  (labels: seeds where approximate(eps=ε) succeeded)", fontsize=9)
-    lo, hi = axes[0].get_ylim()
-    axes[0].set_ylim(lo, hi * 3)
-    axes[1].set_title("vs. overparameterization (top axis: n)", fontsize=9)
-    axes[1].legend(fontsize=7, loc="lower left")
-    dims = "-".join(str(d) for d in cfg["dims"])
-    fig.suptitle(f"Subset-sum strong lottery tickets: target {dims} (‖W_i‖₂ = 1), "
-                 f"{n_seeds} seed(s) per n  [run {run_dir.name}]", fontsize=10)
+        ax.legend(fontsize=6.5, loc="lower left")
+    for ax in list(axes.flat)[len(names):]:
+        ax.set_visible(False)
+    n_seeds = len({r["seed"] for r in one})
+    fig.suptitle(f"Error vs. overparameterization, target {target} (‖W_i‖₂ = 1), {n_seeds} seed(s) per point "
+                 f"[run {Path(run_dir).name}]", fontsize=10)
     fig.tight_layout()
-    paths = [out_dir / f"{FIG_NAME}.pdf", out_dir / f"{FIG_NAME}.png"]
-    for p in paths:
-        savefig_atomic(fig, p)
-    plt.close(fig)
+    save(fig, "width_sweep")
+
+    # 2. success rate vs width, theorem's width marked (Gaussian target), one panel per ε
+    eps_values = sorted({r["eps"] for r in rows}, reverse=True)
+    fig, axes = plt.subplots(1, len(eps_values), figsize=(5.2 * len(eps_values), 3.8), squeeze=False)
+    for ax, e in zip(axes.flat, eps_values):
+        for name in names:
+            rs = [r for r in rows if r["construction"] == name and r["target"] == target and r["eps"] == e]
+            xs = sorted({r["rho_requested"] for r in rs})
+            px = [_median([r["random_per_target"] for r in rs if r["rho_requested"] == x]) for x in xs]
+            py = [np.mean([bool(r["eps_success"]) for r in rs if r["rho_requested"] == x]) for x in xs]
+            c = COLORS.get(name, "C4")
+            ax.plot(px, py, "o-", color=c, label=name)
+            thm = theorem_curve(name, dims, delta, [e])[0]
+            ax.axvline(thm, color=c, ls="-.", lw=1)
+            ax.annotate(f"theorem {name}\n{thm:.3g}×", (thm, 0.5), rotation=90, fontsize=6, color=c,
+                        ha="right", va="center", xytext=(-2, 0), textcoords="offset points")
+        cnt = counting_curve(dims, [e])[0]
+        ax.axvline(cnt, color="k", ls=":", lw=1)
+        ax.annotate("counting bound", (cnt, 0.5), rotation=90, fontsize=6, ha="right", va="center",
+                    xytext=(-2, 0), textcoords="offset points")
+        ax.set_xscale("log"); ax.set_ylim(-0.05, 1.05)
+        ax.set_xlabel("ρ = random weights / target weights"); ax.set_ylabel(f"success rate at ε = {e:g}")
+        ax.set_title(rf"approximate(eps={e:g}) succeeds; dash-dot: theorem's width ($\delta$={delta:g})", fontsize=8)
+        ax.grid(True, alpha=0.3)
+        ax.legend(fontsize=7, loc="upper left")
+    fig.suptitle(f"Success rate vs. width, target {target}", fontsize=10)
+    fig.tight_layout()
+    save(fig, "success_rate")
+
+    # 3. kept random weights per target weight
+    fig, ax = plt.subplots(figsize=(6.4, 4.0))
+    for name in names:
+        rs = [r for r in one if r["construction"] == name and r["target"] == target]
+        x, k, klo, khi = _per_rho(rs, "best_kept_per_target")
+        c = COLORS.get(name, "C4")
+        ax.plot(x, k, "o-", color=c, label=f"{name}: best ticket")
+        e_min = min(eps_values)
+        rs_e = [r for r in rows if r["construction"] == name and r["target"] == target and r["eps"] == e_min]
+        xe, ke, _, _ = _per_rho(rs_e, "eps_kept_per_target")
+        if len(xe):
+            ax.plot(xe, ke, "s--", color=c, ms=4, label=f"{name}: sparsest ticket with bound ≤ {e_min:g}")
+    ax.set_xscale("log"); ax.set_yscale("log")
+    ax.set_xlabel("ρ = random weights / target weights"); ax.set_ylabel("kept random weights / target weights")
+    ax.set_title(f"Ticket size, target {target} (median over seeds)", fontsize=10)
+    ax.grid(True, which="major", alpha=0.3)
+    ax.legend(fontsize=7)
+    fig.tight_layout()
+    save(fig, "kept_per_target")
+
+    # 4. trained targets: test accuracy of ticket and target vs width
+    if trained:
+        fig, axes = plt.subplots(1, len(trained), figsize=(6.0 * len(trained), 4.0), squeeze=False)
+        for ax, label in zip(axes.flat, trained):
+            rs_t = [r for r in one if r["target"] == label]
+            for name in [n for n in names if any(r["construction"] == n for r in rs_t)]:
+                rs = [r for r in rs_t if r["construction"] == name]
+                x, acc, lo, hi = _per_rho(rs, "best_accuracy")
+                c = COLORS.get(name, "C4")
+                ax.fill_between(x, lo, hi, color=c, alpha=0.2, lw=0)
+                ax.plot(x, acc, "o-", color=c, label=f"{name}: ticket (best subsets)")
+                _, ag, _, _ = _per_rho(rs, "best_agreement")
+                ax.plot(x, ag, "x:", color=c, label=f"{name}: predictions equal to the target's")
+            tacc = _median([r["target_accuracy"] for r in rs_t])
+            ax.axhline(tacc, color="k", ls="--", lw=1, label=f"target test accuracy {tacc:.4f}")
+            ax.set_xscale("log"); ax.set_ylim(0, 1.02)
+            ax.set_xlabel("ρ = random weights / target weights"); ax.set_ylabel("test accuracy / agreement")
+            ax.set_title(f"trained target {label}", fontsize=10)
+            ax.grid(True, alpha=0.3)
+            ax.legend(fontsize=7, loc="lower right")
+        fig.tight_layout()
+        save(fig, "trained_accuracy")
+    return paths
+
+
+# ----------------------------------------------------------------------------- tables
+def _tex_num(v, fmt="{:.2g}"):
+    if v is None or (isinstance(v, float) and math.isnan(v)):
+        return "--"
+    s = fmt.format(v)
+    if "e" in s:
+        m, e = s.split("e")
+        return f"${m}\\cdot 10^{{{int(e)}}}$"
+    return s
+
+
+def _tex_escape(s: str) -> str:
+    return s.replace("_", r"\_")
+
+
+def tables(run_dir, out_dir) -> list[Path]:
+    """Write sweep_summary.tex (and trained.tex when there are trained targets): complete
+    ``tabular`` environments generated from ``run_dir`` only."""
+    from sltheory.runs import atomic_write_text
+
+    cfg, rows = _load(run_dir)
+    out_dir = Path(out_dir)
+    recs = summary_records(rows)
+    eps_keys = [k for k in recs[0] if k.startswith("ok@")]
+    paths = []
+    gauss = [r for r in recs if r["target"].startswith("gaussian")]
+    lines = [r"\begin{tabular}{llrlrrrr" + "r" * len(eps_keys) + "}", r"\toprule",
+             r"construction & target & $\rho$ & $n$ & bound & adversarial & ratio & kept/target & "
+             + " & ".join(f"success $\\varepsilon{{=}}{k[3:]}$" for k in eps_keys) + r" \\", r"\midrule"]
+    prev = None
+    for r in gauss:
+        if prev is not None and r["construction"] != prev:
+            lines.append(r"\midrule")
+        prev = r["construction"]
+        lines.append(f"{_tex_escape(r['construction'])} & {r['target'].split()[-1]} & {r['rho']:.0f} & "
+                     f"{r['n'].replace('/', '/')} & {_tex_num(r['bound'])} & {_tex_num(r['adv'])} & "
+                     f"{r['ratio']:.1f} & {r['kept']:.2f} & "
+                     + " & ".join(f"{r[k][0]}/{r[k][1]}" for k in eps_keys) + r" \\")
+    lines += [r"\bottomrule", r"\end{tabular}", ""]
+    p = out_dir / "sweep_summary.tex"
+    atomic_write_text(p, f"% generated by experiments/width_sweep.py from run {Path(run_dir).name}; do not edit\n"
+                      + "\n".join(lines))
+    paths.append(p)
+    tr = [r for r in recs if not math.isnan(r["target_acc"])]
+    if tr:
+        lines = [r"\begin{tabular}{llrlrrrr}", r"\toprule",
+                 r"target & construction & $\rho$ & $n$ & bound & target acc. & ticket acc. & agreement \\",
+                 r"\midrule"]
+        for r in tr:
+            lines.append(f"{r['target']} & {_tex_escape(r['construction'])} & {r['rho']:.0f} & {r['n']} & "
+                         f"{_tex_num(r['bound'])} & {r['target_acc']:.4f} & {r['acc']:.4f} & {r['agree']:.4f} \\\\")
+        lines += [r"\bottomrule", r"\end{tabular}", ""]
+        p = out_dir / "trained.tex"
+        atomic_write_text(p, f"% generated by experiments/width_sweep.py from run {Path(run_dir).name}; "
+                          "do not edit\n" + "\n".join(lines))
+        paths.append(p)
     return paths
 
 
 # ----------------------------------------------------------------------------- CLI
 def _int_list(text: str) -> tuple[int, ...]:
-    """'6,8,10' or an inclusive range 'start:stop[:step]' (e.g. '6:22:2')."""
+    """'0,1,2' or an inclusive range 'start:stop[:step]'."""
     try:
         if ":" in text:
             parts = [int(p) for p in text.split(":")]
             if len(parts) not in (2, 3) or (len(parts) == 3 and parts[2] <= 0):
                 raise ValueError
-            step = parts[2] if len(parts) == 3 else 1
-            vals = tuple(range(parts[0], parts[1] + 1, step))
+            vals = tuple(range(parts[0], parts[1] + 1, parts[2] if len(parts) == 3 else 1))
         else:
-            vals = tuple(int(p) for p in text.split(",") if p.strip() != "")
+            vals = tuple(int(p) for p in text.split(",") if p.strip())
     except ValueError:
-        raise argparse.ArgumentTypeError(
-            f"expected comma-separated integers or start:stop[:step], got {text!r}") from None
+        raise argparse.ArgumentTypeError(f"expected comma-separated integers or start:stop[:step], got {text!r}") from None
     if not vals:
         raise argparse.ArgumentTypeError(f"empty list: {text!r}")
     return vals
 
 
+def _float_list(text: str) -> tuple[float, ...]:
+    try:
+        vals = tuple(float(p) for p in text.split(",") if p.strip())
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected comma-separated numbers, got {text!r}") from None
+    if not vals:
+        raise argparse.ArgumentTypeError(f"empty list: {text!r}")
+    return vals
+
+
+def _rho_spec(text: str):
+    name, sep, grid = text.partition("=")
+    if not sep:
+        raise argparse.ArgumentTypeError(f"expected NAME=ρ1,ρ2,..., got {text!r}")
+    return name.strip(), _float_list(grid)
+
+
+def _str_list(text: str) -> tuple[str, ...]:
+    return tuple(p.strip() for p in text.split(",") if p.strip())
+
+
 def build_parser() -> argparse.ArgumentParser:
     d = SweepConfig()
+    grids = "; ".join(f"{n}={','.join(f'{r:g}' for r in g)}" for n, g in d.rhos)
     p = argparse.ArgumentParser(
         prog="width_sweep.py",
-        description="Sweep the samples per block n of the subset-sum strong-lottery-ticket construction: "
-                    "certified and adversarial sup-norm error, overparameterization, success at eps. "
-                    "Resumable; results in RUN_ROOT/<config hash>/results.csv.")
-    p.add_argument("--dims", type=_int_list, default=None,
-                   help=f"target widths d_0,...,d_l (default {','.join(map(str, d.dims))})")
-    p.add_argument("--ns", type=_int_list, default=None,
-                   help="samples per block to sweep: comma list or inclusive start:stop[:step] "
-                        f"(default {d.ns[0]}:{d.ns[-1]}:2)")
+        description="Error of strong lottery tickets against overparameterization for every construction: "
+                    "certified bound, adversarial error, kept/total random weights, success at eps, wall time, "
+                    "trained-target accuracy. Resumable; results in RUN_ROOT/<config hash>/results.csv; figures "
+                    "and tables rebuilt from them into paper/.",
+        formatter_class=argparse.ArgumentDefaultsHelpFormatter)
+    p.add_argument("--constructions", type=_str_list, default=None,
+                   help=f"comma list of constructions to sweep (default all: {','.join(d.constructions)})")
+    p.add_argument("--rho", type=_rho_spec, action="append", default=None, metavar="NAME=R1,R2,...",
+                   help=f"ρ grid (random weights per target weight) of one construction; repeat for several "
+                        f"(default {grids})")
+    p.add_argument("--dims", type=_int_list, default=None, help=f"Gaussian target widths (default {d.dims})")
+    p.add_argument("--target-seed", type=int, default=None, help=f"Gaussian target seed (default {d.target_seed})")
+    tgrids = "; ".join(f"{n}={','.join(f'{r:g}' for r in g)}" for n, g in d.trained_rhos)
+    p.add_argument("--trained-rho", type=_rho_spec, action="append", default=None, metavar="NAME=R1,R2,...",
+                   help=f"ρ grid of one construction on the trained targets (digits, MNIST); repeat for several "
+                        f"(default {tgrids})")
+    p.add_argument("--no-trained", action="store_true", help="no trained targets (Gaussian target only)")
+    p.add_argument("--trained-dims", type=_int_list, default=None,
+                   help=f"digits MLP widths, 64,...,10 (default {','.join(map(str, d.trained_dims))})")
+    p.add_argument("--train-seed", type=int, default=None,
+                   help=f"seed of the digits split and of training (default {d.train_seed})")
+    p.add_argument("--mnist", default=None, metavar="DIR",
+                   help="folder with local MNIST IDX files (train-images-idx3-ubyte[.gz], ...): adds an MNIST-trained "
+                        "target for the --trained constructions (never downloads)")
+    p.add_argument("--mnist-dims", type=_int_list, default=None,
+                   help=f"MNIST MLP widths, 784,...,10 (default {','.join(map(str, d.mnist_dims))})")
     p.add_argument("--seeds", type=_int_list, default=None,
-                   help=f"random-network seeds, also used by the adversarial search "
-                        f"(default {','.join(map(str, d.seeds))})")
-    p.add_argument("--target-seed", type=int, default=None,
-                   help=f"seed of the numpy Generator drawing the Gaussian target (default {d.target_seed})")
-    p.add_argument("--eps", type=float, default=None,
-                   help=f"accuracy asked of the sparsest ticket, for the success column (default {d.eps})")
-    p.add_argument("--delta", type=float, default=None,
-                   help=f"failure probability for the theorem's width marked on the figure (default {d.delta})")
+                   help=f"random-network seeds (default {','.join(map(str, d.seeds))})")
+    p.add_argument("--eps", type=_float_list, default=None,
+                   help=f"accuracies whose success is measured (default {','.join(map(str, d.eps))})")
+    p.add_argument("--delta", type=float, default=None, help=f"failure probability of the width rules (default {d.delta})")
     p.add_argument("--device", choices=("auto", "cpu", "cuda"), default=None,
-                   help="torch device for the random network and the adversarial search; auto = cuda "
-                        "if available (default auto)")
-    p.add_argument("--adv-starts", type=int, default=None,
-                   help=f"adversarial search: random starting directions (default {d.adv_starts})")
+                   help="torch device of the random networks, forward passes and adversarial search; "
+                        "auto = cuda when available (default auto)")
+    p.add_argument("--executor", choices=("local", "ray"), default=None,
+                   help="local: process pool on this machine; ray: every job a Ray task (default local)")
+    p.add_argument("--workers", type=int, default=None,
+                   help="local pool size, or CPUs of the Ray instance started when --ray-address is absent "
+                        "(default: all cores; 1 = run in this process)")
+    p.add_argument("--ray-address", default=None,
+                   help="join this Ray cluster ('auto' or 'ray://host:port'); default: start a local one")
+    p.add_argument("--adv-starts", type=int, default=None, help=f"adversarial search: random starts (default {d.adv_starts})")
     p.add_argument("--adv-refine", type=int, default=None,
-                   help=f"adversarial search: worst starts refined by gradient ascent (default {d.adv_refine})")
-    p.add_argument("--adv-steps", type=int, default=None,
-                   help=f"adversarial search: gradient-ascent steps (default {d.adv_steps})")
-    p.add_argument("--adv-lr", type=float, default=None,
-                   help=f"adversarial search: initial step size (default {d.adv_lr})")
-    p.add_argument("--run-root", default=None,
-                   help=f"folder holding one sub-folder per config hash (default {DEFAULT_RUN_ROOT})")
+                   help=f"adversarial search: starts refined by ascent (default {d.adv_refine})")
+    p.add_argument("--adv-steps", type=int, default=None, help=f"adversarial search: ascent steps (default {d.adv_steps})")
+    p.add_argument("--adv-lr", type=float, default=None, help=f"adversarial search: initial step (default {d.adv_lr})")
+    p.add_argument("--run-root", default=None, help=f"folder of run folders (default {DEFAULT_RUN_ROOT})")
     p.add_argument("--fig-dir", default=None,
-                   help=f"where width_sweep.pdf/.png go (default {DEFAULT_FIG_DIR}; with --quick the "
-                        "run folder, so a smoke run never overwrites the paper figure)")
+                   help=f"where figures go (default {DEFAULT_FIG_DIR}; with --quick the run folder)")
+    p.add_argument("--table-dir", default=None,
+                   help=f"where LaTeX tables go (default {DEFAULT_TABLE_DIR}; with --quick the run folder)")
     p.add_argument("--quick", action="store_true",
-                   help=f"tiny smoke run for tests (dims {QUICK['dims']}, ns {QUICK['ns']}, seeds "
-                        f"{QUICK['seeds']}, short adversarial search); explicit options still win")
-    p.add_argument("--no-plot", action="store_true", help="skip the figure")
+                   help="tiny smoke run for tests (2-3-2 target, 2 widths per construction, 1 seed, digits 64-4-10 "
+                        "for subset_sum, in-process); explicit options still win")
+    p.add_argument("--no-plot", action="store_true", help="skip figures and tables")
     return p
 
 
 def config_from_args(args: argparse.Namespace) -> SweepConfig:
     values = dict(QUICK) if args.quick else {}
-    for name in ("dims", "ns", "seeds", "target_seed", "eps", "delta", "device", "adv_starts", "adv_refine",
-                 "adv_steps", "adv_lr", "run_root"):
+    base = dict(values.get("rhos", DEFAULT_RHOS))
+    if args.rho:
+        for name, grid in args.rho:
+            base[name] = grid
+    if args.constructions is not None:
+        unknown = [n for n in args.constructions if n not in base]
+        if unknown:
+            raise ConfigError(f"no ρ grid for {unknown}: give --rho NAME=R1,R2,...")
+        values["rhos"] = tuple((n, tuple(base[n])) for n in args.constructions)
+    elif args.rho:
+        values["rhos"] = tuple((n, tuple(g)) for n, g in base.items())
+    if args.no_trained:
+        values["trained_rhos"] = ()
+    elif args.trained_rho:
+        values["trained_rhos"] = tuple((n, tuple(g)) for n, g in args.trained_rho)
+    elif args.constructions is not None:
+        values["trained_rhos"] = tuple((n, g) for n, g in values.get("trained_rhos", DEFAULT_TRAINED_RHOS)
+                                       if n in args.constructions)
+    for name in ("dims", "target_seed", "trained_dims", "train_seed", "mnist", "mnist_dims", "seeds", "eps",
+                 "delta", "device", "executor", "workers", "ray_address", "adv_starts", "adv_refine", "adv_steps",
+                 "adv_lr", "run_root"):
         v = getattr(args, name)
         if v is not None:
             values[name] = v
     cfg = SweepConfig(**values)
-    fig_dir = args.fig_dir if args.fig_dir is not None else (str(cfg.run_dir()) if args.quick else None)
-    if fig_dir is not None:
-        cfg = dataclasses.replace(cfg, fig_dir=fig_dir)
+    for field_name, arg in (("fig_dir", args.fig_dir), ("table_dir", args.table_dir)):
+        where = arg if arg is not None else (str(Path(cfg.run_root) / "quick-figures") if args.quick else None)
+        if where is not None:
+            cfg = dataclasses.replace(cfg, **{field_name: where})
     return cfg
 
 
-def run(cfg: SweepConfig, *, make_plot: bool = True, out=None) -> dict:
-    """Run (or resume) the sweep; returns {'run_dir', 'rows', 'violations', 'figures'}."""
-    out = sys.stdout if out is None else out
-    cfg.validate()
-    import sltheory  # imported after validation: nothing is computed before
-
-    device = cfg.resolved_device()
-    Ws = sltheory.gaussian_target(cfg.dims, cfg.target_seed)
-    sltheory.as_target(Ws)  # checks ‖W_i‖₂ ≤ 1 before writing anything
-    run_dir = prepare_run_dir(cfg)
-    results_path = run_dir / "results.csv"
-    rows = read_results(results_path)
-    done = {(r["n"], r["seed"]) for r in rows}
-    jobs = [(n, s) for n in cfg.ns for s in cfg.seeds]
-    todo = [j for j in jobs if j not in done]
-    print(f"width sweep: target {'-'.join(map(str, cfg.dims))}, {len(cfg.ns)} n x {len(cfg.seeds)} seeds, "
-          f"eps={cfg.eps:g}, device={device}\nrun folder: {run_dir}", file=out)
-    if len(todo) < len(jobs):
-        print(f"resuming: {len(jobs) - len(todo)} of {len(jobs)} jobs already in {results_path.name}", file=out)
-    t_start = time.perf_counter()
-    width = len(str(len(jobs)))
-    for i, (n, seed) in enumerate(todo, 1):
-        row = run_job(cfg, Ws, n, seed, device)
-        rows.append(row)
-        write_results(results_path, rows)
-        flag = "" if row["bound_ok"] else "  <-- BOUND < ADVERSARIAL"
-        eps_s = (f"ok kept/tgt={row['eps_kept_per_target']:.2f}" if row["eps_success"]
-                 else f"fail (n_needed {row['eps_n_needed']})")
-        print(f"[{i:>{width}}/{len(todo)}] n={n:>2} seed={seed}  bound={row['certified_bound']:.3e}  "
-              f"adv={row['adversarial_error']:.3e}  rand/tgt={row['random_per_target']:.1f}  "
-              f"eps={cfg.eps:g}: {eps_s}  ({row['time_ticket_s']:.2f}s + {row['time_adversarial_s']:.2f}s "
-              f"+ {row['time_eps_s']:.2f}s){flag}", file=out, flush=True)
-    if todo:
-        print(f"{len(todo)} job(s) in {time.perf_counter() - t_start:.1f}s", file=out)
-
-    wanted = set(jobs)
-    rows = [r for r in rows if (r["n"], r["seed"]) in wanted]
-    violations = [r for r in rows if not r["bound_ok"]]
-    # approximate(eps) failed although the best ticket (eps=None) already certifies <= eps
-    eps_misses = [r for r in rows if r["best_within_eps"] and not r["eps_success"]]
-    for r in eps_misses:
-        print(f"NOTE: approximate(eps={r['eps']:g}) raised ApproximationFailedError (its bound "
-              f"{r['eps_error_bound']:.4e}) although the best ticket certifies {r['certified_bound']:.4e} "
-              f"<= eps at n={r['n']} seed={r['seed']}", file=out)
-    for r in violations:
-        print(f"WARNING: certified bound {r['certified_bound']:.6e} < adversarial error "
-              f"{r['adversarial_error']:.6e} at n={r['n']} seed={r['seed']} (library bug?)", file=out)
-    print("\n" + summarize(rows), file=out)
-    print(f"\nbound >= adversarial in {len(rows) - len(violations)}/{len(rows)} rows; "
-          f"violations: {len(violations)}; approximate(eps) failures with best ticket <= eps: "
-          f"{len(eps_misses)}", file=out)
-    figures = []
-    if make_plot:
-        figures = plot(run_dir, cfg.fig_dir)
-        print("figures: " + ", ".join(str(p) for p in figures), file=out)
-    return {"run_dir": run_dir, "rows": rows, "violations": len(violations),
-            "eps_misses": len(eps_misses), "figures": figures}
+def latest_run_dir(run_root=DEFAULT_RUN_ROOT) -> Path:
+    """The run folder of the last finished sweep under ``run_root`` (what make_figures.py reads
+    by default), from the ``latest`` pointer file :func:`run` writes."""
+    from sltheory.runs import latest
+    return latest(run_root)
 
 
 def main(argv=None) -> dict:
@@ -539,7 +852,7 @@ def main(argv=None) -> dict:
         cfg.validate()
     except ConfigError as exc:
         parser.error(str(exc))
-    return run(cfg, make_plot=not args.no_plot)
+    return run(cfg, make_plots=not args.no_plot)
 
 
 if __name__ == "__main__":

@@ -6,6 +6,8 @@ Public API (everything else is private)::
     ticket = sltheory.approximate(target, rand, eps=0.01)
     ticket.network, ticket.masks, ticket.error_bound, ticket.stats
     err, x = sltheory.adversarial_error(target, ticket.network, dim)
+    graph = ticket.to_networkx(kept_only=True)      # networkx DAG: weight, kept, serves per edge
+    sltheory.plotting.draw_ticket_graph(graph)       # + graph_to_json / graph_from_json
 """
 
 from .api import approximate, random_network
@@ -13,18 +15,22 @@ from .certify import Certificate, adversarial_error, certify
 from .bounds import counting_lower_bound
 from .constructions.registry import constructions
 from .constructions.registry import get as construction
-from .errors import (ApproximationFailedError, CertificateError, InvalidArgumentError,
+from .errors import (ApproximationFailedError, CertificateError, DatasetError, InvalidArgumentError,
                      NetworkTooLargeError, NormAssumptionError, RandomNetworkError, SltheoryError, TargetError)
 from .network import Plan, RandomNetwork
 from .targets import Target, as_target, gaussian_target
 from .ticket import Ticket
+from . import datasets
+from . import plotting
 
 __version__ = "0.1.0"
 
 __all__ = [
-    "ApproximationFailedError", "Certificate", "CertificateError", "InvalidArgumentError",
+    "ApproximationFailedError", "Certificate", "CertificateError", "DatasetError",
+    "InvalidArgumentError",
     "NetworkTooLargeError",
     "NormAssumptionError", "Plan", "RandomNetwork", "RandomNetworkError", "SltheoryError", "Target",
     "TargetError", "Ticket", "adversarial_error", "approximate", "as_target", "certify",
-    "construction", "constructions", "counting_lower_bound", "gaussian_target", "random_network",
+    "construction", "constructions", "counting_lower_bound", "datasets", "gaussian_target",
+    "plotting", "random_network",
 ]

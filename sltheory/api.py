@@ -14,7 +14,7 @@ from .ticket import ScaledOutput, Ticket
 
 
 def random_network(target, *, eps=None, delta=0.05, seed, construction: str = "subset_sum",
-                   n=None, width_factor=None, device=None, **options) -> RandomNetwork:
+                   n=None, width_factor=None, device=None, weight_tol=None, **options) -> RandomNetwork:
     """Sample the random network a theorem prescribes for ``target``'s shapes.
 
     The sample depends only on ``seed`` and the target's *shapes* (never its weight values), so
@@ -23,17 +23,33 @@ def random_network(target, *, eps=None, delta=0.05, seed, construction: str = "s
     n_i = ⌈C log₂(d_{i−1} d_i l / min(ε, δ))⌉ samples per block, constant ``C`` an option), or
     ``n=`` (an int, or one per target layer), or ``width_factor`` × the rule's n. Weights are
     float64 i.i.d. U[−1, 1) (see :class:`~sltheory.network.RandomNetwork`).
+
+    ``weight_tol=τ`` (instead of ``eps``): the per-weight rule of Pensia et al.'s experimental
+    setting (each target weight within τ, no norm assumption), for targets whose weights satisfy
+    |w| ≤ ``weight_bound`` (an option, default 1; explicit because the sample may not read the
+    weights): see :func:`sltheory.constructions.subset_sum.per_weight_samples`. Offered by
+    ``"subset_sum"``; with another construction give ``n=`` and prune with
+    ``approximate(..., weight_tol=)`` where that construction offers it.
     """
     spec = registry.get(construction)
     shapes = target_shapes(target)
     eps = positive_float("eps", eps, allow_none=True)
+    if weight_tol is not None:
+        if eps is not None:
+            raise InvalidArgumentError("give eps (network-level rule) or weight_tol (per-weight rule), not both")
+        weight_tol = positive_float("weight_tol", weight_tol)
+        if not getattr(spec, "per_weight_rule", False):
+            raise InvalidArgumentError(f"the per-weight width rule (weight_tol=) is not offered for the "
+                                       f"{construction} construction; give n= (or eps=)")
+        options["weight_tol"] = weight_tol
     delta = positive_float("delta", delta, upper=1.0)
     seed = nonnegative_int("seed", seed)
     plan = spec.plan(shapes, eps=eps, delta=delta, n=n, width_factor=width_factor, **options)
     return spec.sample(plan, seed, device=device)
 
 
-def approximate(target, random_net: RandomNetwork, eps=None, *, rescale: bool = False, **options) -> Ticket:
+def approximate(target, random_net: RandomNetwork, eps=None, *, weight_tol=None, rescale: bool = False,
+                **options) -> Ticket:
     """Prune ``random_net`` (masks only) so that it approximates ``target``.
 
     With ``eps``: the sparsest ticket found whose certified ``error_bound ≤ eps``, or
@@ -45,6 +61,17 @@ def approximate(target, random_net: RandomNetwork, eps=None, *, rescale: bool = 
     1 (s_i = 1 for the others). ReLU is positively homogeneous, so f(x) = S f̃(x) with S = Π s_i;
     the masks approximate f̃ to within ε/S, the ticket's network ends with a fixed
     :class:`~sltheory.ticket.ScaledOutput` (× S), and error_bound = S × (bound for f̃).
+
+    ``weight_tol=τ`` (instead of ``eps``): the *per-weight mode*, a variant with its own claim
+    (Pensia et al.'s experimental setting, not their Theorem 1): every target weight's error in
+    the ticket's effective maps is ≤ τ (|P − W| ≤ τ, and |N + W| ≤ τ on the first layer), else
+    ApproximationFailedError. No norm assumption (raw trained weights are fine; ``rescale`` is
+    not used); ``error_bound`` is the certified sup_{‖x‖₂≤1} error that follows, computed with
+    the target's actual norms. Offered by ``"subset_sum"`` (InvalidArgumentError otherwise).
+    ``stats`` gain ``weight_tol`` and ``max_weight_error``.
+
+    Option ``min_cardinality`` (subset_sum, default True): each subset is one of fewest elements
+    among those within the tolerance; False keeps the faster staged choice.
     """
     if not isinstance(random_net, RandomNetwork):
         raise RandomNetworkError("random_net must come from sltheory.random_network (it carries "
@@ -52,7 +79,19 @@ def approximate(target, random_net: RandomNetwork, eps=None, *, rescale: bool = 
     if not isinstance(rescale, bool):
         raise InvalidArgumentError(f"rescale must be a bool, got {rescale!r}")
     eps = positive_float("eps", eps, allow_none=True)
-    tgt = as_target(target, rescale=rescale)
+    if weight_tol is not None:
+        if eps is not None:
+            raise InvalidArgumentError("give eps (network-level bound) or weight_tol (per-weight bound), not both")
+        weight_tol = positive_float("weight_tol", weight_tol)
+        if rescale:
+            raise InvalidArgumentError("rescale=True belongs to the network-level mode; the per-weight mode "
+                                       "(weight_tol=) needs no norm assumption and uses the actual weights")
+        if not getattr(registry.get(random_net.plan.construction), "per_weight_mode", False):
+            raise InvalidArgumentError(f"the per-weight mode (weight_tol=) is not offered for the "
+                                       f"{random_net.plan.construction} construction; use eps= there "
+                                       "(subset_sum offers it)")
+        options["weight_tol"] = weight_tol
+    tgt = as_target(target, check_norms=weight_tol is None, rescale=rescale)
     plan = random_net.plan
     if tgt.shapes != plan.target_shapes:
         raise RandomNetworkError(f"random network was planned for target shapes {plan.target_shapes}, "
@@ -68,6 +107,7 @@ def approximate(target, random_net: RandomNetwork, eps=None, *, rescale: bool = 
     total = plan.num_random_weights
     stats = {
         "construction": plan.construction,
+        "mode": "network" if weight_tol is None else "per_weight",
         "n": tuple(plan.n),
         "kept_weights": kept,
         "random_weights": total,
@@ -81,4 +121,5 @@ def approximate(target, random_net: RandomNetwork, eps=None, *, rescale: bool = 
         **result.stats,
     }
     return Ticket(network=network, masks=masks, error_bound=result.certificate.error_bound, stats=stats,
-                  construction=plan.construction, certificate=result.certificate)
+                  construction=plan.construction, certificate=result.certificate, plan=plan,
+                  seed=random_net.seed)

@@ -78,3 +78,9 @@ class ApproximationFailedError(SltheoryError, RuntimeError):
 
 class CertificateError(SltheoryError, ValueError):
     """A masked network does not have the structure the certificate requires."""
+
+
+class DatasetError(InvalidArgumentError):
+    """A data set cannot be loaded or is invalid: a missing folder or file, a corrupt file (bad IDX
+    magic number, truncated payload), or arrays that break :class:`sltheory.datasets.Dataset`'s
+    invariants. The message names the file or the field."""

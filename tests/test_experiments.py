@@ -1,5 +1,8 @@
-"""The main job runs end to end (quick mode), resumes, and refuses bad configs before writing."""
+"""The experiment scripts run end to end (quick modes), resume, refuse bad configs before writing,
+rebuild figures from saved results alone, and give the same rows on every executor."""
 
+import csv
+import math
 import sys
 from pathlib import Path
 
@@ -7,33 +10,150 @@ import pytest
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "experiments"))
 
+import make_figures  # noqa: E402
+import solver_time  # noqa: E402
+import ticket_graph  # noqa: E402
 import width_sweep  # noqa: E402
 
+from sltheory.errors import InvalidArgumentError  # noqa: E402
+from sltheory.executors import run_jobs  # noqa: E402
+from sltheory.sweep import COLUMNS  # noqa: E402
 
-def test_quick_sweep_writes_results_and_figures(tmp_path, capsys):
-    args = ["--quick", "--run-root", str(tmp_path / "runs"), "--fig-dir", str(tmp_path / "fig")]
-    out = width_sweep.main(args)
-    run_dir = out["run_dir"]
-    assert (run_dir / "config.json").exists() and (run_dir / "results.csv").exists()
-    assert out["violations"] == 0  # certified bound ≥ adversarial error in every row
-    assert len(out["rows"]) == 3
-    assert all(r["certified_bound"] >= r["adversarial_error"] > 0 for r in out["rows"])
-    for suffix in ("pdf", "png"):
-        assert (tmp_path / "fig" / f"width_sweep.{suffix}").stat().st_size > 1000
-    # a rerun resumes: nothing recomputed, same rows
+TIME_COLUMNS = {c for c in COLUMNS if c.startswith("time_")}
+
+
+def _measured(rows):
+    """Rows without their wall times, in a canonical order (for comparing runs)."""
+    out = [{k: v for k, v in r.items() if k not in TIME_COLUMNS} for r in rows]
+    return sorted(out, key=lambda r: (r["construction"], r["target"], r["rho_requested"], r["seed"], r["eps"]))
+
+
+@pytest.fixture(scope="module")
+def quick_run(tmp_path_factory):
+    root = tmp_path_factory.mktemp("sweep")
+    args = ["--quick", "--run-root", str(root / "runs"), "--fig-dir", str(root / "fig"),
+            "--table-dir", str(root / "tab")]
+    return root, args, width_sweep.main(args)
+
+
+def test_quick_sweep_measures_every_construction(quick_run):
+    root, _, out = quick_run
+    rows = out["rows"]
+    assert {r["construction"] for r in rows} == {"subset_sum", "malach", "orseau", "burkholz"}
+    assert {r["target"].split()[0] for r in rows} == {"gaussian", "digits"}
+    assert out["violations"] == 0
+    for r in rows:
+        assert r["best_bound"] >= r["adversarial_error"] > 0      # the certificate holds
+        assert r["random_weights"] == round(r["random_per_target"] * r["target_weights"])
+        if r["eps_success"]:
+            assert r["eps_bound"] <= r["eps"]
+    trained = [r for r in rows if r["target"].startswith("digits")]
+    assert trained and all(0 <= r["best_accuracy"] <= 1 and r["target_accuracy"] > 0.5 for r in trained)
+    for name in width_sweep.FIGURES:
+        for suffix in ("pdf", "png"):
+            assert (root / "fig" / f"{name}.{suffix}").stat().st_size > 1000
+    for name in width_sweep.TABLES:
+        text = (root / "tab" / f"{name}.tex").read_text()
+        assert text.count(r"\begin{tabular}") == 1 and r"\end{tabular}" in text
+
+
+def test_rerun_resumes_and_changed_config_gets_new_folder(quick_run, capsys):
+    root, args, out = quick_run
     again = width_sweep.main(args + ["--no-plot"])
-    assert "resuming: 3 of 3" in capsys.readouterr().out
-    assert again["rows"] == width_sweep.read_results(run_dir / "results.csv")
-    # a changed config never reuses old results
-    other = width_sweep.main(args[:3] + ["--eps", "0.02", "--no-plot"])
-    assert other["run_dir"] != run_dir
+    text = capsys.readouterr().out
+    assert "resuming:" in text and "job(s) in" not in text      # nothing recomputed
+    assert _measured(again["rows"]) == _measured(out["rows"])
+    other = width_sweep.main(args + ["--eps", "0.2", "--no-plot"])
+    assert other["run_dir"] != out["run_dir"]
 
 
-@pytest.mark.parametrize("bad", [["--ns", "0,4"], ["--dims", "3"], ["--eps", "-1"], ["--seeds", "-2"]])
+def test_interrupted_sweep_resumes_without_losing_or_duplicating(quick_run, tmp_path):
+    root, args, out = quick_run
+    # copy the finished run into a fresh root, then cut results.csv as if killed after 3 jobs
+    import shutil
+    run_root = tmp_path / "runs"
+    shutil.copytree(out["run_dir"], run_root / out["run_dir"].name)
+    path = run_root / out["run_dir"].name / "results.csv"
+    with open(path, newline="") as fh:
+        lines = fh.read().splitlines()
+    kept = lines[:1] + [ln for ln in lines[1:] if ",gaussian 2-3-2," in ln and ln.startswith("subset_sum")]
+    path.write_text("\n".join(kept) + "\n")
+    resumed = width_sweep.main(["--quick", "--run-root", str(run_root), "--no-plot"])
+    keys = [(r["construction"], r["target"], r["rho_requested"], r["seed"], r["eps"]) for r in resumed["rows"]]
+    assert len(keys) == len(set(keys)) == len(out["rows"])
+    with open(path, newline="") as fh:
+        assert len(list(csv.DictReader(fh))) == len(out["rows"])
+
+
+@pytest.mark.parametrize("bad", [
+    ["--rho", "nonexistent=1,2"], ["--dims", "3"], ["--eps", "-1"], ["--seeds", "-2"], ["--workers", "0"],
+    ["--rho", "subset_sum=0"], ["--mnist", "/nonexistent/mnist"], ["--delta", "1.5"],
+    ["--trained-dims", "10,4,10"], ["--constructions", "subset_sum,nonexistent"],
+])
 def test_bad_config_exits_before_writing(tmp_path, bad):
     with pytest.raises(SystemExit):
         width_sweep.main(["--quick", "--run-root", str(tmp_path / "runs")] + bad)
     assert not (tmp_path / "runs").exists()
+
+
+def test_help_documents_every_option(capsys):
+    with pytest.raises(SystemExit):
+        width_sweep.main(["--help"])
+    text = capsys.readouterr().out
+    for action in width_sweep.build_parser()._actions:
+        for opt in action.option_strings:
+            assert opt in text
+        assert action.help
+
+
+def test_factor_for_rho_hits_the_grid():
+    for name, rho in (("subset_sum", 48), ("burkholz", 256), ("orseau", 1024), ("malach", 2048)):
+        factor, n, actual = width_sweep.factor_for_rho(name, (4, 8, 4), rho, 0.1, 0.05)
+        assert abs(math.log(actual / rho)) < math.log(1.5), (name, actual)
+
+
+def test_local_pool_and_serial_give_the_same_results():
+    jobs = list(range(1, 9))
+    serial = dict(run_jobs(math.factorial, jobs, workers=1))
+    pooled = dict(run_jobs(math.factorial, jobs, workers=2))
+    assert serial == pooled == {j: math.factorial(j) for j in jobs}
+    with pytest.raises(InvalidArgumentError):
+        list(run_jobs(math.factorial, jobs, executor="threads"))
+    with pytest.raises(InvalidArgumentError):
+        list(run_jobs(math.factorial, jobs, workers=0))
+    with pytest.raises(InvalidArgumentError):
+        list(run_jobs(math.factorial, jobs, ray_address="auto"))
+
+
+@pytest.mark.ray
+def test_ray_executor_matches_local(quick_run, tmp_path):
+    """Every (construction, width, seed) job as a task on a real local Ray cluster of 2 CPUs."""
+    _, _, out = quick_run
+    ray_out = width_sweep.main(["--quick", "--executor", "ray", "--workers", "2", "--run-root",
+                                str(tmp_path / "runs"), "--no-plot"])
+    assert ray_out["run_dir"].name == out["run_dir"].name      # the executor is not part of the config
+    assert _measured(ray_out["rows"]) == _measured(out["rows"])
+
+
+def test_solver_time_ticket_graph_and_make_figures(tmp_path, quick_run):
+    st = solver_time.main(["--quick", "--run-root", str(tmp_path / "st")])
+    methods = {r["method"] for r in st["rows"]}
+    assert methods == {"exact", "sparsest", "staged", "brute_force", "milp"}
+    for r in st["rows"]:
+        if r["method"] in ("brute_force", "milp"):
+            assert r["optimal_fraction"] == 1.0                   # ours is exact where they are
+    tg = ticket_graph.main(["--run-root", str(tmp_path / "tg"), "--fig-dir", str(tmp_path / "tgfig"), "--n", "3"])
+    assert (tmp_path / "tgfig" / "ticket_graph.png").stat().st_size > 1000
+    _, _, sweep = quick_run
+    fig, tab = tmp_path / "fig", tmp_path / "tab"
+    res = make_figures.main(["--width-sweep", str(sweep["run_dir"]), "--solver-time", str(st["run_dir"]),
+                             "--ticket-graph", str(tg["run_dir"]), "--fidelity", str(tmp_path / "none"),
+                             "--fig-dir", str(fig), "--table-dir", str(tab)])
+    assert res["missing"] == ["fidelity"]
+    names = {p.name for p in res["written"]}
+    for f in width_sweep.FIGURES + ("solver_time", "ticket_graph"):
+        assert {f"{f}.pdf", f"{f}.png"} <= names
+    assert {"sweep_summary.tex", "trained.tex", "solver_time.tex"} <= names
 
 
 def test_fidelity_quick(tmp_path, capsys):
@@ -45,3 +165,4 @@ def test_fidelity_quick(tmp_path, capsys):
     again = fidelity.main(["--quick", "--run-root", str(tmp_path)])
     assert "printing saved results" in capsys.readouterr().out
     assert len(again) == len(rows)
+    assert (fidelity.latest_run_dir(tmp_path) / "fidelity.tex").exists()
