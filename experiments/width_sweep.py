@@ -560,7 +560,7 @@ def figures(run_dir, out_dir) -> list[Path]:
         ax.set_xlabel("overparameterization  ρ = random weights / target weights")
         ax.set_ylabel(r"$\sup_{\|x\|_2\leq 1}\|f(x)-g(x)\|_2$")
         ax.grid(True, which="major", alpha=0.3)
-        ax.legend(fontsize=6.5, loc="lower left")
+        ax.legend(fontsize=6.5, loc="upper right")
     for ax in list(axes.flat)[len(names):]:
         ax.set_visible(False)
     n_seeds = len({r["seed"] for r in one})
