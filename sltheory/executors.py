@@ -112,6 +112,7 @@ def _run_ray(fn, jobs, workers, ray_address, threads):
         else:
             ray.init(address=ray_address, log_to_driver=False, configure_logging=False)
         started = True
+    refs = {}
     try:
         remote = ray.remote(num_cpus=1, max_retries=0)(_call)
         refs = {remote.remote(fn, job, threads): job for job in jobs}
@@ -121,7 +122,7 @@ def _run_ray(fn, jobs, workers, ray_address, threads):
                 job = refs.pop(ref)
                 yield job, ray.get(ref)
     finally:
-        for ref in list(locals().get("refs", {})):
+        for ref in refs:            # interrupted (an exception, or the caller stopped early)
             ray.cancel(ref, force=True)
         if started:
             ray.shutdown()

@@ -1,0 +1,57 @@
+"""The torch meet-in-the-middle solver (used on CUDA) against the numba solver and brute force."""
+
+import numpy as np
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from sltheory.errors import InvalidArgumentError
+from sltheory.subset_sum import solve
+from sltheory.subset_sum.reference import brute_force
+from sltheory.subset_sum.torch_solver import solve_torch
+
+
+def _problems(n, P, seed):
+    rng = np.random.default_rng(seed)
+    c = rng.uniform(-1, 1, (P, n)) * rng.uniform(-1, 1, (P, n))
+    return c, rng.uniform(-1, 1, P), rng.integers(0, n + 1, P)
+
+
+@given(n=st.integers(0, 10), seed=st.integers(0, 2**32 - 1))
+@settings(max_examples=30, deadline=None)
+def test_exact_equals_brute_force(n, seed):
+    c, t, cnt = _problems(n, 6, seed)
+    masks, errors = solve_torch(c, t, counts=cnt, device="cpu")
+    for p in range(len(t)):
+        _, best = brute_force(c[p, :cnt[p]], float(t[p]))
+        assert errors[p] == pytest.approx(best, abs=1e-12)
+        assert int(masks[p]) >> int(cnt[p]) == 0                 # only usable samples
+        sel = [k for k in range(n) if int(masks[p]) >> k & 1]
+        assert abs(sum(c[p, k] for k in sel) - t[p]) == pytest.approx(errors[p], abs=1e-15)
+
+
+@pytest.mark.parametrize("n", [16, 23, 26])
+def test_exact_equals_numba_solver(n):
+    c, t, cnt = _problems(n, 200, n)
+    ref = solve(c, t, counts=cnt, tol=0.0)
+    _, errors = solve_torch(c, t, counts=cnt, device="cpu", max_elements=1 << 16)   # several chunks
+    np.testing.assert_allclose(errors, ref.errors, rtol=0, atol=1e-14)
+
+
+def test_prefix_mode_within_tolerance_or_optimal():
+    c, t, cnt = _problems(24, 300, 7)
+    tol = 1e-4
+    opt = solve(c, t, counts=cnt, tol=0.0).errors
+    _, errors = solve_torch(c, t, counts=cnt, tol=tol, device="cpu")
+    assert np.all((errors <= tol) | (np.abs(errors - opt) <= 1e-14))
+
+
+def test_bad_input_is_refused():
+    with pytest.raises(InvalidArgumentError):
+        solve_torch(np.zeros((2, 3)), np.zeros(3))
+    with pytest.raises(InvalidArgumentError):
+        solve_torch(np.zeros((2, 3)), np.zeros(2), counts=[4, 0])
+    with pytest.raises(InvalidArgumentError):
+        solve_torch(np.zeros((2, 3)), np.zeros(2), tol=-1.0)
+    with pytest.raises(InvalidArgumentError):
+        solve_torch(np.zeros((1, 50)), np.zeros(1))
