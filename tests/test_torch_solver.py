@@ -55,3 +55,21 @@ def test_bad_input_is_refused():
         solve_torch(np.zeros((2, 3)), np.zeros(2), tol=-1.0)
     with pytest.raises(InvalidArgumentError):
         solve_torch(np.zeros((1, 50)), np.zeros(1))
+
+
+def test_construction_with_the_torch_selector_matches_numba():
+    """What ``approximate`` runs on CUDA, run here on the CPU: same optimal subsets, same bound."""
+    import sltheory
+    from sltheory.constructions import subset_sum as ss
+    from sltheory.constructions._pairs import prune_pairs
+    from sltheory.targets import as_target
+
+    W = sltheory.gaussian_target((4, 8, 4), 0)
+    rand = sltheory.random_network(W, n=14, seed=0)
+    tgt = as_target(W)
+    best_torch = prune_pairs(tgt, rand, eps=None, select=ss._torch_selector("cpu"), n_needed=ss._n_needed)
+    best_numba = prune_pairs(tgt, rand, eps=None, select=ss._selector("staged"), n_needed=ss._n_needed)
+    assert best_torch.certificate.error_bound == pytest.approx(best_numba.certificate.error_bound, rel=1e-9)
+    eps = 4 * best_torch.certificate.error_bound
+    sparse = prune_pairs(tgt, rand, eps=eps, select=ss._torch_selector("cpu"), n_needed=ss._n_needed)
+    assert sparse.certificate.error_bound <= eps

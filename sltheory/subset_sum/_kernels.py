@@ -4,6 +4,15 @@ Meet in the middle (Horowitz & Sahni 1974): the 2^h subset sums of each half are
 already sorted by merging (adding one element doubles a sorted list in linear time, no sort),
 then one two-pointer sweep over both sorted lists visits the pair whose sum is closest to the
 target. Cost per problem O(2^{m/2}) time and memory for m samples.
+
+Minimum cardinality (:func:`_sparsest`): sizes 1, 2, 3 by sweeps of the sorted samples, size 4
+from the sorted sums of all pairs (a 4-subset is two disjoint pairs); larger sizes by the same
+meet in the middle split by subset size. For each half,
+:func:`_levels` builds the sorted sums of its subsets of size 0, 1, …, K (one sorted list per
+size, by a merge recursion over the elements: level k ← merge(level k, level k−1 + c_i)); the
+best subset of size exactly k is the closest pair over the splits k = k₁ + k₂ (a two-pointer
+sweep of level k₁ of the first half against level k₂ of the second). Sizes are tried in
+increasing order, so the first size with a subset within tolerance is the minimum cardinality.
 """
 
 from __future__ import annotations
@@ -65,6 +74,188 @@ def _sorted_subset_sums(c, lo, hi, s_a, m_a, s_b, m_b):
 
 
 @njit(cache=True)
+def _levels(c, lo, hi, K, sums, masks, offs, sizes):
+    """Sorted sums (and bit masks) of the subsets of c[lo:hi] of each size k = 0 … K.
+
+    Level k lives in ``sums[offs[k] : offs[k] + sizes[k]]``, its capacity C(hi − lo, k) fixed by
+    ``offs`` (offs[k] = Σ_{j<k} C(hi − lo, j)); ``offs`` needs K + 2 entries, ``sizes`` K + 1.
+    Adding element i: level k ← merge(level k, level k−1 + c_i), k from high to low so the
+    right-hand side is the level before i; each merge runs back to front inside level k's
+    own region (its writes never pass its unread entries), so no scratch buffer is needed.
+    """
+    h = hi - lo
+    K = min(K, h)
+    offs[0] = 0
+    binom = 1
+    for k in range(K + 1):
+        offs[k + 1] = offs[k] + binom
+        binom = binom * (h - k) // (k + 1)
+        sizes[k] = 0
+    sums[0] = 0.0
+    masks[0] = np.uint64(0)
+    sizes[0] = 1
+    for i in range(lo, hi):
+        ci = c[i]
+        bit = np.uint64(1) << np.uint64(i)
+        for k in range(min(K, i - lo + 1), 0, -1):
+            base = offs[k]
+            prev = offs[k - 1]
+            a = sizes[k] - 1
+            b = sizes[k - 1] - 1
+            w = sizes[k] + sizes[k - 1] - 1
+            while b >= 0:
+                vb = sums[prev + b] + ci
+                if a >= 0 and sums[base + a] > vb:
+                    sums[base + w] = sums[base + a]
+                    masks[base + w] = masks[base + a]
+                    a -= 1
+                else:
+                    sums[base + w] = vb
+                    masks[base + w] = masks[prev + b] | bit
+                    b -= 1
+                w -= 1
+            sizes[k] += sizes[k - 1]
+    return K
+
+
+@njit(cache=True, inline="always")
+def _closest_pair(s1, m1, lo1, n1, s2, m2, lo2, n2, t):
+    """Over pairs (x, y) of sorted lists s1[lo1:lo1+n1], s2[lo2:lo2+n2]: the pair whose sum is
+    closest to t (two-pointer sweep). Returns (|x + y − t|, mask), (inf, 0) if a list is empty."""
+    i = 0
+    j = n2 - 1
+    best_err = np.inf
+    best_mask = np.uint64(0)
+    while i < n1 and j >= 0:
+        d = s1[lo1 + i] + s2[lo2 + j] - t
+        ad = abs(d)
+        if ad < best_err:
+            best_err = ad
+            best_mask = m1[lo1 + i] | m2[lo2 + j]
+        if d > 0.0:
+            j -= 1
+        else:
+            i += 1
+    return best_err, best_mask
+
+
+@njit(cache=True)
+def _window_disjoint(s1, m1, lo1, n1, s2, m2, lo2, n2, t, tol):
+    """Over pairs (x, y) of sorted lists s1[lo1:lo1+n1], s2[lo2:lo2+n2] with *disjoint* masks and
+    |x + y − t| ≤ tol: the one of smallest error. Every pair in the window is visited (as x
+    rises, the window's upper end in s2 only falls), so the cost is n1 + n2 + the pairs in the
+    window. Returns (error, mask), (inf, 0) if there is none."""
+    best_err = np.inf
+    best_mask = np.uint64(0)
+    j = n2 - 1
+    for i in range(n1):
+        x = s1[lo1 + i]
+        while j >= 0 and x + s2[lo2 + j] > t + tol:
+            j -= 1
+        if j < 0:
+            break
+        k = j
+        while k >= 0:
+            d = x + s2[lo2 + k] - t
+            if d < -tol:
+                break
+            if (m1[lo1 + i] & m2[lo2 + k]) == np.uint64(0):
+                ad = abs(d)
+                if ad < best_err:
+                    best_err = ad
+                    best_mask = m1[lo1 + i] | m2[lo2 + k]
+            k -= 1
+    return best_err, best_mask
+
+
+@njit(cache=True)
+def _closest_k(s, msk, lo, n, t, k):
+    """Among k = 1, 2 or 3 *distinct* entries of the sorted list s[lo:lo+n], those whose sum is
+    closest to t: a scan (k = 1), a two-pointer sweep with i < j (k = 2), or one such sweep per
+    fixed third entry (k = 3, O(n²)). Returns (error, mask)."""
+    best_err = np.inf
+    best_mask = np.uint64(0)
+    for a in range(n if k == 3 else 1):
+        if k == 1:
+            for i in range(n):
+                ad = abs(s[lo + i] - t)
+                if ad < best_err:
+                    best_err = ad
+                    best_mask = msk[lo + i]
+            break
+        skip = a if k == 3 else -1
+        rest = t - s[lo + a] if k == 3 else t
+        i = 0
+        j = n - 1
+        while i < j:
+            if i == skip:
+                i += 1
+                continue
+            if j == skip:
+                j -= 1
+                continue
+            d = s[lo + i] + s[lo + j] - rest
+            ad = abs(d)
+            if ad < best_err:
+                best_err = ad
+                best_mask = msk[lo + i] | msk[lo + j]
+                if k == 3:
+                    best_mask |= msk[lo + a]
+            if d > 0.0:
+                j -= 1
+            else:
+                i += 1
+    return best_err, best_mask
+
+
+#: Sizes searched from the sorted singles (1, 2, 3) and the sorted pairs (4) of all samples.
+SMALL_SIZES = 4
+
+
+@njit(cache=True)
+def _sparsest(c, m, t, tol, kmax, bufs_s, bufs_m, offs, sizes, small_s, small_m, small_offs, small_sizes):
+    """Fewest-element subset of c[:m] within ``tol`` of t, searching sizes 1 … kmax (the empty
+    set is the caller's); among subsets of that size, the one with the smallest error.
+
+    Returns (mask, error, found). Sizes are tried in increasing order. Sizes 1, 2, 3 come from
+    the sorted samples (:func:`_closest_k`, at most O(m²)); size 4 from the sorted sums of all
+    C(m, 2) pairs: the disjoint (pair, pair) combinations within tol (:func:`_window_disjoint`;
+    every 4-subset splits so). Sizes K ≥ 5 use the per-size lists of the two halves (c[:h],
+    c[h:m], h = m // 2) up to K (:func:`_levels`), rebuilt for each K — about 1.5× building them
+    once, since level sizes grow about geometrically in K.
+    """
+    _levels(c, 0, m, 1, small_s, small_m, small_offs, small_sizes)  # the sorted samples
+    for K in range(1, min(kmax, 3) + 1):
+        best_err, best_mask = _closest_k(small_s, small_m, small_offs[1], small_sizes[1], t, K)
+        if best_err <= tol:
+            return best_mask, best_err, True
+    if kmax >= 4:
+        _levels(c, 0, m, 2, small_s, small_m, small_offs, small_sizes)  # and all pairs
+        best_err, best_mask = _window_disjoint(small_s, small_m, small_offs[2], small_sizes[2],
+                                               small_s, small_m, small_offs[2], small_sizes[2], t, tol)
+        if best_err <= tol:
+            return best_mask, best_err, True
+    h = m // 2
+    for K in range(SMALL_SIZES + 1, kmax + 1):
+        K1 = _levels(c, 0, h, K, bufs_s[0], bufs_m[0], offs[0], sizes[0])
+        K2 = _levels(c, h, m, K, bufs_s[1], bufs_m[1], offs[1], sizes[1])
+        best_err = np.inf
+        best_mask = np.uint64(0)
+        for k1 in range(0, min(K, K1) + 1):
+            k2 = K - k1
+            if k2 > K2:
+                continue
+            err, mask = _closest_pair(bufs_s[0], bufs_m[0], offs[0][k1], sizes[0][k1],
+                                      bufs_s[1], bufs_m[1], offs[1][k2], sizes[1][k2], t)
+            if err < best_err:
+                best_err = err
+                best_mask = mask
+        if best_err <= tol:
+            return best_mask, best_err, True
+    return np.uint64(0), np.inf, False
+
+
+@njit(cache=True)
 def _solve_prefix(c, m, t, tol, bufs_s, bufs_m):
     """Best subset of c[:m] for target t.
 
@@ -105,31 +296,83 @@ def _solve_prefix(c, m, t, tol, bufs_s, bufs_m):
 
 
 @njit(cache=True)
-def _solve_one(c, m, t, tol, stages, bufs_s, bufs_m):
+def _size_cap(h, capacity):
+    """Largest K ≤ h with Σ_{k≤K} C(h, k) ≤ capacity (the per-size lists of h elements fit)."""
+    total = 0
+    binom = 1
+    for k in range(h + 1):
+        total += binom
+        if total > capacity:
+            return k - 1
+        binom = binom * (h - k) // (k + 1)
+    return h
+
+
+@njit(cache=True)
+def _solve_one(c, m, t, tol, stages, sparsest, bufs_s, bufs_m, offs, sizes, small_s, small_m, small_offs,
+               small_sizes):
+    """One problem: c[:m] toward t. Staged (or exact, tol = 0) search over the first
+    min(m, MAX_SAMPLES) samples; then, if ``sparsest``, the minimum-cardinality search over all m."""
     mask = np.uint64(0)
     err = abs(t)  # the empty subset
+    if sparsest and err <= tol:
+        return mask, err  # size 0 (the staged sweep need not visit the empty pair)
+    ms = min(m, MAX_SAMPLES)
     for st in stages:
-        mm = min(st, m)
+        mm = min(st, ms)
         mask, err = _solve_prefix(c, mm, t, tol, bufs_s, bufs_m)
-        if err <= tol or mm >= m:
+        if err <= tol or mm >= ms:
             break
+    if not sparsest or tol <= 0.0:
+        return mask, err
+    # The sizes whose per-size lists fit the buffers: all sizes when m ≤ MAX_SAMPLES (the buffers
+    # hold 2^⌈m/2⌉ entries), the small ones beyond.
+    cap = _size_cap(m - m // 2, bufs_s.shape[1])  # per-half level
+    if cap >= m - m // 2:
+        cap = m  # every level of both halves fits: any size
+    if err <= tol:
+        # The staged subset (size p, from a prefix) bounds the minimum cardinality: search sizes
+        # 1 … p over all m samples. A subset of size p within tol exists (the staged one), so the
+        # search succeeds unless p > cap, or a rounding tie at the tolerance: keep the staged one.
+        kmax = min(int(_popcount(mask)), cap)
+    elif m > ms:
+        kmax = cap  # nothing within tol among the first MAX_SAMPLES: small subsets of all m
+    else:
+        return mask, err  # no subset within tol at all: the optimum
+    smask, serr, found = _sparsest(c, m, t, tol, kmax, bufs_s, bufs_m, offs, sizes, small_s, small_m,
+                                   small_offs, small_sizes)
+    if found:
+        return smask, serr
     return mask, err
 
 
 @njit(cache=True, parallel=True)
-def solve_batch(samples, counts, targets, tols, stages, chunk, out_mask, out_err):
-    """Solve every problem p: samples[p, :counts[p]] toward targets[p] within tols[p]."""
+def solve_batch(samples, counts, targets, tols, stages, sparsest, chunk, out_mask, out_err):
+    """Solve every problem p: samples[p, :counts[p]] toward targets[p] within tols[p]
+    (``sparsest``: fewest elements among the subsets within tols[p], see :func:`_sparsest`)."""
     n_prob = samples.shape[0]
     width = 0
+    width_all = 0
     for p in range(n_prob):
         width = max(width, min(counts[p], MAX_SAMPLES))
+        width_all = max(width_all, counts[p])
     half = 1 << ((width + 1) // 2)
+    if sparsest and width_all > MAX_SAMPLES:
+        half = 1 << ((MAX_SAMPLES + 1) // 2)  # room for the small sizes of up to 64 samples
+    levels = (width_all + 1) // 2
     n_chunks = (n_prob + chunk - 1) // chunk
     for ch in prange(n_chunks):
         bufs_s = np.empty((4, half), dtype=np.float64)
         bufs_m = np.empty((4, half), dtype=np.uint64)
+        offs = np.empty((2, levels + 2), dtype=np.int64)
+        sizes = np.empty((2, levels + 1), dtype=np.int64)
+        n_small = 1 + width_all + width_all * (width_all - 1) // 2  # all singles and pairs
+        small_s = np.empty(n_small, dtype=np.float64)
+        small_m = np.empty(n_small, dtype=np.uint64)
+        small_offs = np.empty(4, dtype=np.int64)
+        small_sizes = np.empty(3, dtype=np.int64)
         for p in range(ch * chunk, min(n_prob, (ch + 1) * chunk)):
-            m = min(counts[p], MAX_SAMPLES)
-            mask, err = _solve_one(samples[p], m, targets[p], tols[p], stages, bufs_s, bufs_m)
+            mask, err = _solve_one(samples[p], counts[p], targets[p], tols[p], stages, sparsest,
+                                   bufs_s, bufs_m, offs, sizes, small_s, small_m, small_offs, small_sizes)
             out_mask[p] = mask
             out_err[p] = err

@@ -37,3 +37,19 @@ def brute_force_min_size(samples, target: float, tol: float) -> int | None:
             if abs(float(sum(c[k] for k in subset)) - target) <= tol:
                 return size
     return None
+
+
+def brute_force_sparsest(samples, target: float, tol: float) -> tuple[int, float] | None:
+    """Minimum cardinality within ``tol`` and the smallest error among subsets of that size:
+    (size, error), or None when no subset (the empty one included) is within ``tol``."""
+    c = np.asarray(samples, dtype=np.float64)
+    if c.ndim != 1 or c.size > 20:
+        raise InvalidArgumentError("brute_force_sparsest takes a 1-D array of at most 20 samples")
+    if abs(target) <= tol:
+        return 0, abs(float(target))
+    for size in range(1, c.size + 1):
+        errs = [abs(float(sum(c[k] for k in subset)) - target)
+                for subset in itertools.combinations(range(c.size), size)]
+        if min(errs) <= tol:
+            return size, min(errs)
+    return None

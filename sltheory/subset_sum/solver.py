@@ -1,13 +1,29 @@
 """Batched random subset sum: for each problem p find S ⊆ {0..m_p-1} with Σ_{k∈S} c[p,k] ≈ t[p].
 
-Two modes, one kernel (meet in the middle, see ``_kernels.py``):
+Modes, one kernel family (meet in the middle, see ``_kernels.py``):
 
 * **exact** (``tol=0``): the optimal subset of all samples (up to :data:`MAX_SAMPLES`).
-* **staged** (``tol>0``): solve on growing prefixes of the samples (8, 12, 16, … elements) and
-  stop at the first prefix where some subset is within ``tol``; among the pairs met there within
-  ``tol``, keep the one with the fewest elements. Small prefixes cost 2^{m/2} less and give
-  subsets of about half their size, so this mode is both fast and sparse. When no prefix reaches
-  ``tol`` the result is the optimum over all samples, as in exact mode.
+* **sparsest** (``tol>0``, the default): a subset within ``tol`` with the *fewest elements*
+  among all subsets of all samples within ``tol`` (minimum cardinality; among those, the smallest
+  error). The staged search below finds some subset within ``tol`` of size p cheaply; sizes
+  1 … p are then searched exactly over all samples, smallest first (per-size meet in the
+  middle), and the first size that reaches ``tol`` is returned. This is the fixed-size subset
+  sum of Natale et al. (NeurIPS 2024, "On the sparsity of the strong lottery ticket
+  hypothesis"): few elements per target suffice once n is a little above log₂(1/ε).
+* **staged** (``tol>0``, ``mode="staged"``): solve on growing prefixes of the samples (8, 12,
+  16, … elements) and stop at the first prefix where some subset is within ``tol``; among the
+  pairs the sweep visits there within ``tol``, keep the one with the fewest elements. Fast, and
+  sparse, but not minimum cardinality: only a prefix is searched and the sweep visits only some
+  pairs.
+
+In both tolerance modes, when no subset is within ``tol`` the result is the optimum, as in
+exact mode.
+
+Exact and staged search the first :data:`MAX_SAMPLES` (40) samples of a problem. Sparsest
+searches all of them (up to 64): exactly when there are at most 40; beyond 40, the sizes whose
+per-size lists fit 2^20 entries per half are searched over all samples (sizes ≤ 5 for 64
+samples), and a larger minimum only among the first 40 (then the subset returned is within
+``tol`` but its size is an upper bound on the minimum).
 
 The solver knows nothing about networks: it takes arrays and returns bit masks.
 """
@@ -51,18 +67,25 @@ def popcount(masks: np.ndarray) -> np.ndarray:
     return np.unpackbits(masks.astype("<u8").view(np.uint8).reshape(-1, 8), axis=1).sum(axis=1)
 
 
-def solve(samples, targets, *, counts=None, tol=0.0, chunk: int = 64) -> SubsetSumResult:
+#: Modes for ``tol > 0`` (see the module docstring).
+MODES = ("sparsest", "staged")
+
+
+def solve(samples, targets, *, counts=None, tol=0.0, mode: str = "sparsest", chunk: int = 64) -> SubsetSumResult:
     """Solve a batch of subset-sum problems.
 
     Parameters
     ----------
     samples : array (P, m) of float64 — problem p uses ``samples[p, :counts[p]]``.
     targets : array (P,) of float64.
-    counts : array (P,) of ints ≤ m (default: all m samples). Only the first
-        ``min(count, MAX_SAMPLES)`` samples are searched.
-    tol : float or array (P,) ≥ 0. ``0`` = exact optimum; ``> 0`` = staged mode (see module doc).
+    counts : array (P,) of ints ≤ m (default: all m samples). Exact and staged search only the
+        first ``min(count, MAX_SAMPLES)`` samples; sparsest all of them (module docstring).
+    tol : float or array (P,) ≥ 0. ``0`` = exact optimum; ``> 0`` = ``mode`` (see module doc).
+    mode : ``"sparsest"`` (minimum cardinality within ``tol``) or ``"staged"``.
     chunk : problems per parallel task (each task allocates its buffers once).
     """
+    if mode not in MODES:
+        raise InvalidArgumentError(f"mode must be one of {MODES}, got {mode!r}")
     samples = np.ascontiguousarray(samples, dtype=np.float64)
     if samples.ndim != 2:
         raise InvalidArgumentError(f"samples must be 2-D (problems, samples), got shape {samples.shape}")
@@ -83,7 +106,7 @@ def solve(samples, targets, *, counts=None, tol=0.0, chunk: int = 64) -> SubsetS
     out_mask = np.zeros(n_prob, dtype=np.uint64)
     out_err = np.abs(targets).copy()
     if n_prob:
-        solve_batch(samples, counts, targets, tols, STAGES, int(chunk), out_mask, out_err)
+        solve_batch(samples, counts, targets, tols, STAGES, mode == "sparsest", int(chunk), out_mask, out_err)
     return SubsetSumResult(out_mask, out_err)
 
 
