@@ -10,7 +10,10 @@ Per target layer W (d_out × d_in) and random pair (A: H × d_in, B: d_out × H)
 * for each output o and slot (j, s) the construction's *selector* picks a subset S of the slot's
   units with Σ_{k∈S} |a_k| B[o, k] ≈ s·W[o, j] (a problem of "samples" |a_k| B[o, k]);
 * the per-weight tolerance starts loose and shrinks until the certificate (sltheory.certify)
-  is ≤ ε; failing that, every weight at the selector's best, else ApproximationFailedError.
+  is ≤ ε; failing that, every weight at the selector's best, else ApproximationFailedError;
+* or, in the *per-weight mode* (``weight_tol``, :func:`per_weight`), every problem at one fixed
+  tolerance τ; the entries of the effective maps are checked against τ and the certificate,
+  with the target's actual norms, is reported (no norm assumption).
 
 A selector is ``select(samples (P, n), targets (P,), counts (P,), tol) → (chosen bool (P, n),
 errors (P,))`` with tol = 0 meaning "the best this selector can do".
@@ -131,7 +134,15 @@ def random_parameters(d_in, d_out, n, signed, spare_negative_half=True):
 
 
 class PairConstruction(Construction):
-    """A depth-2l construction of this module's shape: its bounds follow from ``samples``."""
+    """A depth-2l construction of this module's shape: its bounds follow from ``samples``.
+
+    ``per_weight_rule`` / ``per_weight_mode``: whether its ``plan`` takes ``weight_tol`` (a
+    per-weight width rule) and its ``prune`` takes ``weight_tol`` (passes it to
+    :func:`prune_pairs`); a construction that sets them True implements both.
+    """
+
+    per_weight_rule = False
+    per_weight_mode = False
 
     @abstractmethod
     def samples(self, i, dims, eps, delta, **constants):
@@ -150,16 +161,18 @@ class PairConstruction(Construction):
 
 def plan_pairs(name: str, shapes, *, eps, delta, n, width_factor, rule, spare_negative_half=True,
                constant=None, max_n: int | None = None, distribution=("uniform",), options=None,
-               max_weights=MAX_RANDOM_WEIGHTS) -> Plan:
+               max_weights=MAX_RANDOM_WEIGHTS, per_weight: bool = False) -> Plan:
     """The Plan of a depth-2l pair construction: n per layer from ``rule(i, d_in, d_out)``
     (× ``width_factor``) or from ``n`` (an int or one per layer); hidden widths from
-    :func:`hidden_width`. Raises before anything is sampled if the network would not fit."""
+    :func:`hidden_width`. Raises before anything is sampled if the network would not fit.
+    ``per_weight``: ``rule`` is a per-weight rule (needs no eps)."""
     options = dict(options or {})
     max_weights = nonnegative_int("max_weights", max_weights, minimum=1)
     depth = len(shapes)
     if n is None:
-        if eps is None:
-            raise InvalidArgumentError("give eps (and delta) for the theorem's width rule, or n=")
+        if eps is None and not per_weight:
+            raise InvalidArgumentError("give eps (and delta) for the theorem's width rule, weight_tol for "
+                                       "the per-weight rule, or n=")
         factor = 1.0 if width_factor is None else positive_float("width_factor", width_factor)
         ns = [max(1, math.ceil(factor * rule(i, d_in, d_out))) for i, (d_out, d_in) in enumerate(shapes)]
     else:
@@ -176,7 +189,8 @@ def plan_pairs(name: str, shapes, *, eps, delta, n, width_factor, rule, spare_ne
             if v > max_n:
                 raise InvalidArgumentError(f"n = {v} samples per block exceeds the supported {max_n} "
                                            "(float64 resolves sums only to ~2^-52 anyway); "
-                                           "lower the constant or width_factor, or raise eps/delta")
+                                           "lower the constant or width_factor, raise eps/delta (or lower "
+                                           "weight_bound for the per-weight rule), or pass n=")
     layer_shapes, pairs, signed = [], [], []
     for i, ((d_out, d_in), n_i) in enumerate(zip(shapes, ns)):
         sgn = i == 0
@@ -204,9 +218,14 @@ def masked_sparse(W: np.ndarray, mask: np.ndarray) -> sp.csr_matrix:
 
 
 def prune_pairs(target: Target, rand: RandomNetwork, *, eps, select: Selector | Sequence[Selector],
-                n_needed: Callable[[int, float, float], int]) -> PruneResult:
-    """Prune a depth-2l pair network: one :class:`PairLayer` per target layer, then :func:`ladder`.
+                n_needed: Callable[[int, float, float], int], weight_tol=None) -> PruneResult:
+    """Prune a depth-2l pair network: one :class:`PairLayer` per target layer, then :func:`ladder`
+    (network-level ``eps``, or best effort when None) or :func:`per_weight` (``weight_tol``).
     ``select``: one selector, or one per layer."""
+    if weight_tol is not None:
+        if eps is not None:
+            raise InvalidArgumentError("give eps (network-level) or weight_tol (per-weight), not both")
+        weight_tol = positive_float("weight_tol", weight_tol)
     plan = rand.plan
     lins = rand.linears()
     layers = []
@@ -224,8 +243,11 @@ def prune_pairs(target: Target, rand: RandomNetwork, *, eps, select: Selector | 
             masks += [mA, mB]
             mats += [sA, sB]
             maps.append(pair_effective_map(sA, sB, layer.signed))
-        return masks, certify(target, maps, mats)
+        return masks, certify(target, maps, mats), maps
 
+    if weight_tol is not None:
+        return per_weight(layers, finish, target, weight_tol=weight_tol, n_needed=n_needed, plan=plan,
+                          stats=lambda masks, tol: pair_stats(layers, masks, plan, tol))
     budget = None if eps is None else layer_error_budget(eps / target.output_scale * (1 - 1e-3), target.depth)
     return ladder(layers, finish, eps=eps, budget=budget, n_needed=n_needed, plan=plan,
                   stats=lambda masks, tol: pair_stats(layers, masks, plan, tol))
@@ -235,7 +257,7 @@ def ladder(layers, finish, *, eps, budget, n_needed, plan, stats) -> PruneResult
     """The tolerance ladder shared by the constructions.
 
     ``layers``: objects with ``solve(tol, only_above=None)``, ``errors``, ``n``, ``targets``,
-    ``d_in_eff`` and ``W`` (one per target layer); ``finish() → (masks, certificate)``. With eps:
+    ``d_in_eff`` and ``W`` (one per target layer); ``finish() → (masks, certificate, maps)``. With eps:
     start each layer at 4 × the random-matrix tolerance budget/(√d_in' + √d_out), certify, shrink
     by the predicted factor until the certificate is ≤ eps or the guaranteed tolerance
     budget/√(d_in' d_out) is reached; then every weight at its best; else ApproximationFailedError.
@@ -243,14 +265,14 @@ def ladder(layers, finish, *, eps, budget, n_needed, plan, stats) -> PruneResult
     if eps is None:
         for layer in layers:
             layer.solve(0.0)
-        masks, cert = finish()
+        masks, cert, _ = finish()
         return PruneResult(masks, cert, stats(masks, None))
     tau_f = [weight_tolerance(budget, L.d_in_eff, L.W.shape[0]) for L in layers]
     tol = [4 * weight_tolerance_heuristic(budget, L.d_in_eff, L.W.shape[0]) for L in layers]
     for L, t in zip(layers, tol):
         L.solve(t)
     while True:
-        masks, cert = finish()
+        masks, cert, _ = finish()
         if cert.error_bound <= eps:
             return PruneResult(masks, cert, stats(masks, tol))
         if all(t <= tf for t, tf in zip(tol, tau_f)):
@@ -263,7 +285,7 @@ def ladder(layers, finish, *, eps, budget, n_needed, plan, stats) -> PruneResult
     # Last resort: every weight at the selector's best (the best ticket it can find here).
     for L in layers:
         L.solve(0.0)
-    masks, cert = finish()
+    masks, cert, _ = finish()
     if cert.error_bound <= eps:
         return PruneResult(masks, cert, stats(masks, tau_f))
     missed = [int(np.count_nonzero(L.errors > tf)) for L, tf in zip(layers, tau_f)]
@@ -278,6 +300,54 @@ def ladder(layers, finish, *, eps, budget, n_needed, plan, stats) -> PruneResult
         f"n ≈ {needed} samples per block would be needed: sample a wider random network.",
         missed=sum(missed), total=total, error_bound=cert.error_bound, eps=eps,
         n=tuple(plan.n), n_needed=needed)
+
+
+#: The per-weight mode solves at τ·(1 − this): the solver's sums and the effective maps' sums
+#: (another summation order) differ by rounding, ≤ 64 · 2⁻⁵³ · Σ|terms| ≈ 10⁻¹³, far below it.
+WEIGHT_TOL_MARGIN = 2.0 ** -20
+
+
+def weight_errors(target: Target, maps) -> list[np.ndarray]:
+    """Per target weight, the error of the effective maps recomputed from the masked weights:
+    max(|P − W|, |N + W|) on the signed first layer (both halves of x = σ(x) − σ(−x)), |P − W|
+    after a ReLU. One array per layer, shaped like W."""
+    out = []
+    for W, m in zip(target.weights, maps):
+        err = np.abs(m.P - W)
+        if m.N is not None:
+            err = np.maximum(err, np.abs(m.N + W))
+        out.append(err)
+    return out
+
+
+def per_weight(layers, finish, target: Target, *, weight_tol: float, n_needed, plan, stats) -> PruneResult:
+    """The per-weight mode: every problem solved once at tolerance τ (times 1 − 2⁻²⁰, so that
+    rounding cannot push a recomputed entry past τ); then every target weight's error is read
+    from the effective maps of the masked weights (:func:`weight_errors`) and must be ≤ τ, else
+    ApproximationFailedError. The certificate covers the target's actual norms, whatever they are.
+    """
+    for L in layers:
+        L.solve(weight_tol * (1 - WEIGHT_TOL_MARGIN))
+    masks, cert, maps = finish()
+    errs = weight_errors(target, maps)
+    missed = [int(np.count_nonzero(e > weight_tol)) for e in errs]
+    worst = [float(e.max()) for e in errs]
+    if sum(missed):
+        needed = tuple(n_needed(L.n, max(w, weight_tol), weight_tol) if m else L.n
+                       for L, w, m in zip(layers, worst, missed))
+        biggest = max(float(np.abs(W).max()) for W in target.weights)
+        raise ApproximationFailedError(
+            f"per-weight mode: {sum(missed)} of {target.num_weights} target weights (per layer {missed}) have "
+            f"error > weight_tol = {weight_tol:.4g} (worst {max(worst):.4g}) with n = {plan.n}; the largest "
+            f"|w| is {biggest:.4g}, and a weight beyond what the n same-sign products of a slot sum to "
+            f"cannot be reached. n ≈ {needed} samples per block would be needed (or the per-weight rule, "
+            f"random_network(..., weight_tol=, weight_bound={biggest:.3g})): sample a wider random network.",
+            missed=sum(missed), total=target.num_weights, error_bound=cert.error_bound, eps=weight_tol,
+            n=tuple(plan.n), n_needed=needed)
+    st = stats(masks, [weight_tol] * len(layers))
+    st.update(mode="per_weight", weight_tol=weight_tol, max_weight_error=max(worst),
+              layer_max_weight_errors=tuple(worst))
+    return PruneResult(masks, cert, st)
 
 
 def pair_stats(layers, masks, plan, tol) -> dict:

@@ -26,11 +26,44 @@ The construction, per target layer W (d_out × d_in), pair (A = M_{2i−1}, B = 
    matrix tolerance e/(√d_in' + √d_out) times 4, certifies, and shrinks it (by the predicted
    factor 0.95 ε / bound, at most 0.8) until the certificate holds: a loose tolerance that
    certifies, hence sparse subsets.
+5. *Sparsest subsets.* Among the subsets within the tolerance the solver returns one of minimum
+   cardinality (``sltheory.subset_sum.solve``, mode "sparsest"; Natale et al., NeurIPS 2024,
+   fixed-size subset sum). Any subset within the tolerance serves the proof, so this changes
+   the ticket's size, not the theorem. ``approximate(..., min_cardinality=False)`` keeps the
+   faster staged choice (fewest elements among those its prefix sweep visits).
+
+**Per-weight mode** — a variant, not Theorem 1 (its own claim and its own width rule, ours).
+Pensia et al.'s experiment pruned a raw trained MNIST network weight by weight, each weight to
+within ε = 0.01, with no norm assumption. ``approximate(target, rand, weight_tol=τ)`` does that:
+every problem at tolerance τ, so every entry of the effective maps satisfies |P − W| ≤ τ and
+(first layer) |N + W| ≤ τ, checked from the masked weights; the claim is this per-weight bound,
+and the network-level error is whatever the certificate (sltheory.certify, actual norms ‖W_i‖₂,
+which may exceed 1) then gives — reported, not promised. Width rule (:func:`per_weight_samples`):
+each of the N problems (N = Σ_i d_in'·d_out) must succeed with probability ≥ 1 − δ/N, for every
+target |w| ≤ B (``weight_bound``, an explicit argument since the random network may not read
+the weights). Two terms, each budgeted δ/(2N):
+
+* *reach*: a subset sum can reach w = B only if the same-sign samples sum past it. With
+  X⁺ = max(|a| b, 0) (a, b ~ U[−1, 1]), M(λ) = E e^{−λX⁺} = ½ + ½ Ein(λ)/λ
+  (Ein(λ) = ∫₀^λ (1 − e^{−u})/u du), the Chernoff bound P(Σ_{k≤n} X⁺_k ≤ B) ≤ e^{λB} M(λ)^n,
+  minimized over λ > 0, gives the smallest n_R with failure ≤ δ/(2N) (:func:`reach_tail_bound`);
+* *resolution*: n ≥ log₂(2N/δ) + log₂(1/τ), the form of Lueker's lemma with constant 1.
+
+n = ⌈max(n_R, log₂(2N/(δτ)))⌉. The reach term is a rigorous bound on a necessary event only;
+the sum is a rule, not a theorem — measured here (1,000s of problems per point) the miss rate at
+w = ±B tracks the reach failure within a factor 2, below the Chernoff value; benchmarks/
+sparse_tickets.py prints success at and below the rule's n. The rule is large for
+trained-network worst cases (B = 1: n ≈ 55 at N/δ ≈ 10⁶), because it covers *every* weight
+being ±B; real weights are mostly small, and the benchmark reports what smaller n achieve.
 """
 
 from __future__ import annotations
 
 import math
+
+import numpy as np
+from scipy.optimize import minimize_scalar
+from scipy.special import exp1
 
 from .._backend import ops
 from .._checks import nonnegative_int, positive_float
@@ -77,37 +110,130 @@ def samples_per_block(d_in, d_out, depth, eps, delta, C=C_DEFAULT, n_reach=N_REA
     return o.max(theorem_samples(d_in, d_out, depth, eps, delta, C), reach_samples(eps, delta, n_reach))
 
 
+# ---------------------------------------------------------------- per-weight mode (floats only)
+def reach_tail_bound(n, bound, lam):
+    """Chernoff bound e^{λB} M(λ)^n on P(Σ_{k≤n} X⁺_k ≤ B), X⁺ = max(|a| b, 0), a, b ~ U[−1, 1]:
+    M(λ) = E e^{−λX⁺} = ½ + ½ Ein(λ)/λ, Ein(λ) = E₁(λ) + ln λ + γ (the entire exponential
+    integral ∫₀^λ (1 − e^{−u})/u du). Valid for every λ > 0; floats."""
+    ein = exp1(lam) + math.log(lam) + np.euler_gamma
+    return math.exp(lam * bound + n * math.log(0.5 + 0.5 * ein / lam))
+
+
+def reach_failure(n, bound) -> float:
+    """min over λ of :func:`reach_tail_bound`: an upper bound on the probability that the n
+    same-sign products of a slot sum to ≤ B (then no subset reaches a weight of size B)."""
+    if n <= 0:
+        return 1.0
+    res = minimize_scalar(lambda lam: lam * bound + n * math.log(0.5 + 0.5 * (exp1(lam) + math.log(lam)
+                                                                            + np.euler_gamma) / lam),
+                          bounds=(1e-9, 1e4), method="bounded", options={"xatol": 1e-10})
+    return min(1.0, math.exp(res.fun))
+
+
+def reach_samples_per_weight(bound, failure) -> int:
+    """Smallest n with :func:`reach_failure`(n, B) ≤ failure."""
+    lo, hi = 1, 8
+    while reach_failure(hi, bound) > failure:
+        lo, hi = hi, 2 * hi
+        if hi > 1 << 16:
+            raise InvalidArgumentError(f"no n ≤ 65536 reaches weight_bound {bound} with failure {failure:.3g}")
+    while lo < hi:
+        mid = (lo + hi) // 2
+        if reach_failure(mid, bound) <= failure:
+            hi = mid
+        else:
+            lo = mid + 1
+    return hi
+
+
+def per_weight_samples(num_problems, weight_tol, delta, weight_bound=1.0) -> int:
+    """Samples per slot for the per-weight mode (module docstring): ⌈max(n_R, log₂(2N/(δτ)))⌉,
+    n_R the smallest n whose reach failure (:func:`reach_failure`, weight size B) is ≤ δ/(2N),
+    N = ``num_problems``, τ = ``weight_tol``, B = ``weight_bound``. Floats only (n_R comes from
+    a one-dimensional minimization)."""
+    N = float(num_problems)
+    n_reach = reach_samples_per_weight(weight_bound, delta / (2 * N))
+    return max(n_reach, math.ceil(math.log2(2 * N / (delta * weight_tol))))
+
+
+def num_problems(shapes) -> int:
+    """Subset-sum problems of a pair network: d_out·d_in' per layer, d_in' = 2 d_in on the signed
+    first layer (slots for σ(x_j) and σ(−x_j)), d_in after a ReLU."""
+    return int(sum(d_out * d_in * (2 if i == 0 else 1) for i, (d_out, d_in) in enumerate(shapes)))
+
+
 class SubsetSum(PairConstruction):
     name = "subset_sum"
     citation = ("Pensia, Rajput, Nagle, Vishwakarma, Papailiopoulos. Optimal lottery tickets via "
                 "SubsetSum: logarithmic over-parameterization is sufficient. NeurIPS 2020, "
                 "arXiv:2006.07990, Theorem 1")
 
+    #: Offers the per-weight mode: random_network(weight_tol=) and approximate(weight_tol=).
+    per_weight_rule = True
+    per_weight_mode = True
+
     def samples(self, i, dims, eps, delta, C=C_DEFAULT, n_reach=N_REACH):
         return samples_per_block(dims[i], dims[i + 1], len(dims) - 1, eps, delta, C, n_reach)
 
     def plan(self, shapes, *, eps, delta, n=None, width_factor=None, C=C_DEFAULT, n_reach=N_REACH,
-             spare_negative_half=True, max_weights=MAX_RANDOM_WEIGHTS, **options) -> Plan:
+             spare_negative_half=True, max_weights=MAX_RANDOM_WEIGHTS, weight_tol=None, weight_bound=None,
+             **options) -> Plan:
+        """``weight_tol`` (with optional ``weight_bound``, default 1): n from the per-weight rule
+        :func:`per_weight_samples` instead of Theorem 1's rule (module docstring)."""
         if options:
             raise InvalidArgumentError(f"unknown options for subset_sum: {sorted(options)}")
         C = positive_float("C", C)
         n_reach = nonnegative_int("n_reach", n_reach)
         depth = len(shapes)
+        extra = {"n_reach": n_reach}
+        if weight_tol is None:
+            if weight_bound is not None:
+                raise InvalidArgumentError("weight_bound belongs to the per-weight rule: give weight_tol too")
+            rule = lambda i, d_in, d_out: samples_per_block(d_in, d_out, depth, eps, delta, C, n_reach)  # noqa: E731
+        else:
+            if eps is not None:
+                raise InvalidArgumentError("give eps (network-level rule) or weight_tol (per-weight rule), not both")
+            weight_tol = positive_float("weight_tol", weight_tol)
+            weight_bound = positive_float("weight_bound", 1.0 if weight_bound is None else weight_bound)
+            n_pw = per_weight_samples(num_problems(shapes), weight_tol, delta, weight_bound) if n is None else None
+            rule = lambda i, d_in, d_out: n_pw  # noqa: E731
+            extra.update(weight_tol=weight_tol, weight_bound=weight_bound)
         return plan_pairs(
-            self.name, shapes, eps=eps, delta=delta, n=n, width_factor=width_factor,
-            rule=lambda i, d_in, d_out: samples_per_block(d_in, d_out, depth, eps, delta, C, n_reach),
+            self.name, shapes, eps=eps, delta=delta, n=n, width_factor=width_factor, rule=rule,
             spare_negative_half=spare_negative_half, constant=C, max_n=MAX_N, max_weights=max_weights,
-            options={"n_reach": n_reach})
+            options=extra, per_weight=weight_tol is not None)
 
-    def prune(self, target: Target, rand: RandomNetwork, *, eps, **options) -> PruneResult:
+    def prune(self, target: Target, rand: RandomNetwork, *, eps, weight_tol=None, min_cardinality=True,
+              **options) -> PruneResult:
+        """``min_cardinality``: the solver's "sparsest" mode (default) or its faster "staged" one."""
         if options:
             raise InvalidArgumentError(f"unknown options for subset_sum: {sorted(options)}")
-        return prune_pairs(target, rand, eps=eps, select=_select, n_needed=_n_needed)
+        if not isinstance(min_cardinality, bool):
+            raise InvalidArgumentError(f"min_cardinality must be a bool, got {min_cardinality!r}")
+        device = rand.linears()[0].weight.device
+        if device.type == "cuda":   # the solver runs where the random network lives
+            select = _torch_selector(device)
+        else:
+            select = _selector("sparsest" if min_cardinality else "staged")
+        return prune_pairs(target, rand, eps=eps, select=select, n_needed=_n_needed, weight_tol=weight_tol)
 
 
-def _select(samples, targets, counts, tol):
-    res = solve(samples, targets, counts=counts, tol=tol)
-    return masks_to_bool(res.masks, samples.shape[1]), res.errors
+def _selector(mode: str):
+    def select(samples, targets, counts, tol):
+        res = solve(samples, targets, counts=counts, tol=tol, mode=mode)
+        return masks_to_bool(res.masks, samples.shape[1]), res.errors
+    return select
+
+
+def _torch_selector(device):
+    """The torch meet-in-the-middle solver on ``device`` (see :mod:`sltheory.subset_sum.torch_solver`):
+    the optimum for tol = 0, the optimum of the shortest prefix within tol otherwise."""
+    from ..subset_sum.torch_solver import solve_torch
+
+    def select(samples, targets, counts, tol):
+        masks, errors = solve_torch(samples, targets, counts=counts, tol=tol, device=device)
+        return masks_to_bool(masks, samples.shape[1]), errors
+    return select
 
 
 def _n_needed(n: int, worst: float, tol: float) -> int:

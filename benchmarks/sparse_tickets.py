@@ -1,0 +1,169 @@
+"""Sparse tickets: kept random weights per target weight, per-weight mode on a trained network.
+
+Pensia et al. (NeurIPS 2020) pruned a raw trained 784-500-10 MNIST MLP weight by weight, each
+weight to within ε = 0.01 (n = 21 fresh coefficients per weight, one MIP each) and kept 9.39
+random weights per target weight. Here, on the same shape for scikit-learn's digits (64-500-10,
+``sltheory.datasets``, nothing downloaded), with the library's per-weight mode
+(``approximate(net, rand, weight_tol=τ)``: every target weight's error ≤ τ in the ticket's
+effective maps, no norm assumption, certified network bound from the actual norms) and
+minimum-cardinality subsets, for each τ and samples per slot n:
+
+* kept / target weights (all kept random weights, both random layers of each pair), the largest
+  weight error, the certified bound sup_{‖x‖₂≤1} ‖f(x) − g(x)‖₂ (actual norms ‖W_i‖₂ > 1 here);
+* test accuracy of the target and of the ticket, and the fraction of test predictions unchanged;
+* seconds for random_network and for approximate (numba warmed up first);
+* the per-weight width rule's n (``random_network(net, weight_tol=τ, weight_bound=B)``) for
+  B = 1 and for B = max |w| of the trained network: the rule covers every weight being ±B.
+
+Then, at τ = 0.01 and one n, the same ticket without minimum cardinality (the staged solver);
+and the network-level ε mode on a Gaussian target (‖W_i‖₂ = 1) at the theorem's width, with and
+without minimum cardinality. Prints measured figures only (no assertions). Run from the
+repository root::
+
+    python benchmarks/sparse_tickets.py            # ~5 min on 2 cores
+    python benchmarks/sparse_tickets.py --quick    # 64-100-10, fewer points, ~1 min
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import time
+
+os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")  # idle OpenMP threads of torch/BLAS must not spin
+
+import numpy as np  # noqa: E402
+import torch  # noqa: E402
+
+import sltheory  # noqa: E402
+from sltheory import datasets  # noqa: E402
+from sltheory.constructions.subset_sum import MAX_N, num_problems, per_weight_samples  # noqa: E402
+
+
+def run_point(net, data, rand, tol, target_pred, **options):
+    """One per-weight ticket: a dict of measured figures (or the failure)."""
+    start = time.perf_counter()
+    try:
+        ticket = sltheory.approximate(net, rand, weight_tol=tol, **options)
+    except sltheory.ApproximationFailedError as exc:
+        return {"failed": exc.missed, "t_approx": time.perf_counter() - start}
+    t_approx = time.perf_counter() - start
+    pred = datasets.predictions(ticket.network, data.x_test)
+    s = ticket.stats
+    return {
+        "failed": 0, "t_approx": t_approx,
+        "kept_per_target": s["kept_per_target"], "random_per_target": s["random_per_target"],
+        "max_err": s["max_weight_error"], "bound": ticket.error_bound,
+        "acc": float((pred == data.y_test).double().mean()),
+        "unchanged": float((pred == target_pred).double().mean()),
+        "subset": tuple(layer["mean_subset_size"] for layer in s["layers"]),
+    }
+
+
+def per_weight_table(net, data, taus, ns, seed):
+    target_pred = datasets.predictions(net, data.x_test)
+    acc_target = float((target_pred == data.y_test).double().mean())
+    weights = [m.weight.detach().numpy() for m in net if isinstance(m, torch.nn.Linear)]
+    big = max(float(np.abs(w).max()) for w in weights)
+    shapes = tuple(w.shape for w in weights)
+    N = num_problems(shapes)
+    print(f"\ntarget {'-'.join(str(d) for d in [shapes[0][1]] + [s[0] for s in shapes])}: "
+          f"{sum(w.size for w in weights):,} weights, test accuracy {acc_target:.4f}, "
+          f"‖W_i‖₂ = {', '.join(f'{np.linalg.norm(w, 2):.2f}' for w in weights)}, max |w| = {big:.3f}, "
+          f"median |w| = {np.median(np.abs(np.concatenate([w.ravel() for w in weights]))):.3f}")
+    print(f"per-weight rule (δ = 0.05, N = {N:,} subset-sum problems), n for B = 1 / B = max|w| = {big:.2f}:")
+    for tol in taus:
+        n1 = per_weight_samples(N, tol, 0.05, 1.0)
+        nb = per_weight_samples(N, tol, 0.05, big)
+        print(f"  τ = {tol:<6g}: n = {n1} / {nb}{' (beyond the supported ' + str(MAX_N) + ')' if nb > MAX_N else ''}")
+
+    print(f"\n{'τ':>6} {'n':>3} {'random/tgt':>10} {'kept/tgt':>8} {'subset sizes':>12} {'max err':>9} "
+          f"{'bound':>8} {'acc':>6} {'unchanged':>9} {'t_rand':>6} {'t_prune':>7}")
+    rows = []
+    for n in ns:
+        start = time.perf_counter()
+        rand = sltheory.random_network(net, n=n, seed=seed)
+        t_rand = time.perf_counter() - start
+        for tol in taus:
+            r = run_point(net, data, rand, tol, target_pred)
+            r.update(tol=tol, n=n, t_rand=t_rand)
+            rows.append(r)
+            if r["failed"]:
+                print(f"{tol:>6g} {n:>3} {'':>10} failed: {r['failed']} weights beyond τ "
+                      f"{'':>30} {t_rand:>6.1f} {r['t_approx']:>7.1f}", flush=True)
+                continue
+            print(f"{tol:>6g} {n:>3} {r['random_per_target']:>10.1f} {r['kept_per_target']:>8.3f} "
+                  f"{'/'.join(f'{v:.2f}' for v in r['subset']):>12} {r['max_err']:>9.2e} {r['bound']:>8.3g} "
+                  f"{r['acc']:>6.4f} {r['unchanged']:>9.4f} {t_rand:>6.1f} {r['t_approx']:>7.1f}", flush=True)
+        del rand
+    return rows, target_pred
+
+
+def staged_comparison(net, data, n, tol, seed, target_pred):
+    rand = sltheory.random_network(net, n=n, seed=seed)
+    print(f"\nminimum cardinality vs the staged solver, τ = {tol}, n = {n}:")
+    for flag in (True, False):
+        r = run_point(net, data, rand, tol, target_pred, min_cardinality=flag)
+        name = "min-cardinality" if flag else "staged"
+        if r["failed"]:
+            print(f"  {name:>15}: failed ({r['failed']} weights beyond τ)")
+            continue
+        print(f"  {name:>15}: kept/target {r['kept_per_target']:.3f}, subset sizes "
+              f"{'/'.join(f'{v:.2f}' for v in r['subset'])}, max err {r['max_err']:.2e}, "
+              f"unchanged {r['unchanged']:.4f}, {r['t_approx']:.1f} s")
+
+
+def network_mode(dims, epss, seed):
+    Ws = sltheory.gaussian_target(dims, seed)
+    print(f"\nnetwork-level ε mode, Gaussian target {'-'.join(map(str, dims))} (‖W_i‖₂ = 1), theorem's width:")
+    print(f"{'ε':>6} {'n':>12} {'min-card kept/tgt':>17} {'bound':>8} {'s':>6} {'staged kept/tgt':>15} "
+          f"{'bound':>8} {'s':>6}")
+    for eps in epss:
+        rand = sltheory.random_network(Ws, eps=eps, seed=seed)
+        out = []
+        for flag in (True, False):
+            start = time.perf_counter()
+            try:
+                t = sltheory.approximate(Ws, rand, eps=eps, min_cardinality=flag)
+                out.append((t.stats["kept_per_target"], t.error_bound, time.perf_counter() - start))
+            except sltheory.ApproximationFailedError:
+                out.append((float("nan"), float("nan"), time.perf_counter() - start))
+        (k1, b1, s1), (k2, b2, s2) = out
+        print(f"{eps:>6g} {str(rand.n):>12} {k1:>17.3f} {b1:>8.4f} {s1:>6.1f} {k2:>15.3f} {b2:>8.4f} {s2:>6.1f}",
+              flush=True)
+
+
+def main(argv=None):
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--quick", action="store_true", help="64-100-10, fewer points (~1 min)")
+    parser.add_argument("--hidden", type=int, default=None, help="hidden width (default 500; 100 with --quick)")
+    parser.add_argument("--seed", type=int, default=0, help="data split, training and random network seed")
+    parser.add_argument("--taus", type=float, nargs="+", default=None, help="weight tolerances")
+    parser.add_argument("--ns", type=int, nargs="+", default=None, help="samples per slot")
+    parser.add_argument("--epochs", type=int, default=None, help="training epochs (default 40; 15 with --quick)")
+    args = parser.parse_args(argv)
+    hidden = args.hidden or (100 if args.quick else 500)
+    taus = args.taus or ([0.1, 0.01] if args.quick else [0.1, 0.03, 0.01, 0.003])
+    ns = args.ns or ([16, 32] if args.quick else [16, 24, 32, 40, 48, 64])
+    epochs = args.epochs or (15 if args.quick else 40)
+
+    print(f"torch {torch.__version__} ({torch.get_num_threads()} threads)")
+    start = time.perf_counter()
+    tiny = sltheory.gaussian_target((4, 4, 2), 0)
+    sltheory.approximate(tiny, sltheory.random_network(tiny, n=20, seed=0), weight_tol=0.05)
+    sltheory.approximate(tiny, sltheory.random_network(tiny, n=48, seed=0), weight_tol=0.05)
+    print(f"JIT warm-up: {time.perf_counter() - start:.1f} s (not counted)")
+
+    data = datasets.load_digits(seed=args.seed)
+    start = time.perf_counter()
+    net = datasets.train_mlp([data.dim, hidden, data.num_classes], data, seed=args.seed, epochs=epochs)
+    print(f"trained {data.dim}-{hidden}-{data.num_classes} on digits ({epochs} epochs): "
+          f"{time.perf_counter() - start:.1f} s")
+
+    _, target_pred = per_weight_table(net, data, taus, ns, args.seed)
+    staged_comparison(net, data, ns[-1] if args.quick else 40, 0.01, args.seed, target_pred)
+    network_mode((64, 32, 10) if args.quick else (64, 128, 10), [0.1] if args.quick else [0.1, 0.01], args.seed)
+
+
+if __name__ == "__main__":
+    main()
