@@ -4,6 +4,11 @@ Each step of the module docstring of :mod:`sltheory.certify` is checked: the ide
 sympy (symbolic), the inequalities sympy cannot decide on grids, and the whole chain end to end
 on random pruned-like networks (the bound must dominate every sampled error). The recursion is
 checked through :func:`sltheory.bounds.propagate`, the very function ``certify`` calls.
+
+The S-procedure bound (``method="sdp"``, :mod:`sltheory._sdp`): the constraints (c1)–(c4) hold
+on every reachable state, the Lagrangian identity vᵀS v = t‖z‖² − ‖Lv‖² − Σ y_k (p_k·v)(q_k·v),
+the κ shift that turns an almost-feasible S into a bound, the whole bound end to end (random
+networks, errors sampled and searched), and the per-pair float slack against exact rationals.
 """
 
 from __future__ import annotations
@@ -13,8 +18,9 @@ from fractions import Fraction
 import numpy as np
 import sympy as sp
 
+from sltheory import _sdp
 from sltheory.bounds import propagate
-from sltheory.certify import EffectiveMap, certify, float_slack
+from sltheory.certify import EffectiveMap, certify, float_slack, pair_effective_map, pair_float_slack
 from sltheory.targets import as_target
 
 from ._check import Proof
@@ -92,6 +98,8 @@ def run() -> Proof:
     P.check("whole chain: sampled error ≤ certified bound (random nets)", f"grid ({count}×2000 points)",
             worst_ratio <= 1.0, f"max sampled/bound = {worst_ratio:.3f}")
 
+    _sprocedure(P, rng)
+
     # Float slack: exact rational arithmetic vs float64 on a small chain.
     mats = [rng.uniform(-1, 1, (6, 4)), rng.uniform(-1, 1, (5, 6)), rng.uniform(-1, 1, (2, 5))]
     slack = float_slack(mats)
@@ -110,3 +118,114 @@ def run() -> Proof:
     P.check("float slack ≥ |float64 − exact rational| (Higham Thm 3.5)", "grid (50 points)",
             worst <= slack, f"max deviation {worst:.2e} ≤ slack {slack:.2e}")
     return P
+
+
+def _sprocedure(P: Proof, rng) -> None:
+    """Steps of the S-procedure bound (module docstring of sltheory.certify)."""
+    s, t, a, lam = sp.symbols("s t a lambda", real=True)
+    dsig = relu(s) - relu(t)
+    grid = {s: np.linspace(-2, 2, 41).tolist(), t: np.linspace(-2, 2, 41).tolist()}
+    P.equal("(c2) σ(a)(σ(a) − a) = 0", relu(a) * (relu(a) - a), 0, grid={a: np.linspace(-3, 3, 61).tolist()})
+    P.nonneg("(c4) δ(Δ − δ) ≥ 0 for δ = σ(s) − σ(t), Δ = s − t", dsig * ((s - t) - dsig), grid=grid)
+    lp = sp.symbols("l_p", nonnegative=True)
+    P.nonneg("(c4) via δ = λΔ, λ ∈ [0, 1]: λ(1−λ)Δ² ≥ 0 (λ = l/(1+l))",
+             sp.simplify((lp / (1 + lp)) * (1 - lp / (1 + lp)) * a ** 2), grid={})
+    # Δ_i = E_i h + P_i δ (the expansion the lifted forms use), noncommutative matrix symbols
+    n = sp.Symbol("n")
+    Pm, W = (sp.MatrixSymbol(x, n, n) for x in ("P", "W"))
+    h, hh = (sp.MatrixSymbol(x, n, 1) for x in ("h", "hh"))
+    P.equal("Δ_i = P ĥ − W h = (P − W) h + P (ĥ − h)", sp.expand(Pm * hh - W * h),
+            sp.expand((Pm - W) * h + Pm * (hh - h)))
+    # Lagrangian identity on a 3-dimensional lifted vector (symbols), one constraint of each kind
+    v = sp.Matrix(sp.symbols("v0:3", real=True))
+    p1, q1, p2, q2, Lr = (sp.Matrix(sp.symbols(f"{nm}0:3", real=True)).T for nm in ("p", "q", "pp", "qq", "L"))
+    y1, y2, tt = sp.symbols("y1 y2 t", real=True)
+    Zm = sp.diag(1, 0, 0)
+    sym = lambda x, y: (x.T * y + y.T * x) / 2  # noqa: E731
+    S = tt * Zm - Lr.T * Lr - y1 * sym(p1, q1) - y2 * sym(p2, q2)
+    lhs = (v.T * S * v)[0]
+    rhs = tt * v[0] ** 2 - (Lr * v)[0] ** 2 - y1 * (p1 * v)[0] * (q1 * v)[0] - y2 * (p2 * v)[0] * (q2 * v)[0]
+    P.equal("vᵀS(t, y)v = t‖z‖² − ‖Lv‖² − Σ y_k (p_k·v)(q_k·v)", sp.expand(lhs), sp.expand(rhs))
+    # κ shift: vᵀ(S + κI)v ≥ 0, ‖z‖² = 1 − α ≤ 1, ‖w‖² = R²‖z‖² − β ≤ R²‖z‖²  ⇒  ‖Lv‖² ≤ t + κ(1 + R²)
+    kap, R, al, be, T = sp.symbols("kappa R alpha beta T", nonnegative=True)
+    z2 = 1 - al
+    w2 = R ** 2 * z2 - be
+    # from vᵀSv ≥ −κ‖v‖²: ‖Lv‖² + Σ y g ≤ t‖z‖² + κ(‖z‖² + ‖w‖²), Σ y g ≥ 0 on reachable v
+    P.nonneg("κ shift: t + κ(1 + R²) − (t‖z‖² + κ(‖z‖² + ‖w‖²)) ≥ 0  (t = T ≥ 0)",
+             sp.expand(T + kap * (1 + R ** 2) - (T * z2 + kap * (z2 + w2))), grid={},
+             assumptions=[sp.Q.nonnegative(x) for x in (T, kap, R, al, be)])
+
+    # End to end: random pruned-like networks; the S-procedure bound dominates every sampled and
+    # searched error and never exceeds the layer-wise bound.
+    import torch
+
+    from sltheory.certify import adversarial_error
+
+    worst, not_below, count = 0.0, 0, 0
+    for k in range(40):
+        dims = rng.integers(1, 7, size=rng.integers(2, 5))
+        Ws = [rng.standard_normal((o, i)) for i, o in zip(dims[:-1], dims[1:])]
+        tgt = as_target(Ws, rescale=True)
+        scale = 10.0 ** -rng.integers(1, 6)
+        maps = [EffectiveMap(W + scale * rng.standard_normal(W.shape),
+                             -W + scale * rng.standard_normal(W.shape) if j == 0 else None)
+                for j, W in enumerate(tgt.weights)]
+        old, new = certify(tgt, maps, method="layerwise"), certify(tgt, maps, method="sdp")
+        not_below += new.error_bound > old.error_bound
+        mats = [torch.as_tensor(m.P) for m in maps]
+        N1 = torch.as_tensor(maps[0].N)
+
+        def net(x, mats=mats, N1=N1, scale=tgt.output_scale):
+            h = torch.relu(x) @ mats[0].T + torch.relu(-x) @ N1.T
+            for M in mats[1:]:
+                h = torch.relu(h) @ M.T
+            return h * scale
+        xs = torch.as_tensor(rng.standard_normal((2000, dims[0])))
+        xs /= torch.linalg.vector_norm(xs, dim=1, keepdim=True)
+        f = lambda x, tgt=tgt: tgt(x) * tgt.output_scale  # noqa: E731
+        sampled = float(torch.linalg.vector_norm(f(xs) - net(xs), dim=1).max())
+        searched, _ = adversarial_error(f, net, int(dims[0]), starts=256, refine=8, steps=40, seed=k)
+        worst = max(worst, max(sampled, searched) / new.error_bound)
+        count += 1
+    P.check("S-procedure bound ≥ sampled and searched errors (random nets)",
+            f"grid ({count} nets × 2000 points + search)", worst <= 1.0, f"max error/bound = {worst:.3f}")
+    P.check("S-procedure bound ≤ layer-wise bound", f"grid ({count} nets)", not_below == 0,
+            f"{not_below} above")
+
+    # The κ shift in floating point: an infeasible (t = 0) point is repaired, never trusted.
+    Ws = [rng.standard_normal((4, 3)), rng.standard_normal((2, 4))]
+    tgt = as_target(Ws, rescale=True)
+    maps = [EffectiveMap(tgt.weights[0] + 1e-2 * rng.standard_normal((4, 3)),
+                         -tgt.weights[0] + 1e-2 * rng.standard_normal((4, 3))),
+            EffectiveMap(tgt.weights[1] + 1e-2 * rng.standard_normal((2, 4)), None)]
+    old = certify(tgt, maps, method="layerwise")
+    F, Fa = _sdp.build(list(tgt.weights), maps[0].P, maps[0].N, [maps[1].P], [old.propagated[0]],
+                       old.propagated[1], [tgt.norms[0], 1.0])
+    t_opt, y = _sdp.solve(F)
+    lam_min = float(np.linalg.eigvalsh(_sdp.assemble(F, 0.0, y))[0])
+    repaired = _sdp.verified_value(F, Fa, 0.0, y)
+    P.check("κ shift: S(0, y) has λ_min < 0 and the repaired value is > t* (never trusts S)",
+            "grid (1 instance)", lam_min < 0 and repaired >= t_opt,
+            f"λ_min = {lam_min:.2e}, repaired {repaired:.3g} ≥ t* {t_opt:.3g}")
+
+    # Per-pair float slack vs exact rational arithmetic (evaluation) and vs the exact maps.
+    A = np.zeros((10, 3))
+    A[np.arange(10), rng.integers(0, 3, 10)] = rng.uniform(-1, 1, 10)
+    B = rng.uniform(-1, 1, (4, 10))
+    m = pair_effective_map(A, B, signed=True)
+    slack = pair_float_slack([A, B], [np.linalg.norm(np.hstack([m.P, m.N]), 2) * (1 + 1e-12)])
+    worst = 0.0
+    Pe = [[sum(Fraction(float(B[o, k])) * Fraction(float(max(A[k, j], 0))) for k in range(10)) for j in range(3)]
+          for o in range(4)]
+    worst_map = max(abs(float(Fraction(float(m.P[o, j])) - Pe[o][j])) for o in range(4) for j in range(3))
+    for _ in range(30):
+        x = rng.standard_normal(3)
+        x /= np.linalg.norm(x)
+        fl = B @ np.maximum(A @ x, 0)
+        xe = [Fraction(float(c)) for c in x]
+        hh_ = [max(sum(Fraction(float(A[k, j])) * xe[j] for j in range(3)), Fraction(0)) for k in range(10)]
+        ex = [sum(Fraction(float(B[o, k])) * hh_[k] for k in range(10)) for o in range(4)]
+        worst = max(worst, float(np.linalg.norm(fl - np.array([float(c) for c in ex]))))
+    P.check("pair float slack ≥ |float64 − exact| (evaluation and map entries)", "grid (30 points)",
+            worst <= slack and worst_map * np.sqrt(12) <= slack,
+            f"eval {worst:.2e}, map {worst_map:.2e} ≤ slack {slack:.2e}")

@@ -15,6 +15,7 @@ import torch
 from torch import nn
 
 from .errors import NormAssumptionError, TargetError
+from ._linalg import GRAM_MIN_SIDE, spectral_norm_bound
 
 #: Relative safety factor applied to spectral norms computed by LAPACK, so that a norm used as an
 #: upper bound stays one despite the SVD's rounding (backward error ~ 1e-15 relative).
@@ -27,9 +28,12 @@ NORM_TOLERANCE = 1.0 + 1e-5
 
 
 def spectral_norm(matrix: np.ndarray) -> float:
-    """Upper bound on ‖matrix‖₂ (largest singular value, times :data:`NORM_SAFETY`)."""
+    """Upper bound on ‖matrix‖₂ (largest singular value, times :data:`NORM_SAFETY`); for a matrix
+    whose smaller side is ≥ 512, the verified Gram/Cholesky bound of :mod:`sltheory._linalg`."""
     if matrix.size == 0:
         return 0.0
+    if min(matrix.shape) >= GRAM_MIN_SIDE:  # large: Gram + Cholesky-verified bound, no SVD
+        return spectral_norm_bound(matrix)
     return float(np.linalg.norm(matrix, 2)) * NORM_SAFETY
 
 
