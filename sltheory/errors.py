@@ -84,3 +84,24 @@ class DatasetError(InvalidArgumentError):
     """A data set cannot be loaded or is invalid: a missing folder or file, a corrupt file (bad IDX
     magic number, truncated payload), or arrays that break :class:`sltheory.datasets.Dataset`'s
     invariants. The message names the file or the field."""
+
+
+class TicketFileError(InvalidArgumentError):
+    """A saved ticket cannot be written or read: a folder that does not exist, a missing file, a
+    file that is not a ticket or is corrupt (truncated archive, bad header, mask indices out of
+    range), or a re-sampled random network that does not reproduce the saved kept weights.
+    ``path`` names the file."""
+
+    def __init__(self, message: str, *, path=None):
+        super().__init__(message)
+        self.path = None if path is None else str(path)
+
+
+class TicketVersionError(TicketFileError):
+    """A saved ticket was written in a format version this sltheory does not read.
+    ``version``: the file's version; ``supported``: the one this sltheory reads."""
+
+    def __init__(self, message: str, *, path=None, version=None, supported=None):
+        super().__init__(message, path=path)
+        self.version = version
+        self.supported = supported

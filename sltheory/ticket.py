@@ -67,6 +67,16 @@ class Ticket:
     def __call__(self, x: torch.Tensor) -> torch.Tensor:
         return self.network(x)
 
+    def save(self, path):
+        """Write this ticket compactly to ``path``: plan, seed and the sorted flat indices of the
+        kept weights (no weights), with error_bound, stats and the certificate, in one compressed
+        ``.npz`` with a JSON header (no pickle); atomic. ``sltheory.load_ticket(path)`` re-samples
+        the random network and reproduces ``network`` bit for bit (see :mod:`sltheory.ticket_io`).
+        Returns the path."""
+        from .ticket_io import save_ticket
+
+        return save_ticket(self, path)
+
     def to_networkx(self, *, kept_only: bool = False, max_edges: int = MAX_GRAPH_EDGES):
         """The ticket as a ``networkx.DiGraph`` (a DAG), for one's own analyses.
 

@@ -1,0 +1,189 @@
+"""Scale: subset-sum tickets for targets of 1M to ≥ 10M weights, time, peak memory, compact files.
+
+Targets are 64-w-w bias-free MLPs (one hidden ReLU layer; 64·w + w² weights): w = 1000, 1700,
+3200 give 1.06M, 3.0M and 10.4M target weights. Each matrix is i.i.d. N(0, 1)
+(``numpy.random.default_rng(seed)``, as :func:`sltheory.gaussian_target`) divided by a verified
+upper bound on its spectral norm (:func:`sltheory._linalg.spectral_norm_bound`: an SVD of a
+3200 × 3200 matrix alone takes minutes here), so ‖W_i‖₂ ≤ 1 and within 10⁻⁸ of 1.
+
+Each size runs in its own subprocess, so the peak resident memory (``resource.getrusage``
+``ru_maxrss``, what the OS measured, numpy and torch buffers included) belongs to that size
+alone. Per size it prints:
+
+* n per layer, random weights (dense float64 GiB), kept weights, the certified bound (ε given);
+* wall time of ``random_network`` (sampling), ``approximate`` (subset-sum pruning with the
+  tolerance ladder, each rung certified) and of one more ``certify`` call on the final masks;
+* peak RSS after sampling, after approximate and after save + load;
+* the compact ticket file (``Ticket.save``: plan + seed + kept indices) and its size against
+  the dense masked network's float64 bytes, save and load times, and whether every weight of the
+  loaded network equals the ticket's bit for bit (``torch.equal``).
+
+The numba JIT is warmed on a 4-4-2 target first in each subprocess (not counted). Timings on the
+2-core machine are those of whatever else runs beside it: the run prints the load average.
+Prints measured figures only (no assertions). Run from the repository root::
+
+    python benchmarks/scale.py             # widths 1000, 1700, 3200 (~10 min on 2 idle cores)
+    python benchmarks/scale.py --quick     # widths 200, 400 (about a minute)
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import resource
+import subprocess
+import sys
+import tempfile
+import time
+
+DEFAULT_WIDTHS = (1000, 1700, 3200)
+QUICK_WIDTHS = (200, 400)
+INPUTS = 64
+#: The issue's goal: ≥ 10M target weights within 10 minutes and 24 GiB.
+GOAL_S, GOAL_GIB = 600.0, 24.0
+
+
+def peak_gib() -> float:
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 2**20   # Linux: KiB
+
+
+def make_target(width: int, seed: int):
+    import numpy as np
+    from sltheory._linalg import spectral_norm_bound
+
+    rng = np.random.default_rng(seed)
+    mats = []
+    for d_in, d_out in ((INPUTS, width), (width, width)):
+        w = rng.standard_normal((d_out, d_in))
+        mats.append(w / spectral_norm_bound(w))
+    return mats
+
+
+def worker(width: int, eps: float, delta: float, seed: int, max_weights: int) -> dict:
+    import numpy as np
+    import torch
+
+    import sltheory
+    from sltheory.certify import certify, pair_effective_map
+    from sltheory.constructions._pairs import masked_sparse
+
+    tiny = sltheory.gaussian_target((4, 4, 2), 0)
+    sltheory.approximate(tiny, sltheory.random_network(tiny, eps=0.05, seed=0), eps=0.05)
+    out: dict = {"width": width, "peak_start_gib": peak_gib()}
+    Ws = make_target(width, seed)
+    out["target_weights"] = int(sum(W.size for W in Ws))
+
+    t0 = time.perf_counter()
+    rand = sltheory.random_network(Ws, eps=eps, delta=delta, seed=seed, max_weights=max_weights)
+    out["t_sample"] = time.perf_counter() - t0
+    out["peak_sample_gib"] = peak_gib()
+    out["n"] = list(rand.n)
+    out["random_weights"] = rand.plan.num_random_weights
+
+    t0 = time.perf_counter()
+    ticket = sltheory.approximate(Ws, rand, eps=eps)
+    out["t_approximate"] = time.perf_counter() - t0
+    out["peak_approximate_gib"] = peak_gib()
+    out["kept_weights"] = ticket.stats["kept_weights"]
+    out["bound"] = ticket.error_bound
+    out["method"] = ticket.certificate.method
+
+    # one more certificate on the final masks (the ladder certifies once per rung)
+    t0 = time.perf_counter()
+    tgt = sltheory.as_target(Ws)
+    weights = [lin.weight.detach().numpy() for lin in ticket.network if isinstance(lin, torch.nn.Linear)]
+    masks = [m.numpy() for m in ticket.masks]
+    mats = [masked_sparse(w, m) for w, m in zip(weights, masks)]
+    maps = [pair_effective_map(mats[2 * i], mats[2 * i + 1], rand.plan.signed[i]) for i in range(tgt.depth)]
+    cert = certify(tgt, maps, mats)
+    out["t_certify"] = time.perf_counter() - t0
+    out["recertified_bound"] = cert.error_bound
+    del rand, weights, masks, mats, maps
+
+    with tempfile.TemporaryDirectory() as tmp:
+        path = os.path.join(tmp, "ticket.npz")
+        t0 = time.perf_counter()
+        ticket.save(path)
+        out["t_save"] = time.perf_counter() - t0
+        out["file_bytes"] = os.path.getsize(path)
+        t0 = time.perf_counter()
+        loaded = sltheory.load_ticket(path)
+        out["t_load"] = time.perf_counter() - t0
+    out["dense_bytes"] = 8 * out["random_weights"]
+    la = [m for m in ticket.network if isinstance(m, torch.nn.Linear)]
+    lb = [m for m in loaded.network if isinstance(m, torch.nn.Linear)]
+    out["bit_for_bit"] = bool(len(la) == len(lb) and all(torch.equal(a.weight, b.weight) for a, b in zip(la, lb))
+                              and all(torch.equal(a, b) for a, b in zip(ticket.masks, loaded.masks))
+                              and loaded.error_bound == ticket.error_bound)
+    out["peak_gib"] = peak_gib()
+    out["threads"] = torch.get_num_threads()
+    out["numpy"] = np.__version__
+    return out
+
+
+def main(argv=None):
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--widths", type=int, nargs="+", default=None,
+                        help=f"hidden widths w of the 64-w-w targets (default {DEFAULT_WIDTHS})")
+    parser.add_argument("--quick", action="store_true", help=f"widths {QUICK_WIDTHS}")
+    parser.add_argument("--eps", type=float, default=0.05)
+    parser.add_argument("--delta", type=float, default=0.05)
+    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--max-weights", type=int, default=1_500_000_000,
+                        help="opt-in cap on random weights (the library's default is 2e8)")
+    parser.add_argument("--worker", type=int, default=None, help=argparse.SUPPRESS)
+    args = parser.parse_args(argv)
+    if args.worker is not None:
+        print(json.dumps(worker(args.worker, args.eps, args.delta, args.seed, args.max_weights)))
+        return
+
+    widths = args.widths or (QUICK_WIDTHS if args.quick else DEFAULT_WIDTHS)
+    print(f"64-w-w targets, eps {args.eps}, delta {args.delta}, seed {args.seed}; {os.cpu_count()} CPUs, "
+          f"load average at start {os.getloadavg()[0]:.2f}; one subprocess per size")
+    rows = []
+    for w in widths:
+        start = time.perf_counter()
+        proc = subprocess.run([sys.executable, __file__, "--worker", str(w), "--eps", str(args.eps),
+                               "--delta", str(args.delta), "--seed", str(args.seed),
+                               "--max-weights", str(args.max_weights)], capture_output=True, text=True)
+        wall = time.perf_counter() - start
+        if proc.returncode != 0:
+            print(f"\nwidth {w}: FAILED (exit {proc.returncode}) after {wall:.1f} s\n{proc.stderr[-3000:]}")
+            continue
+        r = json.loads(proc.stdout.strip().splitlines()[-1])
+        r["wall"] = wall
+        rows.append(r)
+        pipeline = r["t_sample"] + r["t_approximate"]
+        print(f"\n64-{w}-{w}: {r['target_weights']:,} target weights, n = {tuple(r['n'])}")
+        print(f"  random {r['random_weights']:,} ({r['dense_bytes'] / 2**30:.2f} GiB dense float64), "
+              f"kept {r['kept_weights']:,} ({r['kept_weights'] / r['target_weights']:.2f} per target weight)")
+        print(f"  certified bound {r['bound']:.5f} ({r['method']}; re-certified {r['recertified_bound']:.5f})")
+        print(f"  time: sample {r['t_sample']:.1f} s, approximate {r['t_approximate']:.1f} s "
+              f"(sample + approximate {pipeline:.1f} s), one certify {r['t_certify']:.1f} s, "
+              f"save {r['t_save']:.1f} s, load {r['t_load']:.1f} s; subprocess wall {wall:.1f} s")
+        print(f"  peak RSS: after sample {r['peak_sample_gib']:.2f} GiB, after approximate "
+              f"{r['peak_approximate_gib']:.2f} GiB, after save + load {r['peak_gib']:.2f} GiB")
+        print(f"  ticket file {r['file_bytes'] / 2**20:.2f} MiB vs dense masked network "
+              f"{r['dense_bytes'] / 2**20:,.0f} MiB ({r['dense_bytes'] / r['file_bytes']:,.0f}× smaller); "
+              f"loaded bit for bit: {r['bit_for_bit']}")
+
+    print("\n| target | target weights | n | random weights | kept | bound | sample s | approximate s | "
+          "certify s | peak RSS GiB | file MiB | dense MiB | save s | load s | bit for bit |")
+    print("|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|")
+    for r in rows:
+        print(f"| 64-{r['width']}-{r['width']} | {r['target_weights']:,} | {tuple(r['n'])} | {r['random_weights']:,} | "
+              f"{r['kept_weights']:,} | {r['bound']:.4f} | {r['t_sample']:.1f} | {r['t_approximate']:.1f} | "
+              f"{r['t_certify']:.1f} | {r['peak_gib']:.2f} | {r['file_bytes'] / 2**20:.2f} | "
+              f"{r['dense_bytes'] / 2**20:,.0f} | {r['t_save']:.1f} | {r['t_load']:.1f} | {r['bit_for_bit']} |")
+    big = [r for r in rows if r["target_weights"] >= 10_000_000]
+    for r in big:
+        total = r["t_sample"] + r["t_approximate"]
+        ok = total <= GOAL_S and r["peak_gib"] <= GOAL_GIB
+        print(f"\ngoal (≥ 10M target weights, ≤ {GOAL_S:.0f} s, ≤ {GOAL_GIB:.0f} GiB): {r['target_weights']:,} weights, "
+              f"sample + approximate {total:.0f} s, peak {r['peak_gib']:.1f} GiB -> {'met' if ok else 'NOT met'}")
+    print(f"load average at end {os.getloadavg()[0]:.2f}")
+
+
+if __name__ == "__main__":
+    main()
