@@ -24,6 +24,7 @@ Prints measured figures only (no assertions). Run from the repository root::
 
     python benchmarks/scale.py             # widths 1000, 1700, 3200 (~10 min on 2 idle cores)
     python benchmarks/scale.py --quick     # widths 200, 400 (about a minute)
+    python benchmarks/scale.py --construction subset_sum_blockdiag   # the block-diagonal variant
 """
 
 from __future__ import annotations
@@ -60,7 +61,7 @@ def make_target(width: int, seed: int):
     return mats
 
 
-def worker(width: int, eps: float, delta: float, seed: int, max_weights: int) -> dict:
+def worker(width: int, eps: float, delta: float, seed: int, max_weights: int, construction: str) -> dict:
     import numpy as np
     import torch
 
@@ -75,7 +76,8 @@ def worker(width: int, eps: float, delta: float, seed: int, max_weights: int) ->
     out["target_weights"] = int(sum(W.size for W in Ws))
 
     t0 = time.perf_counter()
-    rand = sltheory.random_network(Ws, eps=eps, delta=delta, seed=seed, max_weights=max_weights)
+    rand = sltheory.random_network(Ws, eps=eps, delta=delta, seed=seed, max_weights=max_weights,
+                                   construction=construction)
     out["t_sample"] = time.perf_counter() - t0
     out["peak_sample_gib"] = peak_gib()
     out["n"] = list(rand.n)
@@ -132,21 +134,26 @@ def main(argv=None):
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--max-weights", type=int, default=1_500_000_000,
                         help="opt-in cap on random weights (the library's default is 2e8)")
+    parser.add_argument("--construction", default="subset_sum",
+                        help="subset_sum (Theorem 1, default) or subset_sum_blockdiag (the variant)")
     parser.add_argument("--worker", type=int, default=None, help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
     if args.worker is not None:
-        print(json.dumps(worker(args.worker, args.eps, args.delta, args.seed, args.max_weights)))
+        print(json.dumps(worker(args.worker, args.eps, args.delta, args.seed, args.max_weights, args.construction)))
         return
 
+    if args.construction not in ("subset_sum", "subset_sum_blockdiag"):
+        parser.error(f"--construction must be subset_sum or subset_sum_blockdiag, got {args.construction!r}")
     widths = args.widths or (QUICK_WIDTHS if args.quick else DEFAULT_WIDTHS)
-    print(f"64-w-w targets, eps {args.eps}, delta {args.delta}, seed {args.seed}; {os.cpu_count()} CPUs, "
+    print(f"{args.construction}: 64-w-w targets, eps {args.eps}, delta {args.delta}, seed {args.seed}; {os.cpu_count()} CPUs, "
           f"load average at start {os.getloadavg()[0]:.2f}; one subprocess per size")
     rows = []
     for w in widths:
         start = time.perf_counter()
         proc = subprocess.run([sys.executable, __file__, "--worker", str(w), "--eps", str(args.eps),
                                "--delta", str(args.delta), "--seed", str(args.seed),
-                               "--max-weights", str(args.max_weights)], capture_output=True, text=True)
+                               "--max-weights", str(args.max_weights), "--construction", args.construction],
+                              capture_output=True, text=True)
         wall = time.perf_counter() - start
         if proc.returncode != 0:
             print(f"\nwidth {w}: FAILED (exit {proc.returncode}) after {wall:.1f} s\n{proc.stderr[-3000:]}")

@@ -38,6 +38,8 @@ DEFAULT_TABLE_DIR = REPO_ROOT / "paper" / "tables"
 CASES = (
     ("subset_sum", (8, 16, 16, 4), 0.05, 0.1),
     ("subset_sum", (32, 64, 10), 0.01, 0.1),
+    ("subset_sum_blockdiag", (8, 16, 16, 4), 0.05, 0.1),
+    ("subset_sum_blockdiag", (32, 64, 10), 0.01, 0.1),
     ("malach", (2, 2), 0.3, 0.1),
     ("malach", (3, 3, 2), 0.3, 0.1),
     ("orseau", (4, 4, 2), 0.1, 0.1),
@@ -45,7 +47,7 @@ CASES = (
     ("burkholz", (8, 16, 16, 4), 0.05, 0.1),
     ("burkholz", (16, 32, 8), 0.01, 0.1),
 )
-QUICK_CASES = (("subset_sum", (3, 4, 2), 0.1, 0.2), ("malach", (2, 2), 0.3, 0.2),
+QUICK_CASES = (("subset_sum", (3, 4, 2), 0.1, 0.2), ("subset_sum_blockdiag", (3, 4, 2), 0.1, 0.2), ("malach", (2, 2), 0.3, 0.2),
                ("orseau", (2, 2), 0.3, 0.2), ("burkholz", (3, 4, 2), 0.1, 0.2))
 FACTORS = (1.0, 0.8, 0.6, 0.5, 0.4, 0.3, 0.2, 0.1, 0.05, 0.02, 0.01, 0.005, 0.002, 0.001)
 PLANNED = ((16, 32, 32, 8), (64, 128, 10), (784, 300, 100, 10))

@@ -55,6 +55,7 @@ SCHEMA_VERSION = 2
 #: to well below ε = 0.01 where the construction's solver stays fast on 2 cores.
 DEFAULT_RHOS = (
     ("subset_sum", (16, 24, 32, 48, 64, 96)),
+    ("subset_sum_blockdiag", (8, 12, 16, 24, 32, 48)),
     ("burkholz", (64, 128, 256, 512)),
     ("orseau", (128, 256, 512, 1024, 2048, 4096, 8192)),
     ("malach", (128, 256, 512, 1024, 2048, 4096, 8192, 16384)),
@@ -213,7 +214,7 @@ class SweepConfig:
 
 
 QUICK = dict(
-    rhos=(("subset_sum", (12, 24)), ("burkholz", (16, 48)), ("orseau", (64, 256)), ("malach", (64, 256))),
+    rhos=(("subset_sum", (12, 24)), ("subset_sum_blockdiag", (6, 12)), ("burkholz", (16, 48)), ("orseau", (64, 256)), ("malach", (64, 256))),
     dims=(2, 3, 2), trained_rhos=(("subset_sum", (64,)),), trained_dims=(64, 4, 10), seeds=(0,), eps=(0.3,),
     adv_starts=64, adv_refine=2, adv_steps=10, workers=1,
 )
@@ -453,7 +454,7 @@ def summarize(rows) -> str:
 
 
 # ----------------------------------------------------------------------------- figures
-COLORS = {"subset_sum": "C0", "burkholz": "C1", "orseau": "C2", "malach": "C3"}
+COLORS = {"subset_sum": "C0", "burkholz": "C1", "orseau": "C2", "malach": "C3", "subset_sum_blockdiag": "C4"}
 
 
 def _load(run_dir):
@@ -541,7 +542,7 @@ def figures(run_dir, out_dir) -> list[Path]:
         rs = [r for r in one if r["construction"] == name and r["target"] == target]
         x, b, blo, bhi = _per_rho(rs, "best_bound")
         _, a, alo, ahi = _per_rho(rs, "adversarial_error")
-        c = COLORS.get(name, "C4")
+        c = COLORS.get(name, "C5")
         ax.fill_between(x, blo, bhi, color=c, alpha=0.2, lw=0)
         ax.plot(x, b, "o-", color=c, label="certified bound (median; band: min–max over seeds)")
         ax.fill_between(x, alo, ahi, color="gray", alpha=0.2, lw=0)
@@ -578,7 +579,7 @@ def figures(run_dir, out_dir) -> list[Path]:
             xs = sorted({r["rho_requested"] for r in rs})
             px = [_median([r["random_per_target"] for r in rs if r["rho_requested"] == x]) for x in xs]
             py = [np.mean([bool(r["eps_success"]) for r in rs if r["rho_requested"] == x]) for x in xs]
-            c = COLORS.get(name, "C4")
+            c = COLORS.get(name, "C5")
             ax.plot(px, py, "o-", color=c, label=name)
             thm = theorem_curve(name, dims, delta, [e])[0]
             ax.axvline(thm, color=c, ls="-.", lw=1)
@@ -602,7 +603,7 @@ def figures(run_dir, out_dir) -> list[Path]:
     for name in names:
         rs = [r for r in one if r["construction"] == name and r["target"] == target]
         x, k, klo, khi = _per_rho(rs, "best_kept_per_target")
-        c = COLORS.get(name, "C4")
+        c = COLORS.get(name, "C5")
         ax.plot(x, k, "o-", color=c, label=f"{name}: best ticket")
         e_min = min(eps_values)
         rs_e = [r for r in rows if r["construction"] == name and r["target"] == target and r["eps"] == e_min]
@@ -625,7 +626,7 @@ def figures(run_dir, out_dir) -> list[Path]:
             for name in [n for n in names if any(r["construction"] == n for r in rs_t)]:
                 rs = [r for r in rs_t if r["construction"] == name]
                 x, acc, lo, hi = _per_rho(rs, "best_accuracy")
-                c = COLORS.get(name, "C4")
+                c = COLORS.get(name, "C5")
                 ax.fill_between(x, lo, hi, color=c, alpha=0.2, lw=0)
                 ax.plot(x, acc, "o-", color=c, label=f"{name}: ticket (best subsets)")
                 _, ag, _, _ = _per_rho(rs, "best_agreement")

@@ -7,7 +7,7 @@ import importlib
 import sys
 import time
 
-MODULES = ["counting", "certificate", "subset_sum", "malach", "orseau", "burkholz"]
+MODULES = ["counting", "certificate", "subset_sum", "subset_sum_blockdiag", "malach", "orseau", "burkholz"]
 
 
 def main(argv=None) -> int:

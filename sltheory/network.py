@@ -31,10 +31,23 @@ class Plan:
     #: ("uniform",): i.i.d. U[−1, 1); ("hyperbolic", γ): symmetric, |w| log-uniform on [γ, 1]
     #: (density ∝ 1/|w|, Orseau et al. 2020).
     distribution: tuple = ("uniform",)
+    #: Per random linear, its structure (empty: every layer dense): ("dense",); ("slots", n,
+    #: signed) — one weight per row, sampled only there (see :func:`slot_columns`); or
+    #: ("balanced",) — dense, magnitudes random, signs fixed to a checkerboard (see
+    #: :func:`sample_plan_layer`).
+    layer_kinds: tuple = ()
+
+    def layer_kind(self, t: int) -> tuple:
+        return tuple(self.layer_kinds[t]) if self.layer_kinds else ("dense",)
+
+    def layer_weights(self, t: int) -> int:
+        """Random weights of linear t: out·in when dense, out (one per row) when slot-structured."""
+        out_f, in_f = self.layer_shapes[t]
+        return out_f if self.layer_kind(t)[0] == "slots" else out_f * in_f
 
     @property
     def num_random_weights(self) -> int:
-        return int(sum(o * i for o, i in self.layer_shapes))
+        return int(sum(self.layer_weights(t) for t in range(len(self.layer_shapes))))
 
 
 class RandomNetwork(nn.Sequential):
@@ -49,8 +62,7 @@ class RandomNetwork(nn.Sequential):
         layers: list[nn.Module] = []
         for t, (out_f, in_f) in enumerate(plan.layer_shapes):
             lin = nn.Linear(in_f, out_f, bias=False, device="meta")
-            lin.weight = nn.Parameter(sample_layer(seed, t, (out_f, in_f), plan.distribution, device=device),
-                                      requires_grad=False)
+            lin.weight = nn.Parameter(sample_plan_layer(plan, seed, t, device=device), requires_grad=False)
             layers.append(lin)
             if t < len(plan.layer_shapes) - 1:
                 layers.append(nn.ReLU())
@@ -89,6 +101,46 @@ def sample_layer(seed: int, index: int, shape: tuple[int, int], distribution=("u
         w = np.sign(w) * float(distribution[1]) ** np.abs(w)
     elif distribution[0] != "uniform":
         raise ValueError(f"unknown distribution {distribution!r}")
+    return torch.from_numpy(w).to(device or "cpu")
+
+
+def slot_columns(kind: tuple, rows: int) -> tuple[np.ndarray, np.ndarray]:
+    """For a ("slots", n, signed) layer of ``rows`` units: the input column and the sign of each
+    unit's one weight. Unit k is in slot s = k // n; slots are (j, +), (j, −) for j = 0, 1, … when
+    ``signed`` (inputs can be negative), else (j, +)."""
+    _, n, signed = kind
+    slot = np.arange(rows) // int(n)
+    if signed:
+        return slot // 2, np.where(slot % 2 == 1, -1.0, 1.0)
+    return slot, np.ones(rows)
+
+
+def sample_plan_layer(plan: Plan, seed: int, t: int, device=None) -> torch.Tensor:
+    """Random linear t of ``plan``, float64, from (seed, t) only: :func:`sample_layer` for a dense
+    layer; for a ("slots", n, signed) layer, row k holds one weight, sign_k·|w_k| at column j_k
+    (:func:`slot_columns`), with w the layer's first ``rows`` draws of ``plan.distribution`` (so
+    |w_k| has the law of a dense layer's |weight|; the slot fixes its sign), zeros elsewhere; for
+    a ("balanced",) layer, entry (r, c) is (−1)^{r+c}·|w_rc| with w the dense layer's draws, so any
+    run of consecutive columns holds as many positive as negative weights in every row (±1)."""
+    shape = tuple(plan.layer_shapes[t])
+    kind = plan.layer_kind(t)
+    if kind[0] == "dense":
+        return sample_layer(seed, t, shape, plan.distribution, device=device)
+    if kind[0] == "balanced":
+        w = sample_layer(seed, t, shape, plan.distribution).abs_()
+        rows, cols = shape
+        flip = (np.arange(rows)[:, None] + np.arange(cols)[None, :]) % 2 == 1
+        w[torch.from_numpy(flip)] *= -1.0
+        return w.to(device or "cpu")
+    if kind[0] != "slots":
+        raise ValueError(f"unknown layer kind {kind!r}")
+    rows, cols = shape
+    values = sample_layer(seed, t, (rows,), plan.distribution).numpy()
+    col, sign = slot_columns(kind, rows)
+    if rows and int(col.max()) >= cols:
+        raise ValueError(f"slot layer {t} of shape {shape} needs {int(col.max()) + 1} inputs")
+    w = np.zeros(shape)
+    w[np.arange(rows), col] = sign * np.abs(values)
     return torch.from_numpy(w).to(device or "cpu")
 
 

@@ -4,12 +4,13 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+import numpy as np
 import torch
 from torch import nn
 
 from .certify import Certificate
 from .errors import InvalidArgumentError, NetworkTooLargeError
-from .network import Plan, sample_layer
+from .network import Plan, sample_plan_layer, slot_columns
 
 #: Default cap on the edges :meth:`Ticket.to_networkx` builds (networkx keeps a Python dict per
 #: edge: about 0.5–1 KB each, so 10⁶ edges ≈ 1 GB). Raise it with ``max_edges=``.
@@ -235,14 +236,17 @@ def _ticket_graph(ticket: Ticket, *, kept_only: bool, max_edges: int):
             g.add_edges_from(((idx, c), (idx + 1, r), {"weight": w, "kept": True, "layer": idx, "serves": s})
                              for r, c, w, s in zip(rows, cols, values, serves[idx]))
             continue
-        # every random weight, row-major; the pruned ones re-sampled from (seed, layer) as the
-        # random network was (sltheory.network.sample_layer)
+        # every random weight (row-major; one per row in a slot-structured layer), the pruned ones
+        # re-sampled from (seed, layer) as the random network was (sltheory.network.sample_plan_layer)
         out_f, in_f = plan.layer_shapes[idx]
-        values = sample_layer(ticket.seed, idx, (out_f, in_f), plan.distribution).numpy().reshape(-1).tolist()
-        kept = masks[idx].numpy().reshape(-1).tolist()
+        if plan.layer_kind(idx)[0] == "slots":
+            er, ec = np.arange(out_f), slot_columns(plan.layer_kind(idx), out_f)[0]
+        else:
+            er, ec = np.divmod(np.arange(out_f * in_f), in_f)
+        values = sample_plan_layer(plan, ticket.seed, idx).numpy()[er, ec].tolist()
+        kept = masks[idx].numpy()[er, ec].tolist()
         kept_serves = dict(zip(zip(rows, cols), serves[idx]))
-        g.add_edges_from(((idx, f % in_f), (idx + 1, f // in_f),
-                          {"weight": w, "kept": k, "layer": idx,
-                           "serves": kept_serves[(f // in_f, f % in_f)] if k else ()})
-                         for f, (w, k) in enumerate(zip(values, kept)))
+        g.add_edges_from(((idx, c), (idx + 1, r),
+                          {"weight": w, "kept": k, "layer": idx, "serves": kept_serves[(r, c)] if k else ()})
+                         for r, c, w, k in zip(er.tolist(), ec.tolist(), values, kept))
     return g

@@ -36,7 +36,7 @@ from torch import nn
 
 from .certify import Certificate
 from .errors import InvalidArgumentError, TicketFileError, TicketVersionError
-from .network import Plan, sample_layer
+from .network import Plan, sample_plan_layer
 from .ticket import ScaledOutput, Ticket
 
 FORMAT = "sltheory.ticket"
@@ -221,7 +221,7 @@ def load_ticket(path, *, device=None) -> Ticket:
         idx = idx.astype(np.int64)
         if idx.size and (idx[-1] >= numel or np.any(np.diff(idx) <= 0)):
             raise TicketFileError(f"{path}: mask {t}'s indices are not sorted, unique and below {numel}", path=path)
-        w = sample_layer(seed, t, (out_f, in_f), plan.distribution).reshape(-1)
+        w = sample_plan_layer(plan, seed, t).reshape(-1)
         tidx = torch.from_numpy(idx)
         kept = w[tidx]
         del w

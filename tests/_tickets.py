@@ -9,7 +9,7 @@ import sltheory
 ADV = dict(starts=256, refine=4, steps=30)  # adversarial search, small enough for 2 cores
 
 #: samples per block small enough for fast property tests, per construction
-SMALL_N = {"subset_sum": (1, 14), "malach": (1, 300), "orseau": (1, 300), "burkholz": (1, 12)}
+SMALL_N = {"subset_sum": (1, 14), "subset_sum_blockdiag": (1, 14), "malach": (1, 300), "orseau": (1, 300), "burkholz": (1, 12)}
 
 
 def linears(module):
@@ -28,7 +28,9 @@ def check_ticket(target, rand, ticket):
         assert torch.all(t.weight[~mask] == 0)
     assert int(ticket.masks[0].sum(dim=1).max()) <= 1  # one kept input per first-layer unit
     assert ticket.stats["kept_weights"] == sum(int(m.sum()) for m in ticket.masks)
-    assert ticket.stats["random_weights"] == sum(m.numel() for m in ticket.masks)
+    # random weights: every entry of a dense layer, one per row of a slot-structured one
+    assert ticket.stats["random_weights"] == rand.plan.num_random_weights
+    assert rand.plan.num_random_weights == sum(int((r.weight != 0).sum()) for r in rl)
     tgt = sltheory.as_target(target, check_norms=False)
     err, x = sltheory.adversarial_error(tgt, ticket.network, tgt.dims[0], **ADV)
     assert x.shape == (tgt.dims[0],) and float(torch.linalg.vector_norm(x)) == pytest.approx(1.0)

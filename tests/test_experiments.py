@@ -8,6 +8,8 @@ from pathlib import Path
 
 import pytest
 
+import sltheory
+
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "experiments"))
 
 import make_figures  # noqa: E402
@@ -39,7 +41,7 @@ def quick_run(tmp_path_factory):
 def test_quick_sweep_measures_every_construction(quick_run):
     root, _, out = quick_run
     rows = out["rows"]
-    assert {r["construction"] for r in rows} == {"subset_sum", "malach", "orseau", "burkholz"}
+    assert {r["construction"] for r in rows} == set(sltheory.constructions())
     assert {r["target"].split()[0] for r in rows} == {"gaussian", "digits"}
     assert out["violations"] == 0
     for r in rows:
@@ -107,7 +109,8 @@ def test_help_documents_every_option(capsys):
 
 
 def test_factor_for_rho_hits_the_grid():
-    for name, rho in (("subset_sum", 48), ("burkholz", 256), ("orseau", 1024), ("malach", 2048)):
+    for name, rho in (("subset_sum", 48), ("subset_sum_blockdiag", 24), ("burkholz", 256), ("orseau", 1024),
+                      ("malach", 2048)):
         factor, n, actual = width_sweep.factor_for_rho(name, (4, 8, 4), rho, 0.1, 0.05)
         assert abs(math.log(actual / rho)) < math.log(1.5), (name, actual)
 
@@ -160,7 +163,7 @@ def test_fidelity_quick(tmp_path, capsys):
     import fidelity
 
     rows = fidelity.main(["--quick", "--run-root", str(tmp_path)])
-    assert {r["construction"] for r in rows} == {"subset_sum", "malach", "orseau", "burkholz"}
+    assert {r["construction"] for r in rows} == set(sltheory.constructions())
     assert all(r["theorem_ok"] for r in rows)  # at the theorem's width: success ≥ 1 − δ
     again = fidelity.main(["--quick", "--run-root", str(tmp_path)])
     assert "printing saved results" in capsys.readouterr().out

@@ -22,7 +22,7 @@ from _tickets import linears  # noqa: E402
 
 CONSTRUCTIONS = sorted(sltheory.constructions())
 #: samples per block of the tiny tickets (a few hundred random weights each)
-TINY_N = {"subset_sum": 4, "malach": 8, "orseau": 6, "burkholz": 3}
+TINY_N = {"subset_sum": 4, "subset_sum_blockdiag": 4, "malach": 8, "orseau": 6, "burkholz": 3}
 DIMS = (2, 3, 2)
 
 
@@ -51,7 +51,8 @@ def test_graph_matches_random_network_and_masks(case, kept_only):
         for i in range(width):
             d = g.nodes[(layer, i)]
             assert (d["layer"], d["index"], d["role"]) == (layer, i, role)
-    assert g.number_of_edges() == (sum(int(m.sum()) for m in M) if kept_only else sum(m.size for m in M))
+    # all edges: every random weight (each entry of a dense layer, one per row of a slot layer)
+    assert g.number_of_edges() == (sum(int(m.sum()) for m in M) if kept_only else rand.plan.num_random_weights)
     n_target = {(t, o, j) for t, (d_out, d_in) in enumerate(rand.plan.target_shapes)
                 for o in range(d_out) for j in range(d_in)}
     for (l_in, c), (l_out, r), d in g.edges(data=True):

@@ -16,7 +16,7 @@ def test_python_m_proofs_passes():
                          timeout=600)
     assert res.returncode == 0, res.stdout + res.stderr
     lines = res.stdout.splitlines()
-    for theorem in ("counting", "certificate", "subset_sum", "malach", "orseau", "burkholz"):
+    for theorem in ("counting", "certificate", "subset_sum", "blockdiag", "malach", "orseau", "burkholz"):
         assert any(theorem in line for line in lines)
     assert lines[-1].endswith(")") and " 0 failed" in lines[-1]
     assert not any(line.startswith("[FAIL]") for line in lines)

@@ -120,6 +120,18 @@ class PairLayer:
         return mask_A, mask_B
 
 
+def slot_hidden_width(d_in, n, signed):
+    """Hidden units of a pair whose first sub-layer is slot-structured by design: exactly n per
+    slot, 2 d_in slots where inputs are signed, d_in after a ReLU."""
+    return n * d_in * (2 if signed else 1)
+
+
+def slot_random_parameters(d_in, d_out, n, signed):
+    """Random weights of such a pair: one per hidden unit in the first sub-layer, d_out per unit in
+    the second."""
+    return slot_hidden_width(d_in, n, signed) * (1 + d_out)
+
+
 def hidden_width(d_in, n, signed, spare_negative_half=True):
     """Hidden units of a pair: 2 n d_in where inputs are signed (or the negative half is kept),
     else n d_in / (1 − 2^{−d_in}) (expected useful units = n d_in). Un-rounded."""
@@ -161,13 +173,25 @@ class PairConstruction(Construction):
 
 def plan_pairs(name: str, shapes, *, eps, delta, n, width_factor, rule, spare_negative_half=True,
                constant=None, max_n: int | None = None, distribution=("uniform",), options=None,
-               max_weights=MAX_RANDOM_WEIGHTS, per_weight: bool = False) -> Plan:
+               max_weights=MAX_RANDOM_WEIGHTS, per_weight: bool = False, slot_first: bool = False,
+               balanced_signs: bool = False) -> Plan:
     """The Plan of a depth-2l pair construction: n per layer from ``rule(i, d_in, d_out)``
     (× ``width_factor``) or from ``n`` (an int or one per layer); hidden widths from
     :func:`hidden_width`. Raises before anything is sampled if the network would not fit.
-    ``per_weight``: ``rule`` is a per-weight rule (needs no eps)."""
+    ``per_weight``: ``rule`` is a per-weight rule (needs no eps). ``slot_first``: each pair's
+    first sub-layer is slot-structured by design (layer kind ("slots", n, signed), widths from
+    :func:`slot_hidden_width`; ``spare_negative_half`` does not apply: no unit is wasted).
+    ``balanced_signs`` (with ``slot_first``): each pair's second sub-layer has layer kind
+    ("balanced",): checkerboard signs, so each (output, slot) problem has ⌈n/2⌉ and ⌊n/2⌋ samples
+    of either sign."""
     options = dict(options or {})
     max_weights = nonnegative_int("max_weights", max_weights, minimum=1)
+    if balanced_signs and not slot_first:
+        raise InvalidArgumentError("balanced_signs needs slot-structured first sub-layers (consecutive units "
+                                   "per slot)")
+    if slot_first and spare_negative_half is not True:
+        raise InvalidArgumentError(f"spare_negative_half={spare_negative_half!r} does not apply to {name}: its "
+                                   "first sub-layers are slot-structured by design and waste no unit")
     depth = len(shapes)
     if n is None:
         if eps is None and not per_weight:
@@ -191,14 +215,23 @@ def plan_pairs(name: str, shapes, *, eps, delta, n, width_factor, rule, spare_ne
                                            "(float64 resolves sums only to ~2^-52 anyway); "
                                            "lower the constant or width_factor, raise eps/delta (or lower "
                                            "weight_bound for the per-weight rule), or pass n=")
-    layer_shapes, pairs, signed = [], [], []
+    layer_shapes, pairs, signed, kinds = [], [], [], []
     for i, ((d_out, d_in), n_i) in enumerate(zip(shapes, ns)):
         sgn = i == 0
-        H = math.ceil(hidden_width(d_in, n_i, sgn, spare_negative_half))
+        if slot_first:
+            H = slot_hidden_width(d_in, n_i, sgn)
+            kinds += [("slots", n_i, sgn), ("balanced",) if balanced_signs else ("dense",)]
+        else:
+            H = math.ceil(hidden_width(d_in, n_i, sgn, spare_negative_half))
         pairs.append((len(layer_shapes), len(layer_shapes) + 1))
         layer_shapes += [(H, d_in), (d_out, H)]
         signed.append(sgn)
-    total = sum(o * i for o, i in layer_shapes)
+    options.update(spare_negative_half=bool(spare_negative_half) and not slot_first, width_factor=width_factor)
+    if slot_first:
+        options.update(balanced_signs=bool(balanced_signs))
+    plan = Plan(name, tuple(tuple(s) for s in shapes), tuple(layer_shapes), tuple(pairs), tuple(ns),
+                tuple(signed), eps, delta, constant, options, tuple(distribution), tuple(kinds))
+    total = plan.num_random_weights
     if total > max_weights:
         raise NetworkTooLargeError(
             f"the {name} rule asks for {total:,} random weights (n = {tuple(ns)} per block, hidden widths "
@@ -206,9 +239,7 @@ def plan_pairs(name: str, shapes, *, eps, delta, n, width_factor, rule, spare_ne
             f"(~{8 * total / 2**30:.1f} GiB in float64): raise eps/delta, use a smaller target or "
             "n=/width_factor=, or pass a larger max_weights if the memory is there",
             required_weights=total, limit=max_weights)
-    options.update(spare_negative_half=bool(spare_negative_half), width_factor=width_factor)
-    return Plan(name, tuple(tuple(s) for s in shapes), tuple(layer_shapes), tuple(pairs), tuple(ns),
-                tuple(signed), eps, delta, constant, options, tuple(distribution))
+    return plan
 
 
 def masked_sparse(W: np.ndarray, mask: np.ndarray) -> sp.csr_matrix:
@@ -358,7 +389,7 @@ def pair_stats(layers, masks, plan, tol) -> dict:
     for i, L in enumerate(layers):
         d_out, d_in = L.W.shape
         H = L.A.shape[0]
-        if not L.signed:
+        if not L.signed and plan.layer_kind(2 * i)[0] == "dense":
             saving += (2 * L.n * d_in - H) * (d_in + d_out)
         sizes = L.chosen.sum(axis=1)
         per_layer.append({

@@ -9,6 +9,7 @@ from .base import Construction
 
 _MODULES = {
     "subset_sum": "sltheory.constructions.subset_sum",
+    "subset_sum_blockdiag": "sltheory.constructions.subset_sum_blockdiag",
     "malach": "sltheory.constructions.malach",
     "orseau": "sltheory.constructions.orseau",
     "burkholz": "sltheory.constructions.burkholz",

@@ -171,6 +171,9 @@ class SubsetSum(PairConstruction):
     #: Offers the per-weight mode: random_network(weight_tol=) and approximate(weight_tol=).
     per_weight_rule = True
     per_weight_mode = True
+    #: Whether each pair's first sub-layer is slot-structured by design (the variant
+    #: :mod:`sltheory.constructions.subset_sum_blockdiag`); False: dense, as Theorem 1 states.
+    slot_first = False
 
     def samples(self, i, dims, eps, delta, C=C_DEFAULT, n_reach=N_REACH):
         return samples_per_block(dims[i], dims[i + 1], len(dims) - 1, eps, delta, C, n_reach)
@@ -180,8 +183,14 @@ class SubsetSum(PairConstruction):
              **options) -> Plan:
         """``weight_tol`` (with optional ``weight_bound``, default 1): n from the per-weight rule
         :func:`per_weight_samples` instead of Theorem 1's rule (module docstring)."""
+        return self._plan(shapes, eps=eps, delta=delta, n=n, width_factor=width_factor, C=C, n_reach=n_reach,
+                          spare_negative_half=spare_negative_half, max_weights=max_weights, weight_tol=weight_tol,
+                          weight_bound=weight_bound, **options)
+
+    def _plan(self, shapes, *, eps, delta, n, width_factor, C, n_reach, spare_negative_half, max_weights,
+              weight_tol, weight_bound, balanced_signs=False, **options) -> Plan:
         if options:
-            raise InvalidArgumentError(f"unknown options for subset_sum: {sorted(options)}")
+            raise InvalidArgumentError(f"unknown options for {self.name}: {sorted(options)}")
         C = positive_float("C", C)
         n_reach = nonnegative_int("n_reach", n_reach)
         depth = len(shapes)
@@ -201,13 +210,14 @@ class SubsetSum(PairConstruction):
         return plan_pairs(
             self.name, shapes, eps=eps, delta=delta, n=n, width_factor=width_factor, rule=rule,
             spare_negative_half=spare_negative_half, constant=C, max_n=MAX_N, max_weights=max_weights,
-            options=extra, per_weight=weight_tol is not None)
+            options=extra, per_weight=weight_tol is not None, slot_first=self.slot_first,
+            balanced_signs=balanced_signs)
 
     def prune(self, target: Target, rand: RandomNetwork, *, eps, weight_tol=None, min_cardinality=True,
               **options) -> PruneResult:
         """``min_cardinality``: the solver's "sparsest" mode (default) or its faster "staged" one."""
         if options:
-            raise InvalidArgumentError(f"unknown options for subset_sum: {sorted(options)}")
+            raise InvalidArgumentError(f"unknown options for {self.name}: {sorted(options)}")
         if not isinstance(min_cardinality, bool):
             raise InvalidArgumentError(f"min_cardinality must be a bool, got {min_cardinality!r}")
         device = rand.linears()[0].weight.device

@@ -1,0 +1,85 @@
+"""A variant of Pensia et al.'s Theorem 1: the first sub-layer of every pair is block-diagonal *by
+design* ("subset_sum_blockdiag"; ours, not a theorem of the paper).
+
+Theorem 1 samples M_{2i−1} dense (C d log(·) × d_{i−1}, i.i.d. U[−1, 1]) and its proof prunes it
+to block-diagonal: each hidden unit keeps one weight, from one input, and units split by the sign
+of that weight into P_j and N_j (step 2–3 of :mod:`sltheory.constructions.subset_sum`). This
+variant samples only what the proof keeps. Per target layer W (d_out × d_in) the pair is
+
+* A (H × d_in), H = n·d_in' with d_in' = 2 d_in slots (j, +), (j, −) on the signed first layer
+  and d_in slots (j, +) after a ReLU (whose inputs are ≥ 0, so σ(−x_j) = 0 and negative units
+  would be dead); unit k of slot (j, s) has the single weight A[k, j] = s·|u_k|, u_k ~ U[−1, 1)
+  i.i.d. (``sltheory.network.sample_plan_layer``, layer kind ("slots", n, signed));
+* B (d_out × H) dense i.i.d. U[−1, 1), as in the theorem.
+
+**Claim (variant).** Each slot holds exactly n units whose |a_k| are i.i.d. U[0, 1] — the law of
+|a| given sign(a) = s for a ~ U[−1, 1], i.e. what the dense proof's slots hold, except that there
+the number per slot is random (Binomial) and here it is n. The subset-sum problems (samples
+|a_k| B[o, k], k in the slot) therefore have the same law as in Theorem 1's proof with ≥ n samples
+each, so the same width rule (:func:`~sltheory.constructions.subset_sum.samples_per_block`, n per
+slot) gives the same guarantee: with probability ≥ 1 − δ, sup_{‖x‖₂≤1} ‖f − g‖₂ ≤ ε for every
+target with ‖W_i‖₂ ≤ 1. The certificate (:mod:`sltheory.certify`) is unchanged: it only needs one
+kept weight per row of A, which here holds by construction.
+
+**Size.** Random weights per pair: n·d_in'·(1 + d_out) (one per hidden unit in A, d_out in B),
+against 2n·d_in·(d_in + d_out) for the signed dense pair and about n·d_in·(d_in + d_out) after a
+ReLU with the negative-half saving: for square layers about half. The counting lower bound of the
+class is d_in d_out log₂(1/(2ε)) − 1 (:func:`sltheory.bounds.counting_lower_bound`), so the ratio
+tends to n·(d_in'/d_in)/log₂(1/(2ε)) as d grows (``proofs/subset_sum_blockdiag.py``).
+
+**Balanced signs** (``balanced_signs=True``; a further variant). B's magnitudes stay i.i.d.
+|U[−1, 1)| but its signs are fixed to a checkerboard, B[o, k] = (−1)^{o+k}|u_ok| (layer kind
+("balanced",)). A slot's n units are consecutive, so every (output, slot) problem has ⌈n/2⌉
+samples of one sign and ⌊n/2⌋ of the other, instead of a Binomial(n, ½) split. What this buys is
+*reach*: a target weight w of sign s can only be met if the same-sign samples sum past |w|, and
+with random signs the slots that drew few of them fail first — measured here, those failures set
+the n of the whole network (at d = 32, ε = 0.01, 19 of 20 seeds succeed from n = 21 with random
+signs and from n = 14 balanced). What is proven about it: the Chernoff bound on the reach failure
+with the ⌊n/2⌋ same-sign samples, e^{λB}(Ein(λ)/λ)^{⌊n/2⌋}, is never above the random-sign one,
+e^{λB}(½ + ½ Ein(λ)/λ)^{2⌊n/2⌋}, by AM–GM (``proofs/subset_sum_blockdiag.py``), so the reach term
+of the per-weight rule stays valid. What is *not* proven: Lueker's resolution lemma is stated for
+i.i.d. samples; for the two fixed-sign halves it is assumed, not shown, and the rule's n is kept —
+``benchmarks/counting_limit.py`` measures the n it actually needs.
+
+What changes is the *random network* (its first sub-layers are not dense; with balanced signs,
+its second sub-layers' signs are not random), not the pruning or the certificate; it is
+registered as its own construction so that no number of it is passed off as Theorem 1's.
+``benchmarks/counting_limit.py`` measures each step beside the counting bound.
+"""
+
+from __future__ import annotations
+
+from ..errors import InvalidArgumentError
+from ..network import Plan
+from ._pairs import MAX_RANDOM_WEIGHTS, slot_hidden_width, slot_random_parameters
+from .subset_sum import C_DEFAULT, N_REACH, SubsetSum
+
+
+class SubsetSumBlockDiag(SubsetSum):
+    name = "subset_sum_blockdiag"
+    citation = ("Variant (ours) of Pensia, Rajput, Nagle, Vishwakarma, Papailiopoulos, NeurIPS 2020, "
+                "arXiv:2006.07990, Theorem 1: the first sub-layer of each pair sampled block-diagonal "
+                "(one weight per hidden unit, the structure the proof keeps); same width rule")
+    slot_first = True
+
+    def plan(self, shapes, *, eps, delta, n=None, width_factor=None, C=C_DEFAULT, n_reach=N_REACH,
+             spare_negative_half=True, max_weights=MAX_RANDOM_WEIGHTS, weight_tol=None, weight_bound=None,
+             balanced_signs=False, **options) -> Plan:
+        """As subset_sum's plan (module docstring); ``balanced_signs=True``: the second sub-layers'
+        signs fixed to a checkerboard (a further variant, module docstring)."""
+        if not isinstance(balanced_signs, bool):
+            raise InvalidArgumentError(f"balanced_signs must be a bool, got {balanced_signs!r}")
+        return self._plan(shapes, eps=eps, delta=delta, n=n, width_factor=width_factor, C=C, n_reach=n_reach,
+                          spare_negative_half=spare_negative_half, max_weights=max_weights, weight_tol=weight_tol,
+                          weight_bound=weight_bound, balanced_signs=balanced_signs, **options)
+
+    def width_bound(self, i, dims, eps, delta, **constants):
+        return slot_hidden_width(dims[i], self.samples(i, dims, eps, delta, **constants), i == 0)
+
+    def parameter_bound(self, dims, eps, delta, **constants):
+        return sum(slot_random_parameters(dims[i], dims[i + 1], self.samples(i, dims, eps, delta, **constants),
+                                          i == 0)
+                   for i in range(len(dims) - 1))
+
+
+CONSTRUCTION = SubsetSumBlockDiag()
