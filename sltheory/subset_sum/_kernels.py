@@ -213,9 +213,10 @@ SMALL_SIZES = 4
 
 
 @njit(cache=True)
-def _sparsest(c, m, t, tol, kmax, bufs_s, bufs_m, offs, sizes, small_s, small_m, small_offs, small_sizes):
-    """Fewest-element subset of c[:m] within ``tol`` of t, searching sizes 1 … kmax (the empty
-    set is the caller's); among subsets of that size, the one with the smallest error.
+def _sparsest(c, m, t, tol, kmin, kmax, bufs_s, bufs_m, offs, sizes, small_s, small_m, small_offs, small_sizes):
+    """Fewest-element subset of c[:m] within ``tol`` of t, searching sizes kmin … kmax (the empty
+    set is the caller's; sizes below kmin already known to fail); among subsets of that size, the
+    one with the smallest error.
 
     Returns (mask, error, found). Sizes are tried in increasing order. Sizes 1, 2, 3 come from
     the sorted samples (:func:`_closest_k`, at most O(m²)); size 4 from the sorted sums of all
@@ -224,19 +225,20 @@ def _sparsest(c, m, t, tol, kmax, bufs_s, bufs_m, offs, sizes, small_s, small_m,
     c[h:m], h = m // 2) up to K (:func:`_levels`), rebuilt for each K — about 1.5× building them
     once, since level sizes grow about geometrically in K.
     """
-    _levels(c, 0, m, 1, small_s, small_m, small_offs, small_sizes)  # the sorted samples
-    for K in range(1, min(kmax, 3) + 1):
+    if kmin <= 3:
+        _levels(c, 0, m, 1, small_s, small_m, small_offs, small_sizes)  # the sorted samples
+    for K in range(max(kmin, 1), min(kmax, 3) + 1):
         best_err, best_mask = _closest_k(small_s, small_m, small_offs[1], small_sizes[1], t, K)
         if best_err <= tol:
             return best_mask, best_err, True
-    if kmax >= 4:
+    if kmax >= 4 and kmin <= 4:
         _levels(c, 0, m, 2, small_s, small_m, small_offs, small_sizes)  # and all pairs
         best_err, best_mask = _window_disjoint(small_s, small_m, small_offs[2], small_sizes[2],
                                                small_s, small_m, small_offs[2], small_sizes[2], t, tol)
         if best_err <= tol:
             return best_mask, best_err, True
     h = m // 2
-    for K in range(SMALL_SIZES + 1, kmax + 1):
+    for K in range(max(SMALL_SIZES + 1, kmin), kmax + 1):
         K1 = _levels(c, 0, h, K, bufs_s[0], bufs_m[0], offs[0], sizes[0])
         K2 = _levels(c, h, m, K, bufs_s[1], bufs_m[1], offs[1], sizes[1])
         best_err = np.inf
@@ -296,6 +298,22 @@ def _solve_prefix(c, m, t, tol, bufs_s, bufs_m):
 
 
 @njit(cache=True)
+def _small_likely(c, m, tol):
+    """Whether a subset of ≤ 4 elements within ``tol`` is likely: the expected number of 4-subsets
+    whose sum falls within tol of a target, C(m, 4)·2 tol over a spread of 8·mean|c|, is ≥ 1.
+    Only the order of the search (hence its cost) depends on it, never the result."""
+    if m < SMALL_SIZES:
+        return False   # the staged sweep over < 4 samples is as cheap, and kmax ≤ m below
+    total = 0.0
+    for i in range(m):
+        total += abs(c[i])
+    if total <= 0.0:
+        return True
+    comb4 = m * (m - 1) * (m - 2) * (m - 3) / 24.0
+    return comb4 * 2.0 * tol >= 8.0 * total / m
+
+
+@njit(cache=True)
 def _size_cap(h, capacity):
     """Largest K ≤ h with Σ_{k≤K} C(h, k) ≤ capacity (the per-size lists of h elements fit)."""
     total = 0
@@ -317,6 +335,15 @@ def _solve_one(c, m, t, tol, stages, sparsest, bufs_s, bufs_m, offs, sizes, smal
     err = abs(t)  # the empty subset
     if sparsest and err <= tol:
         return mask, err  # size 0 (the staged sweep need not visit the empty pair)
+    kmin = 1
+    if sparsest and tol > 0.0 and _small_likely(c, m, tol):
+        # Sizes 1 … 4 first (about O(m² log m)): where a subset that small is likely, this finds
+        # the minimum without the staged sweep; the result is the same either way.
+        smask, serr, found = _sparsest(c, m, t, tol, 1, SMALL_SIZES, bufs_s, bufs_m, offs, sizes, small_s,
+                                       small_m, small_offs, small_sizes)
+        if found:
+            return smask, serr
+        kmin = SMALL_SIZES + 1
     ms = min(m, MAX_SAMPLES)
     for st in stages:
         mm = min(st, ms)
@@ -339,7 +366,9 @@ def _solve_one(c, m, t, tol, stages, sparsest, bufs_s, bufs_m, offs, sizes, smal
         kmax = cap  # nothing within tol among the first MAX_SAMPLES: small subsets of all m
     else:
         return mask, err  # no subset within tol at all: the optimum
-    smask, serr, found = _sparsest(c, m, t, tol, kmax, bufs_s, bufs_m, offs, sizes, small_s, small_m,
+    if kmax < kmin:
+        return mask, err  # sizes ≤ 4 failed, yet the staged subset is that small: a rounding tie at tol
+    smask, serr, found = _sparsest(c, m, t, tol, kmin, kmax, bufs_s, bufs_m, offs, sizes, small_s, small_m,
                                    small_offs, small_sizes)
     if found:
         return smask, serr
