@@ -14,11 +14,11 @@ for a chain of levers, each applied on top of the previous one:
    pairs of 2n·d_in hidden units everywhere (``spare_negative_half=False``). Planned only: its
    pruning is that of lever 2 (the extra units after a ReLU are the ones never used).
 2. ``negative half``: the library's default, the negative half spared after ReLUs; success of
-   ``approximate(eps=ε)`` at the rule's n over ``--rule-seeds`` seeds.
-3. ``uniform τ, measured n``: the smallest common n at which ≥ 95% of the seeds give a ticket whose
+   ``approximate(eps=ε)`` at the rule's n over ``--rule-seeds`` seeds (d ≤ ``--dense-max-d``).
+3. ``uniform τ, measured n`` (d ≤ ``--dense-max-d``): the smallest common n at which ≥ 95% of the seeds give a ticket whose
    every weight error is within the proof's uniform tolerance τ_i = e/√(d_in' d_out) (e the
    per-layer budget (1+ε)^{1/l} − 1; the theorem's ε/(d l) up to constants), which guarantees ε.
-4. ``spectral, measured n``: the smallest common n at which ≥ 95% of the seeds give a ticket whose
+4. ``spectral, measured n`` (d ≤ ``--dense-max-d``): the smallest common n at which ≥ 95% of the seeds give a ticket whose
    *certificate* is ≤ ε (sltheory.certify: spectral norms of the actual error matrices, propagated;
    the S-procedure bound where it is affordable) — the tolerance allocated from the actual error
    propagation instead of a uniform τ.
@@ -39,9 +39,12 @@ Then, per row, where the rest goes: the *extra bits* n_i − log₂(1/(2ε)) of 
 log₂√d_in' (what an entrywise scheme pays because ‖E‖₂ is at least the largest row norm), and
 the factor the structure costs ((d_in'/d_in)(1 + d_out)/d_out for the block-diagonal pair).
 
+Results go to ``runs/counting_limit/<config hash>/{config.json,results.csv}`` (rewritten atomically
+after every cell; a rerun of the same config skips the finished cells), and
+``python experiments/make_figures.py`` turns the last finished run into paper/tables/counting_limit.tex.
 Prints measured figures only (no assertions). Run from the repository root::
 
-    python benchmarks/counting_limit.py                 # d = 32…256, depth 2–3, ε = 1e-1…1e-3
+    python benchmarks/counting_limit.py                 # d = 32…256, depth 2–3, ε = 1e-1…1e-3 (~1.5 h)
     python benchmarks/counting_limit.py --quick         # d = 16, 32, depth 2, ε = 0.1, 0.01, 10 seeds
     python benchmarks/counting_limit.py --dims 64 --depths 2 --eps 0.01
 """
@@ -49,18 +52,26 @@ Prints measured figures only (no assertions). Run from the repository root::
 from __future__ import annotations
 
 import argparse
+import csv
+import hashlib
+import io
+import json
 import math
 import os
 import time
+from pathlib import Path
 
 os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
 
-import numpy as np  # noqa: E402
 
 import sltheory  # noqa: E402
 from sltheory.bounds import layer_error_budget, weight_tolerance  # noqa: E402
 
 PASS = 0.95
+REPO_ROOT = Path(__file__).resolve().parents[1]
+DEFAULT_RUN_ROOT = REPO_ROOT / "runs" / "counting_limit"
+COLUMNS = ["d", "depth", "eps", "lever", "network", "n", "weights", "ratio", "layer_ratios", "success", "note",
+           "extra_bits"]
 LEVER_ORDER = ("theorem", "negative half", "uniform τ, measured n", "spectral, measured n",
                "block-diagonal first sub-layer", "balanced signs", "n per layer")
 
@@ -175,7 +186,7 @@ def per_layer_search(trials: Trials, config: str, ok, n0: int):
 
 
 def run_cell(d: int, depth: int, eps: float, seeds: int, rule_seeds: int, delta: float,
-             uniform_max_d: int) -> list[dict]:
+             dense_max_d: int) -> list[dict]:
     dims = (d,) * (depth + 1)
     shapes = tuple((d, d) for _ in range(depth))
     bits = math.log2(1 / (2 * eps))
@@ -201,6 +212,7 @@ def run_cell(d: int, depth: int, eps: float, seeds: int, rule_seeds: int, delta:
                      layer_ratios=tuple(sum(lit.layer_weights(t) for t in p) / c for p, c in zip(lit.pairs, counting)),
                      success="(planned)", note="spare_negative_half=False"))
     ok_rule = 0
+    rule_seeds = rule_seeds if d <= dense_max_d else 0
     for s in range(rule_seeds):
         W = trials.target(s)
         rand = sltheory.random_network(W, eps=eps, delta=delta, seed=s)
@@ -210,7 +222,8 @@ def run_cell(d: int, depth: int, eps: float, seeds: int, rule_seeds: int, delta:
         except sltheory.ApproximationFailedError:
             pass
         del rand
-    row("negative half", "dense", n_rule, f"{ok_rule}/{rule_seeds}", "approximate(eps) at the rule's n")
+    row("negative half", "dense", n_rule, f"{ok_rule}/{rule_seeds}" if rule_seeds else "(planned)",
+        "approximate(eps) at the rule's n" if rule_seeds else f"not run for d > {dense_max_d}")
 
     # 3-4. measured common n: uniform entrywise tolerance vs the certificate.
     def uniform_ok(best):
@@ -230,8 +243,8 @@ def run_cell(d: int, depth: int, eps: float, seeds: int, rule_seeds: int, delta:
                 ("uniform τ, measured n", "dense-uniform", uniform_ok, "dense"))
     for lever, key, ok, after in searches:
         config = key.split("-")[0]
-        if key == "dense-uniform" and d > uniform_max_d:
-            measured[lever] = (config, None, f"not measured for d > {uniform_max_d} (--uniform-max-d)")
+        if config == "dense" and d > dense_max_d:
+            measured[lever] = (config, None, f"not measured for d > {dense_max_d} (--dense-max-d)")
             continue
         start = guess if after is None or after not in found else max(1, found[after] - 1)
         res = smallest_n(trials, config, ok, start)
@@ -283,6 +296,55 @@ def print_cell(rows):
         print(f"  ({last['pruning_runs']} best-ticket prunings, {last['pruning_seconds']:.0f} s)")
 
 
+def _csv_row(r) -> dict:
+    return {"d": r["d"], "depth": r["depth"], "eps": r["eps"], "lever": r["lever"], "network": r["network"],
+            "n": "/".join(map(str, r["n"])), "weights": r["weights"], "ratio": f"{r['ratio']:.6g}",
+            "layer_ratios": "/".join(f"{v:.4g}" for v in r["layer_ratios"]), "success": r["success"],
+            "note": r["note"], "extra_bits": "/".join(f"{v:.3g}" for v in r["extra_bits"])}
+
+
+def _write(run_dir: Path, rows: list[dict]) -> None:
+    from sltheory.runs import atomic_write_text
+
+    buf = io.StringIO()
+    w = csv.DictWriter(buf, fieldnames=COLUMNS, lineterminator="\n")
+    w.writeheader()
+    w.writerows(rows)
+    atomic_write_text(run_dir / "results.csv", buf.getvalue())
+
+
+def latest_run_dir(root=DEFAULT_RUN_ROOT) -> Path:
+    from sltheory.runs import latest
+
+    return latest(root)
+
+
+def table(run_dir, table_dir) -> list[str]:
+    """paper/tables/counting_limit.tex from a saved run: per (d, depth, ε), ρ_c of every lever,
+    and the n of the last lever."""
+    from sltheory.runs import atomic_write_text
+
+    with open(Path(run_dir) / "results.csv", newline="") as fh:
+        rows = list(csv.DictReader(fh))
+    cells: dict = {}
+    for r in rows:
+        cells.setdefault((int(r["depth"]), int(r["d"]), float(r["eps"])), {})[r["lever"]] = r
+    heads = ["theorem", "neg.\\ half", "uniform $\\tau$", "spectral", "block-diag.", "balanced", "$n$ per layer"]
+    lines = ["\\begin{tabular}{rrr" + "r" * len(LEVER_ORDER) + "l}", "\\toprule",
+             "$l$ & $d$ & $\\varepsilon$ & " + " & ".join(heads) + " & $n$ (last) \\\\", "\\midrule"]
+    for (depth, d, eps), by in sorted(cells.items()):
+        vals = []
+        for lv in LEVER_ORDER:
+            r = by.get(lv)
+            vals.append("--" if r is None or r["ratio"] in ("", "nan") else f"{float(r['ratio']):.2f}")
+        last = by.get(LEVER_ORDER[-1]) or {}
+        lines.append(f"{depth} & {d} & {eps:g} & " + " & ".join(vals) + f" & {last.get('n', '--')} \\\\")
+    lines += ["\\bottomrule", "\\end{tabular}", ""]
+    path = Path(table_dir) / "counting_limit.tex"
+    atomic_write_text(path, "\n".join(lines))
+    return [str(path)]
+
+
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--quick", action="store_true", help="d = 16, 32, depth 2, ε = 0.1, 0.01, 10 seeds")
@@ -292,15 +354,30 @@ def main(argv=None):
     parser.add_argument("--seeds", type=int, default=None, help="trials per measured point (default 20)")
     parser.add_argument("--rule-seeds", type=int, default=None, help="trials at the rule's n (default 3)")
     parser.add_argument("--delta", type=float, default=0.05, help="δ of the rule (levers 1-2)")
-    parser.add_argument("--uniform-max-d", type=int, default=128,
-                        help="measure lever 3 (uniform τ) only up to this d: it needs the largest n, and the "
-                             "exact solver's cost doubles every 2 samples (default 128)")
+    parser.add_argument("--dense-max-d", type=int, default=64,
+                        help="measure levers 3-4 (the dense pairs, the costliest prunings) only up to this d "
+                             "(default 64; the block-diagonal pairs solve problems of the same law)")
+    parser.add_argument("--run-root", default=str(DEFAULT_RUN_ROOT), help="where run folders go")
     args = parser.parse_args(argv)
     dims = args.dims or ([16, 32] if args.quick else [32, 64, 128, 256])
     depths = args.depths or ([2] if args.quick else [2, 3])
     epss = args.eps or ([0.1, 0.01] if args.quick else [0.1, 0.01, 0.001])
     seeds = args.seeds or (10 if args.quick else 20)
     rule_seeds = args.rule_seeds if args.rule_seeds is not None else (1 if args.quick else 3)
+    if min(dims) < 1 or min(depths) < 1 or seeds < 1 or rule_seeds < 0 or not all(0 < e < 0.5 for e in epss):
+        parser.error("--dims, --depths, --seeds must be ≥ 1, --rule-seeds ≥ 0 and every --eps in (0, 0.5)")
+    from sltheory.runs import atomic_write_text, mark_latest
+
+    config = {"dims": dims, "depths": depths, "eps": epss, "seeds": seeds, "rule_seeds": rule_seeds,
+              "delta": args.delta, "dense_max_d": args.dense_max_d, "pass": PASS,
+              "sltheory_version": sltheory.__version__}
+    run_dir = Path(args.run_root) / hashlib.sha256(json.dumps(config, sort_keys=True).encode()).hexdigest()[:12]
+    saved = []
+    if (run_dir / "results.csv").exists():
+        with open(run_dir / "results.csv", newline="") as fh:
+            saved = list(csv.DictReader(fh))
+    done = {(int(r["d"]), int(r["depth"]), float(r["eps"])) for r in saved}
+    atomic_write_text(run_dir / "config.json", json.dumps(config, indent=2) + "\n")
 
     start = time.perf_counter()
     tiny = sltheory.gaussian_target((4, 4, 2), 0)
@@ -308,25 +385,32 @@ def main(argv=None):
         sltheory.approximate(tiny, sltheory.random_network(tiny, n=8, seed=0, construction=construction, **options),
                              min_cardinality=False)
     print(f"JIT warm-up {time.perf_counter() - start:.1f} s (not counted); {os.cpu_count()} CPUs, load average "
-          f"{os.getloadavg()[0]:.2f}; success = ≥ {math.ceil(PASS * seeds)} of {seeds} trials")
+          f"{os.getloadavg()[0]:.2f}; success = ≥ {math.ceil(PASS * seeds)} of {seeds} trials; run {run_dir}")
     summary = []
     for depth in depths:
         for d in dims:
             for eps in epss:
+                if (d, depth, eps) in done:
+                    print(f"\nd = {d}, depth {depth}, ε = {eps:g}: finished in {run_dir.name} (skipped)")
+                    continue
                 t0 = time.perf_counter()
-                rows = run_cell(d, depth, eps, seeds, rule_seeds, args.delta, args.uniform_max_d)
+                rows = run_cell(d, depth, eps, seeds, rule_seeds, args.delta, args.dense_max_d)
                 print_cell(rows)
                 print(f"  cell time {time.perf_counter() - t0:.0f} s", flush=True)
                 summary.append(rows)
+                saved += [_csv_row(r) for r in rows]
+                _write(run_dir, saved)
+    mark_latest(args.run_root, run_dir)
     print("\nρ_c = random weights / counting bound, per lever (goal ≤ 3):")
     levers = list(LEVER_ORDER)
     print(f"  {'d':>4} {'l':>2} {'ε':>6} " + " ".join(f"{lv[:14]:>14}" for lv in levers))
-    for rows in summary:
-        by = {r["lever"]: r["ratio"] for r in rows}
-        r0 = rows[0]
-        print(f"  {r0['d']:>4} {r0['depth']:>2} {r0['eps']:>6g} " + " ".join(
+    cells: dict = {}
+    for r in saved:
+        cells.setdefault((int(r["depth"]), int(r["d"]), float(r["eps"])), {})[r["lever"]] = float(r["ratio"])
+    for (depth, d, eps), by in sorted(cells.items()):
+        print(f"  {d:>4} {depth:>2} {eps:>6g} " + " ".join(
             f"{by[lv]:>14.2f}" if lv in by and not math.isnan(by[lv]) else f"{'-':>14}" for lv in levers))
-    print(f"load average at end {os.getloadavg()[0]:.2f}")
+    print(f"results: {run_dir / 'results.csv'}; load average at end {os.getloadavg()[0]:.2f}")
     return summary
 
 

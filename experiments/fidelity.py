@@ -121,7 +121,7 @@ def main(argv=None) -> list[dict]:
         for case in cases:
             rows.append(run_case(*case, trials, FACTORS))
             r = rows[-1]
-            print(f"{r['construction']:<10} {r['dims']:<12} eps={r['eps']:<5} theorem n={r['theorem_n']:<12} "
+            print(f"{r['construction']:<21} {r['dims']:<12} eps={r['eps']:<5} theorem n={r['theorem_n']:<12} "
                   f"{r['theorem_successes']}/{trials} ok  min factor={r.get('min_factor', '-')}", flush=True)
         atomic_write_text(run_dir / "config.json", json.dumps(config, indent=2) + "\n")
         buf = io.StringIO()
@@ -129,18 +129,18 @@ def main(argv=None) -> list[dict]:
         w.writeheader()
         w.writerows(rows)
         atomic_write_text(results, buf.getvalue())
-    print(f"\n{'construction':<11}{'target':<13}{'eps':>6}{'delta':>6}  {'theorem n':<12}{'random w.':>12}"
+    print(f"\n{'construction':<22}{'target':<13}{'eps':>6}{'delta':>6}  {'theorem n':<12}{'random w.':>12}"
           f"{'success':>9}  {'min factor':>10}{'slack ×':>9}")
     for r in rows:
         slack = f"{float(r['slack']):.1f}" if r.get("slack") not in (None, "") else "-"
-        print(f"{r['construction']:<11}{r['dims']:<13}{float(r['eps']):>6g}{float(r['delta']):>6g}  "
+        print(f"{r['construction']:<22}{r['dims']:<13}{float(r['eps']):>6g}{float(r['delta']):>6g}  "
               f"{r['theorem_n']:<12}{int(r['theorem_random_weights']):>12,}"
               f"{r['theorem_successes']:>6}/{r['trials']:<2}  {str(r.get('min_factor') or '-'):>10}{slack:>9}")
     print("\nrandom weights the rules ask for (planned, not sampled), eps = 0.01, delta = 0.05:")
     for name in sorted(sltheory.constructions()):
         spec = sltheory.construction(name)
         sizes = ", ".join(f"{'-'.join(map(str, d))}: {spec.parameter_bound(d, 0.01, 0.05):.3g}" for d in PLANNED)
-        print(f"  {name:<11} {sizes}")
+        print(f"  {name:<21} {sizes}")
     print(f"\nresults: {results}")
     mark_latest(args.run_root, run_dir)
     table(run_dir, args.table_dir or (run_dir if args.quick else DEFAULT_TABLE_DIR))

@@ -12,6 +12,8 @@ width_sweep.py         width_sweep, success_rate, kept_per_target, sweep_summary
 solver_time.py         solver_time                                 solver_time
 ticket_graph.py        ticket_graph
 fidelity.py                                                        fidelity
+benchmarks/                                                        counting_limit
+counting_limit.py
 =====================  ==========================================  ==============================
 
 An experiment with no saved run is reported (with the command that produces it) and the others
@@ -28,7 +30,9 @@ import sys
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "benchmarks"))
 
+import counting_limit  # noqa: E402
 import fidelity  # noqa: E402
 import solver_time  # noqa: E402
 import ticket_graph  # noqa: E402
@@ -45,6 +49,8 @@ EXPERIMENTS = {
     "ticket_graph": (ticket_graph, lambda run, f, t: ticket_graph.figure(run, f),
                      "python experiments/ticket_graph.py"),
     "fidelity": (fidelity, lambda run, f, t: fidelity.table(run, t), "python experiments/fidelity.py"),
+    "counting_limit": (counting_limit, lambda run, f, t: counting_limit.table(run, t),
+                       "python benchmarks/counting_limit.py"),
 }
 
 

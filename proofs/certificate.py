@@ -209,23 +209,32 @@ def _sprocedure(P: Proof, rng) -> None:
             f"λ_min = {lam_min:.2e}, repaired {repaired:.3g} ≥ t* {t_opt:.3g}")
 
     # Per-pair float slack vs exact rational arithmetic (evaluation) and vs the exact maps.
-    A = np.zeros((10, 3))
-    A[np.arange(10), rng.integers(0, 3, 10)] = rng.uniform(-1, 1, 10)
-    B = rng.uniform(-1, 1, (4, 10))
+    A, B, slack, worst = pair_slack_and_deviation(rng, 10, 30)
     m = pair_effective_map(A, B, signed=True)
-    slack = pair_float_slack([A, B], [np.linalg.norm(np.hstack([m.P, m.N]), 2) * (1 + 1e-12)])
-    worst = 0.0
     Pe = [[sum(Fraction(float(B[o, k])) * Fraction(float(max(A[k, j], 0))) for k in range(10)) for j in range(3)]
           for o in range(4)]
     worst_map = max(abs(float(Fraction(float(m.P[o, j])) - Pe[o][j])) for o in range(4) for j in range(3))
-    for _ in range(30):
+    P.check("pair float slack ≥ |float64 − exact| (evaluation and map entries)", "grid (30 points)",
+            worst <= slack and worst_map * np.sqrt(12) <= slack,
+            f"eval {worst:.2e}, map {worst_map:.2e} ≤ slack {slack:.2e}")
+
+
+def pair_slack_and_deviation(rng, units: int, points: int):
+    """A random signed pair 3 → ``units`` → 4 (one weight per unit): its per-pair float slack and
+    the largest ‖float64 pair(x) − exact rational pair(x)‖ over ``points`` unit inputs.
+    Returns (A, B, slack, deviation)."""
+    A = np.zeros((units, 3))
+    A[np.arange(units), rng.integers(0, 3, units)] = rng.uniform(-1, 1, units)
+    B = rng.uniform(-1, 1, (4, units))
+    m = pair_effective_map(A, B, signed=True)
+    slack = pair_float_slack([A, B], [np.linalg.norm(np.hstack([m.P, m.N]), 2) * (1 + 1e-12)])
+    worst = 0.0
+    for _ in range(points):
         x = rng.standard_normal(3)
         x /= np.linalg.norm(x)
         fl = B @ np.maximum(A @ x, 0)
         xe = [Fraction(float(c)) for c in x]
-        hh_ = [max(sum(Fraction(float(A[k, j])) * xe[j] for j in range(3)), Fraction(0)) for k in range(10)]
-        ex = [sum(Fraction(float(B[o, k])) * hh_[k] for k in range(10)) for o in range(4)]
+        h = [max(sum(Fraction(float(A[k, j])) * xe[j] for j in range(3)), Fraction(0)) for k in range(units)]
+        ex = [sum(Fraction(float(B[o, k])) * h[k] for k in range(units)) for o in range(4)]
         worst = max(worst, float(np.linalg.norm(fl - np.array([float(c) for c in ex]))))
-    P.check("pair float slack ≥ |float64 − exact| (evaluation and map entries)", "grid (30 points)",
-            worst <= slack and worst_map * np.sqrt(12) <= slack,
-            f"eval {worst:.2e}, map {worst_map:.2e} ≤ slack {slack:.2e}")
+    return A, B, slack, worst

@@ -35,14 +35,15 @@ def _mkstemp_like_open(path: Path) -> tuple[int, str]:
     return fd, tmp
 
 
-def atomic_write_text(path, text: str) -> None:
-    """Write ``text`` to a temp file in ``path``'s folder, fsync it, then ``os.replace`` it onto ``path``."""
+def atomic_write(path, write, *, binary: bool = False) -> None:
+    """``write(fh)`` into a temp file in ``path``'s folder, fsync it, then ``os.replace`` it onto
+    ``path``: a reader sees the old file or the whole new one, never a half-written one."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = _mkstemp_like_open(path)
     try:
-        with os.fdopen(fd, "w", newline="") as fh:
-            fh.write(text)
+        with os.fdopen(fd, "wb") if binary else os.fdopen(fd, "w", newline="") as fh:
+            write(fh)
             fh.flush()
             os.fsync(fh.fileno())
         os.replace(tmp, path)
@@ -50,6 +51,11 @@ def atomic_write_text(path, text: str) -> None:
         if os.path.exists(tmp):
             os.unlink(tmp)
         raise
+
+
+def atomic_write_text(path, text: str) -> None:
+    """Write ``text`` to ``path`` atomically (:func:`atomic_write`)."""
+    atomic_write(path, lambda fh: fh.write(text))
 
 
 def savefig_atomic(fig, path) -> None:

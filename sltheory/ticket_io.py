@@ -147,19 +147,9 @@ def save_ticket(ticket: Ticket, path) -> Path:
 
 
 def _atomic_savez(path: Path, arrays: dict) -> None:
-    from .runs import _mkstemp_like_open
+    from .runs import atomic_write
 
-    fd, tmp = _mkstemp_like_open(path)
-    try:
-        with os.fdopen(fd, "wb") as fh:
-            np.savez_compressed(fh, **arrays)
-            fh.flush()
-            os.fsync(fh.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
-        raise
+    atomic_write(path, lambda fh: np.savez_compressed(fh, **arrays), binary=True)
 
 
 # ------------------------------------------------------------------ load

@@ -151,8 +151,9 @@ def test_solver_time_ticket_graph_and_make_figures(tmp_path, quick_run):
     fig, tab = tmp_path / "fig", tmp_path / "tab"
     res = make_figures.main(["--width-sweep", str(sweep["run_dir"]), "--solver-time", str(st["run_dir"]),
                              "--ticket-graph", str(tg["run_dir"]), "--fidelity", str(tmp_path / "none"),
+                             "--counting-limit", str(tmp_path / "none"),
                              "--fig-dir", str(fig), "--table-dir", str(tab)])
-    assert res["missing"] == ["fidelity"]
+    assert res["missing"] == ["fidelity", "counting_limit"]
     names = {p.name for p in res["written"]}
     for f in width_sweep.FIGURES + ("solver_time", "ticket_graph"):
         assert {f"{f}.pdf", f"{f}.png"} <= names
@@ -169,3 +170,29 @@ def test_fidelity_quick(tmp_path, capsys):
     assert "printing saved results" in capsys.readouterr().out
     assert len(again) == len(rows)
     assert (fidelity.latest_run_dir(tmp_path) / "fidelity.tex").exists()
+
+
+def test_counting_limit_benchmark_smoke(tmp_path, capsys):
+    """benchmarks/counting_limit.py end to end on a tiny grid: every lever measured, the levers
+    that only remove weights never raise ρ_c, a rerun skips the finished cell, and the paper table
+    is rebuilt from the saved run."""
+    sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "benchmarks"))
+    import counting_limit
+
+    args = ["--dims", "8", "--depths", "2", "--eps", "0.1", "--seeds", "3", "--rule-seeds", "1",
+            "--run-root", str(tmp_path)]
+    (rows,) = counting_limit.main(args)
+    by = {r["lever"]: r for r in rows}
+    assert list(by) == list(counting_limit.LEVER_ORDER)
+    assert by["negative half"]["ratio"] <= by["theorem"]["ratio"]
+    assert by["n per layer"]["ratio"] <= by["balanced signs"]["ratio"] or \
+        by["n per layer"]["ratio"] <= by["block-diagonal first sub-layer"]["ratio"]
+    for r in rows:   # ρ_c is the plan's count over the counting bound d_in d_out log₂(1/(2ε)) per layer
+        if r["n"]:
+            assert r["ratio"] == pytest.approx(r["weights"] / (2 * 64 * math.log2(5)))
+    assert counting_limit.main(args) == []   # finished: skipped
+    assert "skipped" in capsys.readouterr().out
+    (path,) = counting_limit.table(counting_limit.latest_run_dir(tmp_path), tmp_path)
+    assert "\\begin{tabular}" in Path(path).read_text()
+    with pytest.raises(SystemExit):
+        counting_limit.main(["--eps", "0.7", "--run-root", str(tmp_path)])

@@ -18,7 +18,7 @@ PAPER = Path(__file__).resolve().parents[1] / "paper"
 MAIN = PAPER / "main.tex"
 
 FIGURES = {"width_sweep", "success_rate", "kept_per_target", "trained_accuracy", "solver_time", "ticket_graph"}
-TABLES = {"sweep_summary", "fidelity", "trained", "solver_time"}
+TABLES = {"sweep_summary", "fidelity", "trained", "solver_time", "counting_limit"}
 
 #: Build byproducts, never copied into the temporary build folder.
 BYPRODUCTS = ("*.aux", "*.log", "*.fls", "*.fdb_latexmk", "*.bbl", "*.blg", "*.out", "*.toc", "main.pdf")
