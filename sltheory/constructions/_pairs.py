@@ -226,9 +226,11 @@ def plan_pairs(name: str, shapes, *, eps, delta, n, width_factor, rule, spare_ne
         pairs.append((len(layer_shapes), len(layer_shapes) + 1))
         layer_shapes += [(H, d_in), (d_out, H)]
         signed.append(sgn)
-    options.update(spare_negative_half=bool(spare_negative_half) and not slot_first, width_factor=width_factor)
-    if slot_first:
+    options.update(width_factor=width_factor)
+    if slot_first:   # no unit is wasted: the negative-half saving does not apply
         options.update(balanced_signs=bool(balanced_signs))
+    else:
+        options.update(spare_negative_half=bool(spare_negative_half))
     plan = Plan(name, tuple(tuple(s) for s in shapes), tuple(layer_shapes), tuple(pairs), tuple(ns),
                 tuple(signed), eps, delta, constant, options, tuple(distribution), tuple(kinds))
     total = plan.num_random_weights

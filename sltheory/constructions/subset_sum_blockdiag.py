@@ -14,9 +14,10 @@ variant samples only what the proof keeps. Per target layer W (d_out × d_in) th
 
 **Claim (variant).** Each slot holds exactly n units whose |a_k| are i.i.d. U[0, 1] — the law of
 |a| given sign(a) = s for a ~ U[−1, 1], i.e. what the dense proof's slots hold, except that there
-the number per slot is random (Binomial) and here it is n. The subset-sum problems (samples
-|a_k| B[o, k], k in the slot) therefore have the same law as in Theorem 1's proof with ≥ n samples
-each, so the same width rule (:func:`~sltheory.constructions.subset_sum.samples_per_block`, n per
+the number per slot is random (Binomial, and the greedy assignment caps it at n) and here it is
+exactly n. The subset-sum problems (samples |a_k| B[o, k], k in the slot) therefore have the law
+of the dense proof's problems with n samples each, where the dense network's have at most n; so
+the same width rule (:func:`~sltheory.constructions.subset_sum.samples_per_block`, n per
 slot) gives the same guarantee: with probability ≥ 1 − δ, sup_{‖x‖₂≤1} ‖f − g‖₂ ≤ ε for every
 target with ‖W_i‖₂ ≤ 1. The certificate (:mod:`sltheory.certify`) is unchanged: it only needs one
 kept weight per row of A, which here holds by construction.
