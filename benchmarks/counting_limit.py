@@ -39,8 +39,10 @@ Then, per row, where the rest goes: the *extra bits* n_i − log₂(1/(2ε)) of 
 log₂√d_in' (what an entrywise scheme pays because ‖E‖₂ is at least the largest row norm), and
 the factor the structure costs ((d_in'/d_in)(1 + d_out)/d_out for the block-diagonal pair).
 
-Results go to ``runs/counting_limit/<config hash>/{config.json,results.csv}`` (rewritten atomically
-after every cell; a rerun of the same config skips the finished cells), and
+Results go to ``runs/counting_limit/<settings hash>/{config.json,results.csv}``, one row per lever
+and cell (d, depth, ε), rewritten atomically after every cell; the folder is named by the per-cell
+settings (seeds, δ, …) only, so a rerun, or a run over another grid, skips the finished cells
+(two processes, e.g. ``--depths 2`` and ``--depths 3``, can fill it side by side), and
 ``python experiments/make_figures.py`` turns the last finished run into paper/tables/counting_limit.tex.
 Prints measured figures only (no assertions). Run from the repository root::
 
@@ -303,14 +305,38 @@ def _csv_row(r) -> dict:
             "note": r["note"], "extra_bits": "/".join(f"{v:.3g}" for v in r["extra_bits"])}
 
 
-def _write(run_dir: Path, rows: list[dict]) -> None:
+def _cell(r) -> tuple:
+    return int(r["d"]), int(r["depth"]), float(r["eps"])
+
+
+def _read(run_dir: Path) -> list[dict]:
+    path = run_dir / "results.csv"
+    if not path.exists():
+        return []
+    with open(path, newline="") as fh:
+        return list(csv.DictReader(fh))
+
+
+def _append(run_dir: Path, rows: list[dict]) -> list[dict]:
+    """Add one finished cell's rows to run_dir/results.csv (atomic rewrite, under a lock file so
+    that several processes filling the same run folder — one per depth, say — lose no row).
+    Returns every saved row."""
+    import fcntl
+
     from sltheory.runs import atomic_write_text
 
-    buf = io.StringIO()
-    w = csv.DictWriter(buf, fieldnames=COLUMNS, lineterminator="\n")
-    w.writeheader()
-    w.writerows(rows)
-    atomic_write_text(run_dir / "results.csv", buf.getvalue())
+    run_dir.mkdir(parents=True, exist_ok=True)
+    with open(run_dir / ".lock", "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        cells = {_cell(r) for r in rows}
+        saved = [r for r in _read(run_dir) if _cell(r) not in cells] + rows
+        saved.sort(key=lambda r: (_cell(r), LEVER_ORDER.index(r["lever"])))
+        buf = io.StringIO()
+        w = csv.DictWriter(buf, fieldnames=COLUMNS, lineterminator="\n")
+        w.writeheader()
+        w.writerows(saved)
+        atomic_write_text(run_dir / "results.csv", buf.getvalue())
+    return saved
 
 
 def latest_run_dir(root=DEFAULT_RUN_ROOT) -> Path:
@@ -368,15 +394,13 @@ def main(argv=None):
         parser.error("--dims, --depths, --seeds must be ≥ 1, --rule-seeds ≥ 0 and every --eps in (0, 0.5)")
     from sltheory.runs import atomic_write_text, mark_latest
 
-    config = {"dims": dims, "depths": depths, "eps": epss, "seeds": seeds, "rule_seeds": rule_seeds,
-              "delta": args.delta, "dense_max_d": args.dense_max_d, "pass": PASS,
-              "sltheory_version": sltheory.__version__}
+    # The run folder is named by the per-cell settings only: runs over other grids (another depth,
+    # another d) with the same settings fill the same folder, and a finished cell is never redone.
+    config = {"seeds": seeds, "rule_seeds": rule_seeds, "delta": args.delta, "dense_max_d": args.dense_max_d,
+              "pass": PASS, "sltheory_version": sltheory.__version__}
     run_dir = Path(args.run_root) / hashlib.sha256(json.dumps(config, sort_keys=True).encode()).hexdigest()[:12]
-    saved = []
-    if (run_dir / "results.csv").exists():
-        with open(run_dir / "results.csv", newline="") as fh:
-            saved = list(csv.DictReader(fh))
-    done = {(int(r["d"]), int(r["depth"]), float(r["eps"])) for r in saved}
+    saved = _read(run_dir)
+    done = {_cell(r) for r in saved}
     atomic_write_text(run_dir / "config.json", json.dumps(config, indent=2) + "\n")
 
     start = time.perf_counter()
@@ -398,8 +422,7 @@ def main(argv=None):
                 print_cell(rows)
                 print(f"  cell time {time.perf_counter() - t0:.0f} s", flush=True)
                 summary.append(rows)
-                saved += [_csv_row(r) for r in rows]
-                _write(run_dir, saved)
+                saved = _append(run_dir, [_csv_row(r) for r in rows])
     mark_latest(args.run_root, run_dir)
     print("\nρ_c = random weights / counting bound, per lever (goal ≤ 3):")
     levers = list(LEVER_ORDER)
