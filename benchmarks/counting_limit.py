@@ -396,8 +396,9 @@ def main(argv=None):
 
     # The run folder is named by the per-cell settings only: runs over other grids (another depth,
     # another d) with the same settings fill the same folder, and a finished cell is never redone.
-    config = {"seeds": seeds, "rule_seeds": rule_seeds, "delta": args.delta, "dense_max_d": args.dense_max_d,
-              "pass": PASS, "sltheory_version": sltheory.__version__}
+    # (--dense-max-d only decides which levers a cell measures; the rows say which were not.)
+    config = {"seeds": seeds, "rule_seeds": rule_seeds, "delta": args.delta, "pass": PASS,
+              "sltheory_version": sltheory.__version__}
     run_dir = Path(args.run_root) / hashlib.sha256(json.dumps(config, sort_keys=True).encode()).hexdigest()[:12]
     saved = _read(run_dir)
     done = {_cell(r) for r in saved}
