@@ -44,7 +44,8 @@ def measure(dims, n: int, seed: int, starts: int) -> dict:
     t_ticket = time.perf_counter() - start
     cert = ticket.certificate
     start = time.perf_counter()
-    adv_old, _ = sltheory.adversarial_error(target, ticket.network, dims[0], seed=seed, hops=0)
+    adv_old, _ = sltheory.adversarial_error(target, ticket.network, dims[0], seed=seed, hops=0,
+                                            starts=starts)
     adv_new, _ = sltheory.adversarial_error(target, ticket.network, dims[0], seed=seed, hops=2,
                                             starts=4 * starts)
     t_adv = time.perf_counter() - start

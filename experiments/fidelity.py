@@ -5,7 +5,7 @@ fits this machine), over ``--trials`` seeds (a fresh target and random network p
 
 * **success at the theorem's width** — ``random_network(target, eps, delta)`` then
   ``approximate(target, rand, eps)``; the rule is honest if it succeeds in ≥ 1 − δ of trials;
-* **slack** — the smallest width factor f (n scaled by f, from ``--factors``) that still succeeds
+* **slack** — the smallest width factor f (n scaled by f, from the ``FACTORS`` grid) that still succeeds
   in ≥ 1 − δ of trials: the theorem's width is 1/f times what was needed.
 
 Also prints, for each construction, the random weights its rule asks for on larger targets
@@ -14,7 +14,7 @@ Also prints, for each construction, the random weights its rule asks for on larg
 Writes ``runs/fidelity/<config hash>/{config.json,results.csv}`` (atomic; a finished config is
 re-printed, not recomputed). Usage::
 
-    python experiments/fidelity.py            # ~3–4 min on 2 cores
+    python experiments/fidelity.py            # ~8 min on 2 cores
     python experiments/fidelity.py --quick    # seconds (tests)
 """
 

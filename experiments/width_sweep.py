@@ -12,7 +12,8 @@ construction's plan (nothing sampled), so every construction is measured at the 
 Targets: a Gaussian target with ‖W_i‖₂ = 1 (the theorems' boundary case), for all constructions;
 and an MLP trained on scikit-learn's digits (ships with the package, no download) — plus MNIST when
 ``--mnist DIR`` points at local IDX files — for the constructions whose width fits (by default
-subset_sum and burkholz: Malach's and Orseau's rules need 10⁸–10¹² weights there). Trained targets
+subset_sum only; ``--trained-rho burkholz=…`` adds burkholz: Malach's and Orseau's rules need
+10⁸–10¹² weights there). Trained targets
 have ‖W_i‖₂ > 1 and are pruned with ``rescale=True``.
 
 Results go to ``runs/width_sweep/<hash of config.json>/results.csv`` (one row per job and ε),
@@ -23,7 +24,7 @@ are rebuilt from saved results only by :func:`figures` / :func:`tables`, also vi
 
 Usage::
 
-    python experiments/width_sweep.py                  # default sweep (~3-4 min on 2 CPU cores)
+    python experiments/width_sweep.py                  # default sweep (~2 min on 2 CPU cores)
     python experiments/width_sweep.py --quick          # smoke run (seconds; tests)
     python experiments/width_sweep.py --executor ray   # every job a Ray task (local 2-CPU cluster)
     python experiments/width_sweep.py --help

@@ -95,7 +95,7 @@ UNIT_ROUNDOFF = 2.0 ** -53
 #: its cost), "auto" (the S-procedure bound when a Newton step costs ≤ SDP_MAX_FLOPS; the smaller).
 METHODS = ("auto", "sdp", "layerwise")
 #: Flops of one Newton step of the S-procedure bound up to which ``method="auto"`` runs it
-#: (a 16-32-32-8 target costs 2·10⁷ per step, about 0.5 s in all on one core).
+#: (a 16-32-32-8 target costs 4·10⁷ per step, 64-64-10 about 1.2·10⁸).
 SDP_MAX_FLOPS = 1.5e8
 #: Magnitudes (layer-wise Δ_i and radii R_i) the S-procedure bound is run on; outside, it is skipped.
 SDP_SCALE_RANGE = (1e-100, 1e100)
