@@ -73,3 +73,16 @@ def test_construction_with_the_torch_selector_matches_numba():
     eps = 4 * best_torch.certificate.error_bound
     sparse = prune_pairs(tgt, rand, eps=eps, select=ss._torch_selector("cpu"), n_needed=ss._n_needed)
     assert sparse.certificate.error_bound <= eps
+
+
+def test_selector_choice_keeps_the_sparsest_mode_on_every_device():
+    """On CUDA only the staged search runs on the torch solver (n ≤ its MAX_N); the default
+    sparsest mode, and larger n, keep the numba solver, so no option is silently ignored."""
+    from sltheory.constructions import subset_sum as ss
+    from sltheory.subset_sum.torch_solver import MAX_N
+
+    assert ss._choose_selector("cuda", False, MAX_N).solver == "torch staged"
+    assert ss._choose_selector("cuda", False, MAX_N + 1).solver == "numba staged"
+    assert ss._choose_selector("cuda", True, 20).solver == "numba sparsest"
+    assert ss._choose_selector("cpu", False, 20).solver == "numba staged"
+    assert ss._choose_selector("cpu", True, 20).solver == "numba sparsest"

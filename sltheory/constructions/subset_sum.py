@@ -62,6 +62,7 @@ from __future__ import annotations
 import math
 
 import numpy as np
+import torch
 from scipy.optimize import minimize_scalar
 from scipy.special import exp1
 
@@ -220,18 +221,26 @@ class SubsetSum(PairConstruction):
             raise InvalidArgumentError(f"unknown options for {self.name}: {sorted(options)}")
         if not isinstance(min_cardinality, bool):
             raise InvalidArgumentError(f"min_cardinality must be a bool, got {min_cardinality!r}")
-        device = rand.linears()[0].weight.device
-        if device.type == "cuda":   # the solver runs where the random network lives
-            select = _torch_selector(device)
-        else:
-            select = _selector("sparsest" if min_cardinality else "staged")
+        select = _choose_selector(rand.linears()[0].weight.device, min_cardinality, max(rand.plan.n))
         return prune_pairs(target, rand, eps=eps, select=select, n_needed=_n_needed, weight_tol=weight_tol)
+
+
+def _choose_selector(device, min_cardinality: bool, n_max: int):
+    """The staged search runs where the random network lives: on CUDA the torch solver (n ≤ its
+    MAX_N). The sparsest mode (the default), and n beyond the torch solver's reach, run the numba
+    solver on the CPU, so the default ticket is the same wherever its network lives."""
+    from ..subset_sum.torch_solver import MAX_N as TORCH_MAX_N
+
+    if torch.device(device).type == "cuda" and not min_cardinality and n_max <= TORCH_MAX_N:
+        return _torch_selector(device)
+    return _selector("sparsest" if min_cardinality else "staged")
 
 
 def _selector(mode: str):
     def select(samples, targets, counts, tol):
         res = solve(samples, targets, counts=counts, tol=tol, mode=mode)
         return masks_to_bool(res.masks, samples.shape[1]), res.errors
+    select.solver = f"numba {mode}"
     return select
 
 
@@ -243,6 +252,7 @@ def _torch_selector(device):
     def select(samples, targets, counts, tol):
         masks, errors = solve_torch(samples, targets, counts=counts, tol=tol, device=device)
         return masks_to_bool(masks, samples.shape[1]), errors
+    select.solver = "torch staged"
     return select
 
 
