@@ -43,7 +43,8 @@ class NormAssumptionError(TargetError):
 class NetworkTooLargeError(InvalidArgumentError):
     """The width a rule prescribes would not fit in memory: raised before anything is sampled.
 
-    ``required_weights`` is what the rule asks for, ``limit`` the cap (``max_weights=``).
+    ``required_weights`` is what the rule's network would hold in memory (float64 entries, a slot
+    layer's zeros included), ``limit`` the cap (``max_weights=``).
     """
 
     def __init__(self, message: str, *, required_weights: int, limit: int):

@@ -49,6 +49,12 @@ class Plan:
     def num_random_weights(self) -> int:
         return int(sum(self.layer_weights(t) for t in range(len(self.layer_shapes))))
 
+    @property
+    def stored_weights(self) -> int:
+        """float64 entries the sampled network holds: every linear is stored dense, a slot layer's
+        zeros included (≥ ``num_random_weights``; what memory caps are checked against)."""
+        return int(sum(out_f * in_f for out_f, in_f in self.layer_shapes))
+
 
 class RandomNetwork(nn.Sequential):
     """A sampled random network; ``plan`` and ``seed`` record how it was built.

@@ -33,6 +33,19 @@ def test_first_sublayers_hold_one_weight_per_unit_in_its_slot():
         assert torch.all(torch.sign(vals) == sign)
     assert torch.all(B1 != 0) and torch.all(B2 != 0)                    # B dense, as in the theorem
     assert rand.plan.num_random_weights == A1.shape[0] * (1 + 7) + A2.shape[0] * (1 + 3)
+    assert rand.plan.stored_weights == sum(A.numel() + B.numel() for A, B in ((A1, B1), (A2, B2)))
+
+
+def test_the_memory_cap_counts_the_stored_entries_not_the_random_weights():
+    """A slot layer is stored dense (its zeros included): max_weights caps what memory holds."""
+    W = sltheory.gaussian_target((5, 7, 3), 0)
+    plan = sltheory.random_network(W, n=6, seed=1, construction=NAME).plan
+    assert plan.num_random_weights < plan.stored_weights
+    for cap in (plan.num_random_weights, plan.stored_weights - 1):
+        with pytest.raises(sltheory.NetworkTooLargeError) as info:
+            sltheory.random_network(W, n=6, seed=1, construction=NAME, max_weights=cap)
+        assert info.value.required_weights == plan.stored_weights and info.value.limit == cap
+    sltheory.random_network(W, n=6, seed=1, construction=NAME, max_weights=plan.stored_weights)
 
 
 def test_magnitudes_are_uniform_and_b_is_uniform():

@@ -37,8 +37,9 @@ from ..network import Plan, RandomNetwork
 from ..targets import Target
 from .base import Construction, PruneResult
 
-#: Default cap on the random weights a plan may ask for (float64: 8 bytes each, plus the ticket's
-#: copy): 2·10⁸ weights ≈ 1.6 GB. Raise it with ``max_weights=``.
+#: Default cap on the float64 entries a plan's network holds (``Plan.stored_weights``: the random
+#: weights, plus a slot layer's zeros; 8 bytes each, plus the ticket's copy): 2·10⁸ ≈ 1.6 GB.
+#: Raise it with ``max_weights=``.
 MAX_RANDOM_WEIGHTS = 200_000_000
 
 Selector = Callable[[np.ndarray, np.ndarray, np.ndarray, float], tuple[np.ndarray, np.ndarray]]
@@ -233,14 +234,15 @@ def plan_pairs(name: str, shapes, *, eps, delta, n, width_factor, rule, spare_ne
         options.update(spare_negative_half=bool(spare_negative_half))
     plan = Plan(name, tuple(tuple(s) for s in shapes), tuple(layer_shapes), tuple(pairs), tuple(ns),
                 tuple(signed), eps, delta, constant, options, tuple(distribution), tuple(kinds))
-    total = plan.num_random_weights
-    if total > max_weights:
+    total, stored = plan.num_random_weights, plan.stored_weights
+    if stored > max_weights:
+        held = f", held as {stored:,} float64 entries (slot layers are stored dense)" if stored != total else ""
         raise NetworkTooLargeError(
-            f"the {name} rule asks for {total:,} random weights (n = {tuple(ns)} per block, hidden widths "
-            f"{tuple(s[0] for s in layer_shapes[::2])}), more than max_weights = {max_weights:,} "
-            f"(~{8 * total / 2**30:.1f} GiB in float64): raise eps/delta, use a smaller target or "
+            f"the {name} rule asks for {total:,} random weights{held} (n = {tuple(ns)} per block, hidden "
+            f"widths {tuple(s[0] for s in layer_shapes[::2])}), more than max_weights = {max_weights:,} "
+            f"(~{8 * stored / 2**30:.1f} GiB in float64): raise eps/delta, use a smaller target or "
             "n=/width_factor=, or pass a larger max_weights if the memory is there",
-            required_weights=total, limit=max_weights)
+            required_weights=stored, limit=max_weights)
     return plan
 
 
