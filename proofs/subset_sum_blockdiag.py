@@ -16,8 +16,10 @@ Steps checked (the claim is in :mod:`sltheory.constructions.subset_sum_blockdiag
    variant / dense → 1/2 on the signed layer and after a ReLU (limits d → ∞); variant / counting
    bound → n·k/log₂(1/(2ε)) (k = 2 signed, 1 after a ReLU), the floor this variant leaves to n.
 5. *Balanced signs.* Each (output, slot) problem has ⌈n/2⌉ / ⌊n/2⌋ samples of either sign
-   (measured on sampled networks); the same-sign samples have E e^{−λX} = Ein(λ)/λ; AM–GM makes
-   the balanced Chernoff reach bound ≤ the random-sign one; a Monte Carlo check of the bound.
+   (measured on sampled networks); the same-sign samples have E e^{−λX} = Ein(λ)/λ (symbolic
+   substitution, quadrature on a grid); AM–GM makes the balanced Chernoff reach bound with n/2
+   same-sign samples ≤ the random-sign one with n (n even: the rules' n is rounded up to even under
+   balanced signs, checked on plans); a Monte Carlo check of the bound.
    Lueker's resolution lemma for the fixed-sign halves is assumed, not checked (module docstring).
 """
 
@@ -128,11 +130,20 @@ def balanced(P: Proof) -> None:
     inner = sp.integrate(sp.exp(-lam * a * b), (a, 0, 1))
     P.equal("5b. ∫₀¹ e^{−λab} da = (1 − e^{−λb})/(λb)", inner, (1 - sp.exp(-lam * b)) / (lam * b))
     ein_integrand = (1 - sp.exp(-u)) / u
-    P.equal("5b'. u = λb: (1 − e^{−λb})/(λb) db = Ein'(u) du/λ, so E e^{−λ|a||b|} = Ein(λ)/λ",
-            ein_integrand.subs(u, lam * b) * lam / lam, (1 - sp.exp(-lam * b)) / (lam * b))
+    P.equal("5b'. u = λb: Ein'(λb)·d(λb)/λ = (1 − e^{−λb})/(λb) db, so E e^{−λ|a||b|} = Ein(λ)/λ",
+            ein_integrand.subs(u, lam * b) * sp.diff(lam * b, b) / lam, inner)
+    from scipy.integrate import quad
+    from scipy.special import exp1
+
+    gap = 0.0
+    for lv in np.logspace(-3, 3, 25):   # ∫₀¹ (1 − e^{−λb})/(λb) db against Ein(λ)/λ = (E₁(λ) + ln λ + γ)/λ
+        val, _ = quad(lambda bb: -np.expm1(-lv * bb) / (lv * bb), 0.0, 1.0, epsabs=0, epsrel=1e-12, limit=200)
+        ein = (exp1(lv) + np.log(lv) + np.euler_gamma) / lv
+        gap = max(gap, abs(val - ein) / ein)
+    P.check("5b''. ∫₀¹ (1 − e^{−λb})/(λb) db = Ein(λ)/λ, Ein(λ) = E₁(λ) + ln λ + γ", "grid (25 λ in 1e-3…1e3, quad)",
+            gap < 1e-9, f"max relative gap {gap:.2g}")
     # 5c. AM–GM per pair of samples: √m ≤ (1 + m)/2, so (Ein/λ)^{k} ≤ (½ + ½ Ein/λ)^{2k}.
     P.equal("5c. (1 + m)/2 − √m = (1 − √m)²/2", (1 + mm) / 2 - sp.sqrt(mm), (1 - sp.sqrt(mm)) ** 2 / 2)
-    from scipy.special import exp1
 
     worst, count = math.inf, 0
     for lv in np.logspace(-3, 3, 61):
@@ -140,8 +151,15 @@ def balanced(P: Proof) -> None:
         for kk in range(1, 33):
             worst = min(worst, (0.5 + 0.5 * M) ** (2 * kk) - M ** kk, 1 - M, M)
             count += 1
-    P.check("5c'. so (Ein/λ)^k ≤ (½ + ½Ein/λ)^{2k}: balanced reach bound ≤ random-sign one",
+    P.check("5c'. so (Ein/λ)^k ≤ (½ + ½Ein/λ)^{2k}: balanced reach bound (n = 2k) ≤ random-sign one",
             f"grid ({count} points)", worst >= 0, f"min of the gap (and of 1 − M, M) = {worst:.3g}")
+    # 5c''. That comparison needs n even: the rules' n is rounded up to even under balanced signs.
+    even = all(v % 2 == 0 and v >= SPEC.samples(i, dims, eps, delta)
+               for dims, eps, delta in (((3, 5, 2), 0.1, 0.05), ((8, 8, 4), 0.01, 0.1), ((7, 9), 0.03, 0.2))
+               for i, v in enumerate(sltheory.random_network(
+                   [np.zeros((dims[j + 1], dims[j])) for j in range(len(dims) - 1)], eps=eps, delta=delta,
+                   seed=0, construction="subset_sum_blockdiag", balanced_signs=True).plan.n))
+    P.check("5c''. balanced signs: the rule's n is rounded up to even", "grid (3 targets)", even)
     # 5d. Monte Carlo: the balanced reach failure vs its Chernoff bound (B = 0.3, k = 4 same-sign samples).
     rng = np.random.default_rng(0)
     k, bound, trials = 4, 0.3, 200_000

@@ -192,6 +192,8 @@ class SubsetSum(PairConstruction):
               weight_tol, weight_bound, balanced_signs=False, **options) -> Plan:
         if options:
             raise InvalidArgumentError(f"unknown options for {self.name}: {sorted(options)}")
+        if not isinstance(balanced_signs, bool):
+            raise InvalidArgumentError(f"balanced_signs must be a bool, got {balanced_signs!r}")
         C = positive_float("C", C)
         n_reach = nonnegative_int("n_reach", n_reach)
         depth = len(shapes)
@@ -208,6 +210,9 @@ class SubsetSum(PairConstruction):
             n_pw = per_weight_samples(num_problems(shapes), weight_tol, delta, weight_bound) if n is None else None
             rule = lambda i, d_in, d_out: n_pw  # noqa: E731
             extra.update(weight_tol=weight_tol, weight_bound=weight_bound)
+        if balanced_signs:   # the reach comparison with random signs needs n/2 samples of each sign
+            unrounded = rule
+            rule = lambda i, d_in, d_out: 2 * math.ceil(unrounded(i, d_in, d_out) / 2)  # noqa: E731
         return plan_pairs(
             self.name, shapes, eps=eps, delta=delta, n=n, width_factor=width_factor, rule=rule,
             spare_negative_half=spare_negative_half, constant=C, max_n=MAX_N, max_weights=max_weights,

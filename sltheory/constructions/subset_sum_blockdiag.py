@@ -35,10 +35,12 @@ samples of one sign and ⌊n/2⌋ of the other, instead of a Binomial(n, ½) spl
 *reach*: a target weight w of sign s can only be met if the same-sign samples sum past |w|, and
 with random signs the slots that drew few of them fail first — measured here, those failures set
 the n of the whole network (at d = 32, ε = 0.01, 19 of 20 seeds succeed from n = 21 with random
-signs and from n = 14 balanced). What is proven about it: the Chernoff bound on the reach failure
-with the ⌊n/2⌋ same-sign samples, e^{λB}(Ein(λ)/λ)^{⌊n/2⌋}, is never above the random-sign one,
-e^{λB}(½ + ½ Ein(λ)/λ)^{2⌊n/2⌋}, by AM–GM (``proofs/subset_sum_blockdiag.py``), so the reach term
-of the per-weight rule stays valid. What is *not* proven: Lueker's resolution lemma is stated for
+signs and from n = 14 balanced). What is proven about it: for even n the Chernoff bound on the
+reach failure with the n/2 same-sign samples, e^{λB}(Ein(λ)/λ)^{n/2}, is never above the
+random-sign one with n samples, e^{λB}(½ + ½ Ein(λ)/λ)^n, by AM–GM
+(``proofs/subset_sum_blockdiag.py``); the rules' n is rounded up to even under balanced signs, so
+the reach term of the per-weight rule stays valid (an odd n given by hand has ⌊n/2⌋ samples of one
+sign: its bound is that of n − 1 random-sign samples). What is *not* proven: Lueker's resolution lemma is stated for
 i.i.d. samples; for the two fixed-sign halves it is assumed, not shown, and the rule's n is kept —
 ``benchmarks/counting_limit.py`` measures the n it actually needs.
 
@@ -50,10 +52,8 @@ registered as its own construction so that no number of it is passed off as Theo
 
 from __future__ import annotations
 
-from ..errors import InvalidArgumentError
-from ..network import Plan
-from ._pairs import MAX_RANDOM_WEIGHTS, slot_hidden_width, slot_random_parameters
-from .subset_sum import C_DEFAULT, N_REACH, SubsetSum
+from ._pairs import slot_hidden_width, slot_random_parameters
+from .subset_sum import SubsetSum
 
 
 class SubsetSumBlockDiag(SubsetSum):
@@ -61,18 +61,7 @@ class SubsetSumBlockDiag(SubsetSum):
     citation = ("Variant (ours) of Pensia, Rajput, Nagle, Vishwakarma, Papailiopoulos, NeurIPS 2020, "
                 "arXiv:2006.07990, Theorem 1: the first sub-layer of each pair sampled block-diagonal "
                 "(one weight per hidden unit, the structure the proof keeps); same width rule")
-    slot_first = True
-
-    def plan(self, shapes, *, eps, delta, n=None, width_factor=None, C=C_DEFAULT, n_reach=N_REACH,
-             spare_negative_half=True, max_weights=MAX_RANDOM_WEIGHTS, weight_tol=None, weight_bound=None,
-             balanced_signs=False, **options) -> Plan:
-        """As subset_sum's plan (module docstring); ``balanced_signs=True``: the second sub-layers'
-        signs fixed to a checkerboard (a further variant, module docstring)."""
-        if not isinstance(balanced_signs, bool):
-            raise InvalidArgumentError(f"balanced_signs must be a bool, got {balanced_signs!r}")
-        return self._plan(shapes, eps=eps, delta=delta, n=n, width_factor=width_factor, C=C, n_reach=n_reach,
-                          spare_negative_half=spare_negative_half, max_weights=max_weights, weight_tol=weight_tol,
-                          weight_bound=weight_bound, balanced_signs=balanced_signs, **options)
+    slot_first = True   # plan options: subset_sum's, and balanced_signs=False (module docstring)
 
     def width_bound(self, i, dims, eps, delta, **constants):
         return slot_hidden_width(dims[i], self.samples(i, dims, eps, delta, **constants), i == 0)
