@@ -252,10 +252,10 @@ def _solve(F, tol, factor, inner, max_iter):
             a = 1.0
             while a > 1e-10:
                 nv, nC = barrier(t + a * step[0], y + a * step[1:], mu)
-                if nv <= value - 0.25 * a * dec:
+                if nC is not None and nv <= value - 0.25 * a * dec:
                     break
                 a *= 0.5
-            if nC is None:
+            else:   # no step decreases the barrier enough: stop at the current point
                 break
             t, y, value, C = t + a * step[0], y + a * step[1:], nv, nC
         if mu * nu <= tol * t:
@@ -269,16 +269,19 @@ def verified_value(F: Forms, F_abs: Forms, t: float, y: np.ndarray) -> float:
     """An upper bound on sup ‖L v‖² over the feasible v (‖x‖₂ ≤ 1) from the multipliers (t, y),
     valid in exact arithmetic although S(t, y) is assembled and factorized in floating point:
 
+    * weak duality needs y_k ≥ 0 on the inequalities: negative ones (rounding) are set to 0 first;
     * the assembly error is entrywise ≤ γ_K · S_abs (S_abs: the same assembly from the absolute
-      forms with |y| and every difference a sum; K = 3(n + d_max + 10) bounds the number of
-      roundings along any chain), so ‖S_exact − S_float‖₂ ≤ γ_K ‖S_abs‖_F;
+      forms with |y| and every difference a sum; K = 3(n + d_max + 10), d_max the largest inner
+      dimension of the products (L's rows, n, the m multipliers), bounds the number of roundings
+      along any chain), so ‖S_exact − S_float‖₂ ≤ γ_K ‖S_abs‖_F;
     * LAPACK's symmetric eigensolver is backward stable: the computed smallest eigenvalue is within
       8 n u ‖S_float‖_F of the exact one (a generous p(n));
     * with κ ≥ −λ_min(S_exact), S_exact + κ I ⪰ 0, and the block radii turn κ‖v‖² into
       κ (1 + Σ_b radius_b²) ‖x‖²; so sup ‖L v‖² ≤ t + κ (1 + Σ radius_b²).
     """
     n = F.n
-    d_max = max(F.L.shape[0], n)
+    y = np.where(F.ineq, np.maximum(y, 0.0), y)
+    d_max = max(F.L.shape[0], n, y.shape[0])
     K = 3 * (n + d_max + 10)
     gamma = K * UNIT_ROUNDOFF / (1 - K * UNIT_ROUNDOFF)
     with _single_thread():

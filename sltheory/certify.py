@@ -168,9 +168,10 @@ def float_slack(matrices) -> float:
     return (perturbed - exact) * (1 + 1e-6) + 1e-300
 
 
-def _certificate(target: Target, errs, gs, deltas, ticket_matrices) -> Certificate:
-    """Δ_l plus the float slack of both networks, times the output scale (rescaled targets)."""
-    slack = float_slack(target.weights)
+def _certificate(target: Target, errs, gs, deltas, ticket_matrices, target_slack=None) -> Certificate:
+    """Δ_l plus the float slack of both networks, times the output scale (rescaled targets).
+    ``target_slack``: ``float_slack(target.weights)`` when the caller has it."""
+    slack = float_slack(target.weights) if target_slack is None else target_slack
     if ticket_matrices is not None:
         slack += float_slack(ticket_matrices)
     scale = target.output_scale
@@ -179,9 +180,11 @@ def _certificate(target: Target, errs, gs, deltas, ticket_matrices) -> Certifica
                        propagated=tuple(deltas), float_slack=slack * scale, layerwise_bound=bound)
 
 
-def pair_float_slack(ticket_matrices, map_norms) -> float:
+def pair_float_slack(ticket_matrices, map_norms) -> float | None:
     """Rounding of a pair network evaluated in float64, and of its effective maps computed in
-    float64, over the unit ball (module docstring, *Floating point*).
+    float64, over the unit ball (module docstring, *Floating point*); None when the matrices are
+    not such a chain (an odd count, or a row of some A_i with more than one stored weight): then
+    only the generic :func:`float_slack` applies.
 
     ``ticket_matrices`` = [A_1, B_1, A_2, B_2, …] (masked, dense or sparse; rows of A with ≤ 1
     weight), ``map_norms[i]`` ≥ ‖computed map i‖₂. With ν_i = √(‖·‖₁‖·‖_∞) of |B_i||A_i| (≥ its ‖·‖₂), K the largest row
@@ -189,6 +192,8 @@ def pair_float_slack(ticket_matrices, map_norms) -> float:
     c'_i ν_i ≥ ‖exact map‖; slack = [Π(p_i + c_i ν_i) − Π p_i] + [Π(p_i + c'_i ν_i) − Π p_i].
     """
     mats = [_csr(M) for M in ticket_matrices]
+    if len(mats) % 2 or any(A.shape[0] and A.shape[1] and A.getnnz(axis=1).max() > 1 for A in mats[0::2]):
+        return None
     g1 = UNIT_ROUNDOFF / (1 - UNIT_ROUNDOFF)
     p, ev, mp = [], [], []
     for i in range(0, len(mats), 2):
@@ -277,15 +282,14 @@ def certify(target: Target, maps: list[EffectiveMap], ticket_matrices=None, *, m
     if method not in METHODS:
         raise InvalidArgumentError(f"method must be one of {METHODS}, got {method!r}")
     errs, gs, deltas = _layerwise(target, maps)
-    old = _certificate(target, errs, gs, deltas, ticket_matrices)
+    target_slack = float_slack(target.weights)
+    old = _certificate(target, errs, gs, deltas, ticket_matrices, target_slack)
     if method == "layerwise":
         return old
-    slack = float_slack(target.weights)
+    slack = target_slack
     if ticket_matrices is not None:
-        if len(ticket_matrices) == 2 * target.depth:
-            slack += pair_float_slack(ticket_matrices, gs)
-        else:
-            slack += float_slack(ticket_matrices)
+        pair = pair_float_slack(ticket_matrices, gs) if len(ticket_matrices) == 2 * target.depth else None
+        slack += float_slack(ticket_matrices) if pair is None else pair
     best, name = float(deltas[-1]), "layerwise"
     dims = target.dims
     if method == "sdp" or _sdp.cost(dims[0], dims[1:-1]) <= max_flops:

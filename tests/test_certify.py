@@ -230,3 +230,25 @@ def test_pair_float_slack_covers_float_evaluation():
     _, _, slack, worst = pair_slack_and_deviation(np.random.default_rng(14), 12, 20)
     assert 0 < slack < 1e-13
     assert 0 < worst <= slack
+
+
+def test_pair_float_slack_applies_only_to_one_weight_per_row_chains():
+    """The per-pair slack assumes each row of A_i keeps one weight (its γ₁): for any other chain it
+    declines, and certify falls back to the generic float slack (γ_K per row count)."""
+    from sltheory.certify import pair_float_slack
+
+    rng = np.random.default_rng(3)
+    A = np.zeros((6, 3))
+    A[np.arange(6), rng.integers(0, 3, 6)] = rng.uniform(-1, 1, 6)
+    B = rng.uniform(-1, 1, (2, 6))
+    assert pair_float_slack([A, B], [1.0]) > 0
+    A2 = A.copy()
+    A2[0, :] = 0.5                                         # a row with three weights
+    assert pair_float_slack([A2, B], [1.0]) is None
+    assert pair_float_slack([A, B, A], [1.0, 1.0]) is None  # not a chain of pairs
+    W = sltheory.gaussian_target((3, 2), 0)
+    tgt = sltheory.as_target(W)
+    exact = EffectiveMap(tgt.weights[0], -tgt.weights[0])   # zero error: the bound is the slack alone
+    cert = certify(tgt, [exact], [A2, B], method="sdp")
+    assert cert.float_slack == pytest.approx(float_slack(tgt.weights) + float_slack([A2, B]), rel=1e-12)
+    assert cert.float_slack > float_slack(tgt.weights) + pair_float_slack([A, B], [1.0])
