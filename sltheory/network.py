@@ -8,6 +8,8 @@ import numpy as np
 import torch
 from torch import nn
 
+from .errors import RandomNetworkError
+
 
 @dataclass(frozen=True)
 class Plan:
@@ -106,7 +108,7 @@ def sample_layer(seed: int, index: int, shape: tuple[int, int], distribution=("u
     if distribution[0] == "hyperbolic":
         w = np.sign(w) * float(distribution[1]) ** np.abs(w)
     elif distribution[0] != "uniform":
-        raise ValueError(f"unknown distribution {distribution!r}")
+        raise RandomNetworkError(f"unknown distribution {distribution!r}")
     return torch.from_numpy(w).to(device or "cpu")
 
 
@@ -139,12 +141,12 @@ def sample_plan_layer(plan: Plan, seed: int, t: int, device=None) -> torch.Tenso
         w[torch.from_numpy(flip)] *= -1.0
         return w.to(device or "cpu")
     if kind[0] != "slots":
-        raise ValueError(f"unknown layer kind {kind!r}")
+        raise RandomNetworkError(f"unknown layer kind {kind!r}")
     rows, cols = shape
     values = sample_layer(seed, t, (rows,), plan.distribution).numpy()
     col, sign = slot_columns(kind, rows)
     if rows and int(col.max()) >= cols:
-        raise ValueError(f"slot layer {t} of shape {shape} needs {int(col.max()) + 1} inputs")
+        raise RandomNetworkError(f"slot layer {t} of shape {shape} needs {int(col.max()) + 1} inputs")
     w = np.zeros(shape)
     w[np.arange(rows), col] = sign * np.abs(values)
     return torch.from_numpy(w).to(device or "cpu")

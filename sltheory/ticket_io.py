@@ -35,7 +35,7 @@ import torch
 from torch import nn
 
 from .certify import Certificate
-from .errors import InvalidArgumentError, TicketFileError, TicketVersionError
+from .errors import InvalidArgumentError, RandomNetworkError, TicketFileError, TicketVersionError
 from .network import Plan, sample_plan_layer
 from .ticket import ScaledOutput, Ticket
 
@@ -117,6 +117,9 @@ def save_ticket(ticket: Ticket, path) -> Path:
         raise TicketFileError(f"cannot save the ticket to {path}: it is a folder", path=path)
     plan = ticket.plan
     linears = _linears(ticket.network)
+    if not len(ticket.masks) == len(linears) == len(plan.layer_shapes):
+        raise InvalidArgumentError(f"the ticket has {len(ticket.masks)} masks and {len(linears)} linear layers for a "
+                                   f"plan of {len(plan.layer_shapes)}: it would not load back")
     arrays, kept_values, kept_counts = {}, [], []
     for t, (mask, lin, shape) in enumerate(zip(ticket.masks, linears, plan.layer_shapes)):
         if tuple(mask.shape) != tuple(shape):
@@ -211,7 +214,11 @@ def load_ticket(path, *, device=None) -> Ticket:
         idx = idx.astype(np.int64)
         if idx.size and (idx[-1] >= numel or np.any(np.diff(idx) <= 0)):
             raise TicketFileError(f"{path}: mask {t}'s indices are not sorted, unique and below {numel}", path=path)
-        w = sample_plan_layer(plan, seed, t).reshape(-1)
+        try:
+            w = sample_plan_layer(plan, seed, t).reshape(-1)
+        except (RandomNetworkError, IndexError, TypeError) as exc:   # a plan no construction writes
+            raise TicketFileError(f"{path}: layer {t} of the stored plan cannot be re-sampled: {exc}",
+                                  path=path) from exc
         tidx = torch.from_numpy(idx)
         kept = w[tidx]
         del w

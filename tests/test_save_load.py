@@ -158,3 +158,22 @@ def test_hand_built_ticket_cannot_be_saved(tmp_path):
                            construction=t.construction, certificate=t.certificate)
     with pytest.raises(InvalidArgumentError, match="plan/seed"):
         hand.save(tmp_path / "h.npz")
+
+
+@pytest.mark.parametrize("kinds", [[{"__tuple__": ["bogus"]}], [{"__tuple__": ["dense"]}]])
+def test_plan_that_cannot_be_resampled_is_a_typed_error(tmp_path, kinds):
+    """An unknown layer kind, or too few kinds for the layers: TicketFileError, not ValueError/IndexError."""
+    path = tiny_ticket().save(tmp_path / "t.npz")
+    _rewrite(path, lambda h, a: h["plan"].update(layer_kinds={"__tuple__": kinds}))
+    with pytest.raises(TicketFileError, match="cannot be re-sampled"):
+        sltheory.load_ticket(path)
+
+
+def test_ticket_whose_masks_do_not_match_its_plan_is_not_written(tmp_path):
+    t = tiny_ticket()
+    deeper = sltheory.random_network(sltheory.gaussian_target((3, 4, 4, 2), 0), n=4, seed=0).plan
+    other = sltheory.Ticket(network=t.network, masks=t.masks, error_bound=t.error_bound, stats=t.stats,
+                            construction=t.construction, certificate=t.certificate, plan=deeper, seed=t.seed)
+    with pytest.raises(InvalidArgumentError, match="would not load back"):
+        other.save(tmp_path / "s.npz")
+    assert os.listdir(tmp_path) == []
