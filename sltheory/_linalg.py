@@ -36,7 +36,8 @@ UNIT_ROUNDOFF = 2.0 ** -53
 GRAM_MIN_SIDE = 512
 
 
-def _gamma(k: int) -> float:
+def gamma(k: int) -> float:
+    """Higham's γ_k = k u / (1 − k u): bounds the relative rounding of a chain of k float64 operations."""
     return k * UNIT_ROUNDOFF / (1 - k * UNIT_ROUNDOFF)
 
 
@@ -53,10 +54,10 @@ def spectral_norm_bound(matrix) -> float:
     G = M.T @ M if k <= m else M @ M.T          # d × d, d = min(m, k)
     d, K = G.shape[0], max(m, k)
     diag = np.diagonal(G)
-    fro2 = float(diag.sum()) * (1 + 2 * _gamma(d + K))   # ≥ ‖M‖_F² despite rounding
+    fro2 = float(diag.sum()) * (1 + 2 * gamma(d + K))   # ≥ ‖M‖_F² despite rounding
     if fro2 == 0.0:
         return 0.0
-    e_G = _gamma(K) * fro2
+    e_G = gamma(K) * fro2
     try:
         lam = float(scipy.sparse.linalg.eigsh(G, k=1, which="LA", v0=np.ones(d), tol=1e-10,
                                               return_eigenvectors=False)[0])

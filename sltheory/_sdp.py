@@ -24,7 +24,7 @@ from dataclasses import dataclass
 import numpy as np
 import scipy.linalg as sla
 
-UNIT_ROUNDOFF = 2.0 ** -53
+from ._linalg import UNIT_ROUNDOFF, gamma
 
 _CONTROLLER = []
 
@@ -283,13 +283,12 @@ def verified_value(F: Forms, F_abs: Forms, t: float, y: np.ndarray) -> float:
     y = np.where(F.ineq, np.maximum(y, 0.0), y)
     d_max = max(F.L.shape[0], n, y.shape[0])
     K = 3 * (n + d_max + 10)
-    gamma = K * UNIT_ROUNDOFF / (1 - K * UNIT_ROUNDOFF)
     with _single_thread():
         S = assemble(F, t, y)
         M_abs = (F_abs.P.T * np.abs(y)) @ F_abs.Q
         S_abs = F_abs.L.T @ F_abs.L + 0.5 * (M_abs + M_abs.T)
         S_abs[np.arange(F.z), np.arange(F.z)] += abs(t)
-        assembly = gamma * float(np.linalg.norm(S_abs)) * (1 + 1e-6)
+        assembly = gamma(K) * float(np.linalg.norm(S_abs)) * (1 + 1e-6)
         lam_min = float(np.linalg.eigvalsh(S)[0])
     eig = 8 * n * UNIT_ROUNDOFF * float(np.linalg.norm(S)) * (1 + 1e-6)
     kappa = max(0.0, -(lam_min - eig - assembly))

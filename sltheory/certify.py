@@ -86,11 +86,11 @@ import scipy.sparse.linalg  # noqa: F401  (sp.linalg.norm)
 import torch
 
 from . import _sdp
+from ._linalg import UNIT_ROUNDOFF, gamma
 from .bounds import propagate
 from .errors import CertificateError, InvalidArgumentError
 from .targets import Target, spectral_norm
 
-UNIT_ROUNDOFF = 2.0 ** -53
 #: The certificate methods: "layerwise" (the recursion), "sdp" (the S-procedure bound, whatever
 #: its cost), "auto" (the S-procedure bound when a Newton step costs ≤ SDP_MAX_FLOPS; the smaller).
 METHODS = ("auto", "sdp", "layerwise")
@@ -161,10 +161,9 @@ def float_slack(matrices) -> float:
         K = 0
         if M.shape[0] and M.shape[1]:
             K = int(M.getnnz(axis=1).max()) if sp.issparse(M) else int(np.count_nonzero(M, axis=1).max())
-        gamma = K * UNIT_ROUNDOFF / (1 - K * UNIT_ROUNDOFF)
         nrm = _abs_norm_bound(M)
         exact *= nrm
-        perturbed *= nrm + gamma * nrm
+        perturbed *= nrm + gamma(K) * nrm
     return (perturbed - exact) * (1 + 1e-6) + 1e-300
 
 
@@ -194,12 +193,12 @@ def pair_float_slack(ticket_matrices, map_norms) -> float | None:
     mats = [_csr(M) for M in ticket_matrices]
     if len(mats) % 2 or any(A.shape[0] and A.shape[1] and A.getnnz(axis=1).max() > 1 for A in mats[0::2]):
         return None
-    g1 = UNIT_ROUNDOFF / (1 - UNIT_ROUNDOFF)
+    g1 = gamma(1)
     p, ev, mp = [], [], []
     for i in range(0, len(mats), 2):
         A, B = mats[i], mats[i + 1]
         K = int(B.getnnz(axis=1).max()) if B.shape[0] and B.shape[1] else 0
-        gB = K * UNIT_ROUNDOFF / (1 - K * UNIT_ROUNDOFF)
+        gB = gamma(K)
         nu = _abs_norm_bound(abs(B) @ abs(A))          # ≥ ‖|B||A|‖₂ (nonnegative matrix)
         p.append(map_norms[i // 2] + gB * nu)
         ev.append((g1 + gB * (1 + g1)) * nu)
@@ -243,6 +242,8 @@ def sdp_bound(target: Target, maps: list[EffectiveMap], deltas=None) -> float | 
     if deltas is None:
         deltas = _layerwise(target, maps)[2]
     out = float(deltas[-1])
+    if not math.isfinite(out):
+        return None
     if not out > 0:
         return 0.0
     Ws = list(target.weights)
@@ -361,7 +362,7 @@ def adversarial_error(f, g, dim: int, *, starts: int = 2048, refine: int = 16, s
     with torch.no_grad():
         x = torch.randn(starts, dim, generator=gen, dtype=torch.float64)
         if directions is not None:
-            x = torch.cat([torch.as_tensor(directions, dtype=torch.float64).reshape(-1, dim), x])
+            x = torch.cat([torch.as_tensor(directions, dtype=torch.float64).cpu().reshape(-1, dim), x])
         x = unit(x.to(device))
         top = torch.topk(err(x), min(refine, x.shape[0])).indices
     best = ascend(x[top].clone(), steps)

@@ -385,9 +385,7 @@ def solve_batch(samples, counts, targets, tols, stages, sparsest, chunk, out_mas
     for p in range(n_prob):
         width = max(width, min(counts[p], MAX_SAMPLES))
         width_all = max(width_all, counts[p])
-    half = 1 << ((width + 1) // 2)
-    if sparsest and width_all > MAX_SAMPLES:
-        half = 1 << ((MAX_SAMPLES + 1) // 2)  # room for the small sizes of up to 64 samples
+    half = 1 << ((width + 1) // 2)   # width ≤ MAX_SAMPLES: also room for the sparsest mode's sizes
     levels = (width_all + 1) // 2
     n_chunks = (n_prob + chunk - 1) // chunk
     for ch in prange(n_chunks):
