@@ -4,11 +4,13 @@ For depth 1, 2 and 3 Gaussian targets (``sltheory.gaussian_target(dims, 0)``, �
 subset-sum tickets at a few widths n and seeds (``sltheory.approximate(target, rand)``, every
 weight at its optimal subset), prints per ticket:
 
-* ``before``: the layer-wise certificate (``certify(..., method="layerwise")``, the bound this
-  library gave before; recorded as ``ticket.certificate.layerwise_bound``) over the adversarial
-  error found by the search as it was (``adversarial_error(..., hops=0)``);
+* ``before``: the layer-wise certificate (``certify(..., method="layerwise")``: the recursion,
+  the bound this library gave before, up to its float slack; recorded as
+  ``ticket.certificate.layerwise_bound``) over the adversarial error found by the search as it
+  was (``adversarial_error(..., hops=0)``, ``--starts`` starts);
 * ``after``: the certificate ``approximate`` now returns (``method="auto"``: the S-procedure bound
-  on these sizes) over the adversarial error of the current search (``hops=2``, 4× the starts);
+  on these sizes) over the larger of the two searches' errors (both are lower bounds of the
+  same supremum; the current search: ``hops=2``, 4× the starts);
 
 and a summary per depth (median and worst ratio). Both searches run on the pruned random network
 itself (``ticket.network``), never on a model of it, and every ratio must be ≥ 1 (a ratio below 1
@@ -23,13 +25,16 @@ Run from the repository root (about 3 minutes on 2 cores; ``--quick``: about 20 
 from __future__ import annotations
 
 import argparse
+import os
 import statistics
 import sys
 import time
 
-import torch
+os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")  # idle OpenMP threads of torch/BLAS must not spin
 
-import sltheory
+import torch  # noqa: E402
+
+import sltheory  # noqa: E402
 
 FULL = dict(dims=[(16, 8), (16, 32, 8), (16, 32, 32, 8)], ns=(8, 12, 16, 20), seeds=(0, 1, 2))
 QUICK = dict(dims=[(8, 4), (8, 16, 4), (8, 16, 16, 4)], ns=(12,), seeds=(0,))
@@ -61,8 +66,11 @@ def main(argv=None) -> int:
     parser.add_argument("--quick", action="store_true", help="small targets, one width and seed")
     parser.add_argument("--ns", type=int, nargs="+", help="samples per block (overrides the default)")
     parser.add_argument("--seeds", type=int, nargs="+", help="random network seeds")
-    parser.add_argument("--starts", type=int, default=2048, help="random starts of the old search")
+    parser.add_argument("--starts", type=int, default=2048,
+                        help="random starts of the old search (the current one gets 4×)")
     args = parser.parse_args(argv)
+    if args.starts < 1 or any(n < 1 for n in args.ns or ()) or any(s < 0 for s in args.seeds or ()):
+        parser.error("--starts and every --ns must be ≥ 1, every --seeds ≥ 0")
     cfg = dict(QUICK if args.quick else FULL)
     if args.ns:
         cfg["ns"] = tuple(args.ns)

@@ -388,10 +388,12 @@ def main(argv=None):
     dims = args.dims or ([16, 32] if args.quick else [32, 64, 128, 256])
     depths = args.depths or ([2] if args.quick else [2, 3])
     epss = args.eps or ([0.1, 0.01] if args.quick else [0.1, 0.01, 0.001])
-    seeds = args.seeds or (10 if args.quick else 20)
+    seeds = args.seeds if args.seeds is not None else (10 if args.quick else 20)
     rule_seeds = args.rule_seeds if args.rule_seeds is not None else (1 if args.quick else 3)
-    if min(dims) < 1 or min(depths) < 1 or seeds < 1 or rule_seeds < 0 or not all(0 < e < 0.5 for e in epss):
-        parser.error("--dims, --depths, --seeds must be ≥ 1, --rule-seeds ≥ 0 and every --eps in (0, 0.5)")
+    if min(dims) < 1 or min(depths) < 1 or seeds < 1 or rule_seeds < 0 or not all(0 < e < 0.5 for e in epss) \
+            or not 0 < args.delta < 1:
+        parser.error("--dims, --depths, --seeds must be ≥ 1, --rule-seeds ≥ 0, every --eps in (0, 0.5) and "
+                     "--delta in (0, 1)")
     from sltheory.runs import atomic_write_text, mark_latest
 
     # The run folder is named by the per-cell settings only: runs over other grids (another depth,
@@ -401,7 +403,9 @@ def main(argv=None):
               "sltheory_version": sltheory.__version__}
     run_dir = Path(args.run_root) / hashlib.sha256(json.dumps(config, sort_keys=True).encode()).hexdigest()[:12]
     saved = _read(run_dir)
-    done = {_cell(r) for r in saved}
+    # A cell is finished unless it skipped the dense levers for a d this run's --dense-max-d covers.
+    skipped_dense = {_cell(r) for r in saved if "(--dense-max-d)" in r["success"] or "not run for d >" in r["note"]}
+    done = {c for c in map(_cell, saved) if not (c in skipped_dense and c[0] <= args.dense_max_d)}
     atomic_write_text(run_dir / "config.json", json.dumps(config, indent=2) + "\n")
 
     start = time.perf_counter()

@@ -38,6 +38,9 @@ import sys
 import tempfile
 import time
 
+# idle OpenMP threads of torch/BLAS must not spin (inherited by the worker processes)
+os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
+
 DEFAULT_WIDTHS = (1000, 1700, 3200)
 QUICK_WIDTHS = (200, 400)
 INPUTS = 64
@@ -70,7 +73,7 @@ def worker(width: int, eps: float, delta: float, seed: int, max_weights: int, co
     from sltheory.constructions._pairs import masked_sparse
 
     tiny = sltheory.gaussian_target((4, 4, 2), 0)
-    sltheory.approximate(tiny, sltheory.random_network(tiny, eps=0.05, seed=0), eps=0.05)
+    sltheory.approximate(tiny, sltheory.random_network(tiny, eps=0.05, seed=0, construction=construction), eps=0.05)
     out: dict = {"width": width, "peak_start_gib": peak_gib()}
     Ws = make_target(width, seed)
     out["target_weights"] = int(sum(W.size for W in Ws))
@@ -82,6 +85,7 @@ def worker(width: int, eps: float, delta: float, seed: int, max_weights: int, co
     out["peak_sample_gib"] = peak_gib()
     out["n"] = list(rand.n)
     out["random_weights"] = rand.plan.num_random_weights
+    out["stored_weights"] = rand.plan.stored_weights   # float64 entries held (slot layers dense)
 
     t0 = time.perf_counter()
     ticket = sltheory.approximate(Ws, rand, eps=eps)
@@ -112,10 +116,12 @@ def worker(width: int, eps: float, delta: float, seed: int, max_weights: int, co
         t0 = time.perf_counter()
         loaded = sltheory.load_ticket(path)
         out["t_load"] = time.perf_counter() - t0
-    out["dense_bytes"] = 8 * out["random_weights"]
+    out["dense_bytes"] = 8 * out["stored_weights"]
     la = [m for m in ticket.network if isinstance(m, torch.nn.Linear)]
     lb = [m for m in loaded.network if isinstance(m, torch.nn.Linear)]
-    out["bit_for_bit"] = bool(len(la) == len(lb) and all(torch.equal(a.weight, b.weight) for a, b in zip(la, lb))
+    out["bit_for_bit"] = bool(len(la) == len(lb)   # int64 views: signed zeros and NaN payloads too
+                              and all(torch.equal(a.weight.view(torch.int64), b.weight.view(torch.int64))
+                                      for a, b in zip(la, lb))
                               and all(torch.equal(a, b) for a, b in zip(ticket.masks, loaded.masks))
                               and loaded.error_bound == ticket.error_bound)
     out["peak_gib"] = peak_gib()
@@ -145,9 +151,11 @@ def main(argv=None):
     if args.construction not in ("subset_sum", "subset_sum_blockdiag"):
         parser.error(f"--construction must be subset_sum or subset_sum_blockdiag, got {args.construction!r}")
     widths = args.widths or (QUICK_WIDTHS if args.quick else DEFAULT_WIDTHS)
+    if min(widths) < 1 or not 0 < args.eps < 1 or not 0 < args.delta < 1 or args.seed < 0 or args.max_weights < 1:
+        parser.error("--widths and --max-weights must be ≥ 1, --eps and --delta in (0, 1), --seed ≥ 0")
     print(f"{args.construction}: 64-w-w targets, eps {args.eps}, delta {args.delta}, seed {args.seed}; {os.cpu_count()} CPUs, "
           f"load average at start {os.getloadavg()[0]:.2f}; one subprocess per size")
-    rows = []
+    rows, failed = [], []
     for w in widths:
         start = time.perf_counter()
         proc = subprocess.run([sys.executable, __file__, "--worker", str(w), "--eps", str(args.eps),
@@ -157,13 +165,14 @@ def main(argv=None):
         wall = time.perf_counter() - start
         if proc.returncode != 0:
             print(f"\nwidth {w}: FAILED (exit {proc.returncode}) after {wall:.1f} s\n{proc.stderr[-3000:]}")
+            failed.append(w)
             continue
         r = json.loads(proc.stdout.strip().splitlines()[-1])
         r["wall"] = wall
         rows.append(r)
         pipeline = r["t_sample"] + r["t_approximate"]
         print(f"\n64-{w}-{w}: {r['target_weights']:,} target weights, n = {tuple(r['n'])}")
-        print(f"  random {r['random_weights']:,} ({r['dense_bytes'] / 2**30:.2f} GiB dense float64), "
+        print(f"  random {r['random_weights']:,} ({r['dense_bytes'] / 2**30:.2f} GiB as stored, dense float64), "
               f"kept {r['kept_weights']:,} ({r['kept_weights'] / r['target_weights']:.2f} per target weight)")
         print(f"  certified bound {r['bound']:.5f} ({r['method']}; re-certified {r['recertified_bound']:.5f})")
         print(f"  time: sample {r['t_sample']:.1f} s, approximate {r['t_approximate']:.1f} s "
@@ -190,7 +199,11 @@ def main(argv=None):
         print(f"\ngoal (≥ 10M target weights, ≤ {GOAL_S:.0f} s, ≤ {GOAL_GIB:.0f} GiB): {r['target_weights']:,} weights, "
               f"sample + approximate {total:.0f} s, peak {r['peak_gib']:.1f} GiB -> {'met' if ok else 'NOT met'}")
     print(f"load average at end {os.getloadavg()[0]:.2f}")
+    if failed:
+        print(f"FAILED widths: {failed}")
+        return 1
+    return 0
 
 
 if __name__ == "__main__":
-    main()
+    sys.exit(main())

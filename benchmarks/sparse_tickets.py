@@ -142,10 +142,12 @@ def main(argv=None):
     parser.add_argument("--ns", type=int, nargs="+", default=None, help="samples per slot")
     parser.add_argument("--epochs", type=int, default=None, help="training epochs (default 40; 15 with --quick)")
     args = parser.parse_args(argv)
-    hidden = args.hidden or (100 if args.quick else 500)
+    hidden = args.hidden if args.hidden is not None else (100 if args.quick else 500)
     taus = args.taus or ([0.1, 0.01] if args.quick else [0.1, 0.03, 0.01, 0.003])
     ns = args.ns or ([16, 32] if args.quick else [16, 24, 32, 40, 48, 64])
-    epochs = args.epochs or (15 if args.quick else 40)
+    epochs = args.epochs if args.epochs is not None else (15 if args.quick else 40)
+    if hidden < 1 or epochs < 1 or args.seed < 0 or not all(t > 0 for t in taus) or not all(1 <= n <= MAX_N for n in ns):
+        parser.error(f"--hidden and --epochs must be ≥ 1, --seed ≥ 0, every --taus > 0 and every --ns in 1..{MAX_N}")
 
     print(f"torch {torch.__version__} ({torch.get_num_threads()} threads)")
     start = time.perf_counter()

@@ -1,5 +1,10 @@
 import os
 
+# Idle OpenMP threads sleep instead of spinning: after numba's parallel solver, torch calls in the same
+# process otherwise slow down many times over whenever another process shares the cores (set before
+# torch or numba is imported).
+os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
+
 from hypothesis import HealthCheck, settings
 
 # "ci": the profile CI runs (≥ 200 examples for the fast properties); "dev": quick local runs;

@@ -174,25 +174,33 @@ def test_fidelity_quick(tmp_path, capsys):
 
 def test_counting_limit_benchmark_smoke(tmp_path, capsys):
     """benchmarks/counting_limit.py end to end on a tiny grid: every lever measured, the levers
-    that only remove weights never raise ρ_c, a rerun skips the finished cell, and the paper table
-    is rebuilt from the saved run."""
+    that only remove weights never raise ρ_c, a rerun skips the finished cell (but not one whose
+    dense levers an earlier --dense-max-d skipped), the paper table is rebuilt from the saved run,
+    and bad arguments are rejected before anything is written."""
     sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "benchmarks"))
     import counting_limit
 
     args = ["--dims", "8", "--depths", "2", "--eps", "0.1", "--seeds", "3", "--rule-seeds", "1",
             "--run-root", str(tmp_path)]
-    (rows,) = counting_limit.main(args)
+    (partial,) = counting_limit.main(args + ["--dense-max-d", "4"])   # the dense levers skipped for d = 8 …
+    assert [r["lever"] for r in partial if not r["n"]] == ["uniform τ, measured n", "spectral, measured n"]
+    (rows,) = counting_limit.main(args)                              # … so a run that covers d = 8 redoes it
     by = {r["lever"]: r for r in rows}
     assert list(by) == list(counting_limit.LEVER_ORDER)
     assert by["negative half"]["ratio"] <= by["theorem"]["ratio"]
-    assert by["n per layer"]["ratio"] <= by["balanced signs"]["ratio"] or \
-        by["n per layer"]["ratio"] <= by["block-diagonal first sub-layer"]["ratio"]
+    assert all(r["n"] for r in rows)   # d = 8 ≤ --dense-max-d: every lever measured, none failed
+    # the per-layer search starts from the cheaper variant and only accepts cheaper moves
+    assert by["n per layer"]["ratio"] <= min(by["balanced signs"]["ratio"],
+                                             by["block-diagonal first sub-layer"]["ratio"])
     for r in rows:   # ρ_c is the plan's count over the counting bound d_in d_out log₂(1/(2ε)) per layer
-        if r["n"]:
-            assert r["ratio"] == pytest.approx(r["weights"] / (2 * 64 * math.log2(5)))
+        assert r["ratio"] == pytest.approx(r["weights"] / (2 * 64 * math.log2(5)))
     assert counting_limit.main(args) == []   # finished: skipped
     assert "skipped" in capsys.readouterr().out
     (path,) = counting_limit.table(counting_limit.latest_run_dir(tmp_path), tmp_path)
-    assert "\\begin{tabular}" in Path(path).read_text()
-    with pytest.raises(SystemExit):
-        counting_limit.main(["--eps", "0.7", "--run-root", str(tmp_path)])
+    tex = Path(path).read_text()
+    assert "\\begin{tabular}" in tex
+    assert " & ".join(f"{by[lv]['ratio']:.2f}" for lv in counting_limit.LEVER_ORDER) in tex
+    for bad in (["--eps", "0.7"], ["--seeds", "0"], ["--delta", "0"], ["--delta", "1.5"]):
+        with pytest.raises(SystemExit):
+            counting_limit.main(bad + ["--run-root", str(tmp_path / "bad")])
+    assert not (tmp_path / "bad").exists()   # rejected before any folder is written

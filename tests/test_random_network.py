@@ -118,3 +118,21 @@ def test_every_construction_is_registered_with_a_citation():
         assert "arXiv:" in citation
         spec = sltheory.construction(name)
         assert spec.name == name and spec.citation == citation
+
+
+def test_random_streams_are_pinned():
+    """Saved tickets store (plan, seed), not weights: a change to any layer's random stream would
+    break every saved file (load_ticket detects it by SHA-256), so the streams are pinned here —
+    a dense layer, and the slot and balanced layers of the block-diagonal variant."""
+    import hashlib
+
+    from sltheory.network import sample_layer
+
+    def digest(t):
+        return hashlib.sha256(t.detach().cpu().numpy().tobytes()).hexdigest()
+
+    assert digest(sample_layer(9, 0, (4, 3))) == "6c5605102ce1763dbe3bdb3541ae75a14c60adb8124d5cd5128e9e33324ef019"
+    W = sltheory.gaussian_target((3, 4, 2), 0)
+    rand = sltheory.random_network(W, n=4, seed=9, construction="subset_sum_blockdiag", balanced_signs=True)
+    assert [digest(lin.weight)[:16] for lin in rand.linears()] == \
+        ["dfb7a024974f3a22", "8d12ab533e4aa969", "5d5b214b3dc31f2f", "3803ff378e490779"]
