@@ -46,7 +46,8 @@ settings (seeds, δ, …) only, so a rerun, or a run over another grid, skips th
 ``python experiments/make_figures.py`` turns the last finished run into paper/tables/counting_limit.tex.
 Prints measured figures only (no assertions). Run from the repository root::
 
-    python benchmarks/counting_limit.py                 # d = 32…256, depth 2–3, ε = 1e-1…1e-3 (~1.5 h)
+    python benchmarks/counting_limit.py                 # d = 32…256, depth 2–3, ε = 1e-1…1e-3 (hours;
+                                                        # one d = 256 cell at ε = 1e-3: 43 min on 2 cores)
     python benchmarks/counting_limit.py --quick         # d = 16, 32, depth 2, ε = 0.1, 0.01, 10 seeds
     python benchmarks/counting_limit.py --dims 64 --depths 2 --eps 0.01
 """
