@@ -398,8 +398,9 @@ def main(argv=None):
     from sltheory.runs import atomic_write_text, mark_latest
 
     # The run folder is named by the per-cell settings only: runs over other grids (another depth,
-    # another d) with the same settings fill the same folder, and a finished cell is never redone.
-    # (--dense-max-d only decides which levers a cell measures; the rows say which were not.)
+    # another d) with the same settings fill the same folder, and a finished cell is not redone.
+    # (--dense-max-d only decides which levers a cell measures; the rows say which were not, and a
+    # later run whose --dense-max-d covers that d redoes the cell.)
     config = {"seeds": seeds, "rule_seeds": rule_seeds, "delta": args.delta, "pass": PASS,
               "sltheory_version": sltheory.__version__}
     run_dir = Path(args.run_root) / hashlib.sha256(json.dumps(config, sort_keys=True).encode()).hexdigest()[:12]
