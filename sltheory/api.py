@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 
+import numpy as np
 import torch
 
 from ._checks import nonnegative_int, positive_float
 from .constructions import registry
-from .errors import InvalidArgumentError, RandomNetworkError
+from .constructions._pairs import masked_sparse
+from .errors import CertificateError, InvalidArgumentError, RandomNetworkError
 from .network import RandomNetwork, masked_copy
 from .targets import as_target, target_shapes
 from .ticket import ScaledOutput, Ticket
@@ -98,8 +100,9 @@ def approximate(target, random_net: RandomNetwork, eps=None, *, weight_tol=None,
                                  f"got {tgt.shapes}")
     spec = registry.get(plan.construction)
     result = spec.prune(tgt, random_net, eps=eps, **options)
+    certificate = _certificate_of_returned_masks(spec, tgt, random_net, result, eps)
     device = random_net.linears()[0].weight.device
-    masks = tuple(torch.as_tensor(m, device=device) for m in result.masks)
+    masks = tuple(torch.tensor(m, dtype=torch.bool, device=device) for m in result.masks)  # copies
     network = masked_copy(random_net, list(masks))
     if tgt.output_scale != 1.0:
         network = torch.nn.Sequential(*network, ScaledOutput(tgt.output_scale))
@@ -115,11 +118,46 @@ def approximate(target, random_net: RandomNetwork, eps=None, *, weight_tol=None,
         "kept_per_target": kept / tgt.num_weights,
         "random_per_target": total / tgt.num_weights,
         "kept_fraction": kept / total,
-        "layer_errors": result.certificate.layer_errors,
-        "float_slack": result.certificate.float_slack,
+        "layer_errors": certificate.layer_errors,
+        "float_slack": certificate.float_slack,
         "output_scale": tgt.output_scale,
         **result.stats,
     }
-    return Ticket(network=network, masks=masks, error_bound=result.certificate.error_bound, stats=stats,
-                  construction=plan.construction, certificate=result.certificate, plan=plan,
+    return Ticket(network=network, masks=masks, error_bound=certificate.error_bound, stats=stats,
+                  construction=plan.construction, certificate=certificate, plan=plan,
                   seed=random_net.seed)
+
+
+def _certificate_of_returned_masks(spec, tgt, random_net, result, eps):
+    """The guard between a construction and the ticket it ships: the masks are frozen (copied,
+    read-only) and the certificate is recomputed from them alone (:meth:`Construction.certify`
+    of the masked random weights). A construction whose returned masks are not the ones it
+    certified (a view that later solving overwrote, say) gets a CertificateError here instead of
+    a ticket with a bound that is not its own."""
+    lins = random_net.linears()
+    if len(result.masks) != len(lins):
+        raise CertificateError(f"the {spec.name} construction returned {len(result.masks)} masks for "
+                               f"{len(lins)} random layers")
+    frozen = []
+    for t, (m, lin) in enumerate(zip(result.masks, lins)):
+        m = np.array(m, dtype=bool, copy=True)
+        if m.shape != tuple(lin.weight.shape):
+            raise CertificateError(f"the {spec.name} construction returned mask {t} of shape {m.shape} for a "
+                                   f"random layer of shape {tuple(lin.weight.shape)}")
+        m.flags.writeable = False
+        frozen.append(m)
+    result.masks = frozen
+    mats = [masked_sparse(lin.weight.detach().cpu().numpy(), m) for lin, m in zip(lins, frozen)]
+    cert = spec.certify(tgt, random_net.plan, mats)
+    claimed = result.certificate.error_bound
+    # (the same computation on the same arrays; the tolerance only allows for a BLAS that is not
+    # bitwise reproducible: the ticket carries the recomputed certificate either way)
+    if not abs(cert.error_bound - claimed) <= 1e-9 * max(abs(claimed), 1e-300):
+        raise CertificateError(
+            f"internal error in the {spec.name} construction: its certificate ({claimed:.6g}) was not "
+            f"computed from the masks it returned (recomputed from them: {cert.error_bound:.6g}); no "
+            "ticket is returned. Please report this with the call that produced it")
+    if eps is not None and not cert.error_bound <= eps:
+        raise CertificateError(f"internal error in the {spec.name} construction: the ticket's certified "
+                               f"bound {cert.error_bound:.6g} exceeds eps = {eps:.6g}")
+    return cert

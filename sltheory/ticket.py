@@ -78,6 +78,47 @@ class Ticket:
 
         return save_ticket(self, path)
 
+    def recertify(self, target, *, method: str = "auto") -> Certificate:
+        """The certificate recomputed from ``target`` and the weights this ticket carries.
+
+        ``error_bound`` and ``certificate`` are what the ticket was built with — for a ticket read
+        from a file, a *stored claim*. This recomputes the bound from scratch: the target is
+        validated as :func:`sltheory.approximate` did (norm assumption and rescaling in the
+        network mode, actual norms in the per-weight mode), the masked random weights are read
+        from ``network`` where ``masks`` is True, and the construction's own certificate
+        (:meth:`sltheory.constructions.base.Construction.certify`) is computed from them. Compare
+        ``ticket.recertify(target).error_bound`` with ``ticket.error_bound``; nothing is changed.
+        Raises :class:`~sltheory.errors.CertificateError` when the ticket carries no plan, or when
+        ``target`` does not fit it (shapes, or the output scale that rescaling gives).
+        """
+        import scipy.sparse as sp
+
+        from .constructions import registry
+        from .errors import CertificateError
+        from .targets import as_target
+
+        if self.plan is None:
+            raise CertificateError("this ticket carries no plan of its random network (build it with "
+                                   "sltheory.approximate), so its certificate cannot be recomputed")
+        per_weight = self.stats.get("mode") == "per_weight"
+        scale = float(self.stats.get("output_scale", 1.0))
+        tgt = as_target(target, check_norms=not per_weight, rescale=not per_weight and scale != 1.0)
+        if tgt.shapes != tuple(tuple(s) for s in self.plan.target_shapes):
+            raise CertificateError(f"the ticket was built for target shapes {self.plan.target_shapes}, got "
+                                   f"{tgt.shapes}")
+        if not abs(tgt.output_scale - scale) <= 1e-12 * scale:
+            raise CertificateError(f"the ticket's network scales its output by {scale:.17g} (rescale=True), "
+                                   f"this target by {tgt.output_scale:.17g}: it is not the target the ticket "
+                                   "was built for")
+        linears = [m for m in self.network.modules() if isinstance(m, nn.Linear)]
+        mats = []
+        for mask, lin in zip(self.masks, linears):
+            m = mask.detach().cpu().numpy()
+            w = lin.weight.detach().cpu().to(torch.float64).numpy()
+            rows, cols = np.nonzero(m)
+            mats.append(sp.csr_matrix((w[rows, cols], (rows, cols)), shape=w.shape))
+        return registry.get(self.plan.construction).certify(tgt, self.plan, mats, method=method)
+
     def to_networkx(self, *, kept_only: bool = False, max_edges: int = MAX_GRAPH_EDGES):
         """The ticket as a ``networkx.DiGraph`` (a DAG), for one's own analyses.
 

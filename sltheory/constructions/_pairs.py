@@ -30,12 +30,12 @@ import scipy.sparse as sp
 from numba import njit
 
 from ..bounds import layer_error_budget, weight_tolerance, weight_tolerance_heuristic
-from ..certify import certify, pair_effective_map
+from ..certify import certify
 from .._checks import nonnegative_int, positive_float
 from ..errors import ApproximationFailedError, InvalidArgumentError, NetworkTooLargeError
 from ..network import Plan, RandomNetwork
 from ..targets import Target
-from .base import Construction, PruneResult
+from .base import Construction, PruneResult, pair_maps
 
 #: Default cap on the float64 entries a plan's network holds (``Plan.stored_weights``: the random
 #: weights, plus a slot layer's zeros; 8 bytes each, plus the ticket's copy): 2·10⁸ ≈ 1.6 GB.
@@ -271,13 +271,14 @@ def prune_pairs(target: Target, rand: RandomNetwork, *, eps, select: Selector | 
                                 select[i] if isinstance(select, Sequence) else select))
 
     def finish():
-        masks, maps, mats = [], [], []
+        """Fresh mask arrays (never views of the solver's state) and the certificate computed
+        from exactly them, the same way :meth:`Construction.certify` does."""
+        masks, mats = [], []
         for layer in layers:
             mA, mB = layer.pair_masks()
-            sA, sB = masked_sparse(layer.A, mA), masked_sparse(layer.B, mB)
             masks += [mA, mB]
-            mats += [sA, sB]
-            maps.append(pair_effective_map(sA, sB, layer.signed))
+            mats += [masked_sparse(layer.A, mA), masked_sparse(layer.B, mB)]
+        maps = pair_maps(plan, mats)
         return masks, certify(target, maps, mats), maps
 
     if weight_tol is not None:

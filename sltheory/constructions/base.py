@@ -8,7 +8,8 @@ from typing import ClassVar
 
 import numpy as np
 
-from ..certify import Certificate
+from ..certify import Certificate, certify, pair_effective_map
+from ..errors import CertificateError
 from ..network import Plan, RandomNetwork
 from ..targets import Target
 
@@ -59,4 +60,32 @@ class Construction(ABC):
 
     @abstractmethod
     def prune(self, target: Target, rand: RandomNetwork, *, eps: float | None, **options) -> PruneResult:
-        """Masks of ``rand`` approximating ``target``; must not change any weight."""
+        """Masks of ``rand`` approximating ``target``; must not change any weight. Its certificate
+        must be :meth:`certify` of the masks it returns (``approximate`` recomputes it from the
+        returned masks and refuses a ticket whose masks are not the ones certified)."""
+
+    # ------------------------------------------------------------ the certificate
+    def certify(self, target: Target, plan: Plan, matrices, *, method: str = "auto") -> Certificate:
+        """The certified bound of a ticket of this construction, from its masked random weights
+        only: ``matrices[t]`` is random linear t with the pruned weights set to 0 (dense or scipy
+        sparse), so the bound is a function of what the ticket carries, nothing else.
+
+        Default (the depth-2l pair constructions): target layer i is the pair ``plan.pairs[i]``
+        = (A, B), its effective map read by :func:`sltheory.certify.pair_effective_map`, and the
+        bound is :func:`sltheory.certify.certify` with the pair-wise float slack."""
+        return certify(target, pair_maps(plan, matrices), list(matrices), method=method)
+
+
+def pair_maps(plan: Plan, matrices) -> list:
+    """The effective map of every target layer of a pair construction, from the masked random
+    weights (``matrices[t]``: random linear t, pruned weights 0)."""
+    if len(matrices) != len(plan.layer_shapes):
+        raise CertificateError(f"{len(matrices)} masked matrices for a plan of {len(plan.layer_shapes)} "
+                               "random layers")
+    maps = []
+    for i, pair in enumerate(plan.pairs):
+        if len(pair) != 2:
+            raise CertificateError(f"target layer {i} is implemented by random layers {pair}, not a pair: "
+                                   f"the {plan.construction} construction must provide its own certify()")
+        maps.append(pair_effective_map(matrices[pair[0]], matrices[pair[1]], plan.signed[i]))
+    return maps

@@ -32,10 +32,11 @@ from __future__ import annotations
 import math
 
 import numpy as np
+import scipy.sparse as sp
 
 from .._checks import nonnegative_int, positive_float
-from ..certify import certify_copies, pair_effective_map
-from ..errors import ApproximationFailedError, InvalidArgumentError, NetworkTooLargeError
+from ..certify import Certificate, certify_copies, pair_effective_map
+from ..errors import ApproximationFailedError, CertificateError, InvalidArgumentError, NetworkTooLargeError
 from ..network import Plan, RandomNetwork
 from ..subset_sum import masks_to_bool, solve
 from ..targets import Target
@@ -111,7 +112,9 @@ class _CopyLayer:
                                                          self.counts[idx], tol)
 
     def mask(self) -> np.ndarray:
-        return self.chosen.reshape(self.M.shape)
+        """A fresh array: later solving rewrites ``chosen`` in place, and a ticket (or the best one
+        kept during the tolerance sweep) must keep the mask its certificate was computed from."""
+        return self.chosen.reshape(self.M.shape).copy()
 
 
 class Burkholz(Construction):
@@ -177,6 +180,28 @@ class Burkholz(Construction):
                     (True,) + (False,) * (L - 1), eps, delta, C,
                     {"copies": tuple(copies), "n_reach": n_reach, "width_factor": width_factor})
 
+    def certify(self, target: Target, plan: Plan, matrices, *, method: str = "auto") -> Certificate:
+        """:func:`sltheory.certify.certify_copies` of the masked random weights ``matrices`` (the
+        univariate layer and the first copy layer as a pair, then one copy layer per target layer;
+        ``method`` has no other choice here than the layer-wise recursion)."""
+        if len(matrices) != len(plan.layer_shapes):
+            raise CertificateError(f"{len(matrices)} masked matrices for a plan of {len(plan.layer_shapes)} "
+                                   "random layers")
+        copies = plan.options["copies"]
+        mats = [M.tocsr() if sp.issparse(M) else sp.csr_matrix(np.asarray(M, dtype=np.float64))
+                for M in matrices]
+        maps = []
+        for k in range(1, target.depth):
+            sM = mats[k + 1]
+            # P = M (1_ρ ⊗ I): sum each row's kept weights over the copies of every input
+            d_in = target.weights[k].shape[1]
+            rho_in = copies[k - 1]
+            if sM.shape[1] != d_in * rho_in:
+                raise CertificateError(f"random layer {k + 1} has {sM.shape[1]} inputs, expected {d_in}·{rho_in}")
+            P = np.asarray(sM.toarray().reshape(sM.shape[0], d_in, rho_in).sum(axis=2))
+            maps.append((P, sM))
+        return certify_copies(target, pair_effective_map(mats[0], mats[1], True), maps, copies, mats)
+
     def prune(self, target: Target, rand: RandomNetwork, *, eps, tolerance=None, **options) -> PruneResult:
         """``tolerance``: prune at this per-weight tolerance only (no sweep)."""
         if options:
@@ -192,21 +217,11 @@ class Burkholz(Construction):
                  for k in range(1, target.depth)]
 
         def finish():
-            """Masks and certificate, recomputed from the masked random weights."""
+            """Fresh masks and the certificate computed from exactly them (:meth:`certify`)."""
             mA, mB = first.pair_masks()
-            sA, sB = masked_sparse(first.A, mA), masked_sparse(first.B, mB)
-            masks, mats = [mA, mB], [sA, sB]
-            maps = []
-            for layer in later:
-                m = layer.mask()
-                sM = masked_sparse(layer.M, m)
-                masks.append(m)
-                mats.append(sM)
-                # P = M (1_ρ ⊗ I): sum each row's kept weights over the copies of every input
-                d_in = layer.W.shape[1]
-                P = np.asarray(sM.toarray().reshape(sM.shape[0], d_in, layer.rho_in).sum(axis=2))
-                maps.append((P, sM))
-            return masks, certify_copies(target, pair_effective_map(sA, sB, True), maps, copies, mats)
+            masks = [mA, mB] + [layer.mask() for layer in later]
+            mats = [masked_sparse(W, m) for W, m in zip(lins, masks)]
+            return masks, self.certify(target, plan, mats)
 
         layers = [first] + later
 
@@ -224,16 +239,17 @@ class Burkholz(Construction):
             for L in layers:
                 L.solve(tol, only_above=tol)
             masks, cert = finish()
-            if best is None or cert.error_bound < best[1].error_bound:
-                best = (masks, cert, tol)
             if eps is not None and cert.error_bound <= eps:
                 return PruneResult(masks, cert, stats(masks, tol))
+            if best is None or cert.error_bound < best[1].error_bound:
+                # the stats too are read now: later solving changes the layers' state
+                best = (masks, cert, tol, stats(masks, tol))
             if eps is None and cert.error_bound > 4 * best[1].error_bound:
                 break  # past the sweet spot: amplification dominates from here on
             tol /= 2
-        masks, cert, tol = best
+        masks, cert, tol, best_stats = best
         if eps is None or cert.error_bound <= eps:
-            return PruneResult(masks, cert, stats(masks, tol))
+            return PruneResult(masks, cert, best_stats)
         needed = tuple(n + math.ceil(math.log2(cert.error_bound / eps)) + 1 for n in plan.n)
         missed = sum(int(np.count_nonzero(L.errors > tol)) for L in layers)
         raise ApproximationFailedError(

@@ -1,0 +1,112 @@
+"""The guard between a construction and the ticket it ships: the certificate is the one of the masks
+the ticket carries (issue 11, D1), and ``Ticket.recertify`` recomputes it from the target."""
+
+import numpy as np
+import pytest
+import torch
+
+import sltheory
+from sltheory.constructions import registry
+
+from _tickets import ADV
+
+CONSTRUCTIONS = sorted(sltheory.constructions())
+N = {"subset_sum": 10, "subset_sum_blockdiag": 10, "malach": 200, "orseau": 200, "burkholz": 8}
+
+
+def test_burkholz_d1_reproducer_is_sound():
+    """The reproducer of D1: with eps=None at depth ≥ 2, the masks of the best tolerance were views
+    that later solving overwrote, so the ticket carried masks other than the certified ones
+    (bound 0.181 against an error ≥ 0.296)."""
+    W = [0.3 * w for w in sltheory.gaussian_target((3, 5, 5), 9)]
+    ticket = sltheory.approximate(W, sltheory.random_network(W, n=6, seed=9, construction="burkholz"))
+    err, _ = sltheory.adversarial_error(sltheory.as_target(W).to_module(), ticket.network, 3, starts=4096)
+    assert err <= ticket.error_bound
+    assert ticket.recertify(W).error_bound == ticket.error_bound
+
+
+@pytest.mark.parametrize("construction", CONSTRUCTIONS)
+@pytest.mark.parametrize("dims", [(3, 4), (3, 5, 5), (2, 4, 4, 3)])
+@pytest.mark.parametrize("eps", [None, "rule"])
+def test_certificate_is_that_of_the_shipped_masks(construction, dims, eps):
+    """Every construction, both modes, depth 1-3: the shipped bound is recomputed from the shipped
+    masks (and the random weights) alone, and no measured error exceeds it."""
+    W = [0.5 * w for w in sltheory.gaussian_target(dims, 3)]
+    if eps is None:
+        rand = sltheory.random_network(W, n=N[construction] // 2, seed=1, construction=construction)
+        ticket = sltheory.approximate(W, rand)
+    else:
+        rand = sltheory.random_network(W, n=N[construction], seed=1, construction=construction)
+        best = sltheory.approximate(W, rand).error_bound
+        ticket = sltheory.approximate(W, rand, eps=2 * best)
+        assert ticket.error_bound <= 2 * best
+    cert = ticket.recertify(W)
+    assert cert.error_bound == pytest.approx(ticket.error_bound, rel=1e-9)
+    # the masked matrices rebuilt from the random network and the masks give the same bound
+    mats = [np.where(m.numpy(), lin.weight.detach().numpy(), 0.0)
+            for m, lin in zip(ticket.masks, rand.linears())]
+    again = registry.get(construction).certify(sltheory.as_target(W), rand.plan, mats)
+    assert again.error_bound == pytest.approx(ticket.error_bound, rel=1e-9)
+    err, _ = sltheory.adversarial_error(sltheory.as_target(W).to_module(), ticket.network, dims[0], **ADV)
+    assert err <= ticket.error_bound
+
+
+class _Tampering:
+    """A construction that changes one kept weight of its masks after certifying them (the class of
+    bug D1 was): approximate must refuse to ship the ticket."""
+
+    def __init__(self, inner):
+        self.inner = inner
+        self.name = inner.name
+
+    def __getattr__(self, item):
+        return getattr(self.inner, item)
+
+    def prune(self, target, rand, **kw):
+        result = self.inner.prune(target, rand, **kw)
+        last = result.masks[-1]
+        row, col = np.argwhere(last)[0]
+        last[row, col] = False          # in place, after the certificate was computed
+        return result
+
+
+@pytest.mark.parametrize("construction", ["subset_sum", "burkholz"])
+def test_masks_changed_after_certifying_are_refused(monkeypatch, construction):
+    W = sltheory.gaussian_target((3, 4, 4), 0)
+    rand = sltheory.random_network(W, n=N[construction], seed=0, construction=construction)
+    spec = registry.get(construction)
+    monkeypatch.setitem(registry._CACHE, construction, _Tampering(spec))
+    with pytest.raises(sltheory.CertificateError, match="not computed from the masks it returned"):
+        sltheory.approximate(W, rand)
+
+
+def test_shipped_masks_are_copies():
+    """The ticket's masks do not share memory with anything the construction still holds."""
+    W = sltheory.gaussian_target((3, 4, 4), 0)
+    rand = sltheory.random_network(W, n=8, seed=0, construction="burkholz")
+    ticket = sltheory.approximate(W, rand)
+    before = [m.clone() for m in ticket.masks]
+    sltheory.approximate(W, rand, eps=ticket.error_bound * 1.5)   # prunes the same network again
+    assert all(torch.equal(a, b) for a, b in zip(before, ticket.masks))
+
+
+def test_recertify_checks_the_target():
+    W = [2.0 * w for w in sltheory.gaussian_target((3, 4, 4), 0)]
+    rand = sltheory.random_network(W, n=10, seed=0)
+    ticket = sltheory.approximate(W, rand, rescale=True)
+    assert ticket.recertify(W).error_bound == pytest.approx(ticket.error_bound, rel=1e-9)
+    with pytest.raises(sltheory.CertificateError, match="output"):
+        ticket.recertify([3.0 * w for w in sltheory.gaussian_target((3, 4, 4), 0)])
+    with pytest.raises(sltheory.CertificateError, match="shapes"):
+        ticket.recertify([2.0 * w for w in sltheory.gaussian_target((3, 4, 5), 0)])
+    # a different target of the same shapes: a fresh, honest bound (far larger here)
+    other = [2.0 * w for w in sltheory.gaussian_target((3, 4, 4), 1)]
+    assert ticket.recertify(other).error_bound > 3 * ticket.error_bound
+
+
+def test_recertify_after_load(tmp_path):
+    W = sltheory.gaussian_target((3, 4, 2), 0)
+    rand = sltheory.random_network(W, n=20, seed=0, construction="subset_sum_blockdiag")
+    ticket = sltheory.approximate(W, rand, weight_tol=0.05)
+    loaded = sltheory.load_ticket(ticket.save(tmp_path / "t.npz"))
+    assert loaded.recertify(W).error_bound == pytest.approx(ticket.error_bound, rel=1e-9)
