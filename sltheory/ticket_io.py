@@ -1,21 +1,54 @@
 """Compact tickets on disk: the random network's plan and seed plus the kept indices, no weights.
 
 A ticket's random network is a function of (plan, seed) only (:class:`~sltheory.network.RandomNetwork`:
-layer t from ``SeedSequence(seed, spawn_key=(t,))``), so the file stores
+layer t from ``SeedSequence(seed, spawn_key=(t,))``), so the file (format version 2) is a zip archive
+of ``.npy`` members (``numpy.load`` opens it; no pickle anywhere):
 
-* ``header``: UTF-8 JSON (as a uint8 array) — format name and version, the plan (construction,
-  target and layer shapes, pairs, n, signed, eps, delta, constant, options, distribution), the
-  seed, error_bound, stats, the certificate's fields, the output scale (``rescale=True``), the
-  kept count per layer and a SHA-256 of the kept weights' float64 bytes (in index order);
-* ``mask_<t>``: for each random nn.Linear t, the sorted flat (row-major) indices of its kept
+* ``header.npy``: UTF-8 JSON (a uint8 array) — format name and version, the plan (construction,
+  target and layer shapes, pairs, n, signed, eps, delta, constant, options, distribution, layer
+  kinds), the seed, construction, error_bound, stats, the certificate's fields, the output scale
+  (``rescale=True``), the kept count per layer, ``kept_sha256`` (a SHA-256 of the kept weights'
+  float64 little-endian bytes, layer by layer in index order) and the weights' dtype;
+* ``mask_<t>.npy``: for each random nn.Linear t, the sorted flat (row-major) indices of its kept
   weights, in the smallest unsigned integer dtype that holds ``out · in − 1``;
+* ``sha256.npy``: 64 ASCII hex digits (a uint8 array), the **file digest**::
 
-in one ``numpy.savez_compressed`` archive (read back with ``allow_pickle=False``: no pickle
-anywhere). :func:`load_ticket` re-samples every random layer from (plan, seed), one layer at a
-time, keeps the weights at the stored indices (0 elsewhere, as :func:`~sltheory.network.masked_copy`
-does) and checks the SHA-256: the loaded network equals the saved one bit for bit, or a
-:class:`~sltheory.errors.TicketFileError` says that the random stream changed (another numpy
-generator, for instance). Writes are atomic (temp file in the same folder, fsync, ``os.replace``).
+      h = sha256(b"sltheory.ticket/2\\n")
+      for name in ("header.npy", "mask_0.npy", …, "mask_<L-1>.npy"):
+          h.update(name.encode() + b"\\n" + len(data).to_bytes(8, "little") + data)
+
+  with ``data`` the member's whole ``.npy`` bytes (its npy header included, so dtype and shape are
+  covered). It covers every header field that changes the network or the claim (plan, seed,
+  output_scale, layer shapes, error_bound, certificate, stats, …) and every kept index, and through
+  ``kept_sha256`` the kept weights' bytes.
+
+:func:`load_ticket` checks, in this order, before it allocates anything sized by the file: that the
+path is a regular file (a FIFO, device, socket or folder is refused, never opened for reading), the
+zip directory's size, each member's size against hard limits (:data:`MAX_HEADER_BYTES`,
+:data:`MAX_LAYERS`, ``max_weights`` for out·in of every layer and for their sum, kept counts ≤ out·in,
+index arrays of exactly the size the header gives), then the file digest (an altered or corrupted
+file is a :class:`~sltheory.errors.TicketFileError`), then the indices (sorted, unique, in range).
+Only then does it re-sample every random layer from (plan, seed), one at a time, keep the weights
+at the stored indices (0 elsewhere, as :func:`~sltheory.network.masked_copy` does) and check
+``kept_sha256``: the loaded network equals the saved one bit for bit, or a ``TicketFileError`` says
+that the random stream changed (another numpy generator, for instance). Every corruption of the
+file is a ``TicketFileError`` (``tests/test_ticket_file_faults.py`` flips every byte of saved
+tickets). The digest is not a signature: it detects corruption and edits made by anything but a
+deliberate forger, who can recompute it — so the stored error bound stays a *claim*, which
+``ticket.recertify(target)`` recomputes from the target.
+
+Writes are atomic (:func:`sltheory.runs.atomic_write`: an anonymous temp file in the same folder,
+fsync, ``os.replace``; a writer killed mid-save leaves no file behind). Saving the same ticket twice
+gives the same bytes (fixed zip timestamps, sorted JSON keys).
+
+Version-1 files (sltheory before the file digest; no ``sha256.npy``) still load: their network is
+checked as before (``kept_sha256`` covers the seed, the plan's sampling and the indices, and zip's
+CRC-32 catches random corruption), but their other header fields (error_bound, certificate, stats,
+output_scale) are covered by nothing against edits. A user holding such files would rather keep
+them than recompute every ticket from its target, so they load, marked: the loaded ticket's
+``stats["file_format_version"]`` is 1 (a version-2 file's stats are exactly the saved ones). Saving
+the loaded ticket writes a version-2 file (the mark stays in its stats, recording that the claim was
+read unprotected); ``ticket.recertify(target)`` checks the claim.
 
 Tuples in the header are written as ``{"__tuple__": [...]}`` so that the plan, stats and
 certificate come back with the same Python types (Plan compares equal).
@@ -25,9 +58,15 @@ from __future__ import annotations
 
 import dataclasses
 import hashlib
+import io
 import json
+import math
 import os
+import re
+import stat
+import struct
 import zipfile
+import zlib
 from pathlib import Path
 
 import numpy as np
@@ -35,15 +74,28 @@ import torch
 from torch import nn
 
 from .certify import Certificate
+from .constructions._pairs import MAX_RANDOM_WEIGHTS
 from .errors import InvalidArgumentError, RandomNetworkError, TicketFileError, TicketVersionError
 from .network import Plan, sample_plan_layer
 from .ticket import ScaledOutput, Ticket
 
 FORMAT = "sltheory.ticket"
-#: Version of the file format this module writes and reads.
-FORMAT_VERSION = 1
+#: Version of the file format this module writes (it also reads version 1: module docstring).
+FORMAT_VERSION = 2
+_READS = (1, 2)
 
-__all__ = ["FORMAT_VERSION", "load_ticket", "save_ticket"]
+#: Hard limits a file is checked against before anything sized by it is allocated (the plan's
+#: weights are capped by ``max_weights=``, :data:`~sltheory.constructions._pairs.MAX_RANDOM_WEIGHTS`
+#: by default, the same cap the constructions apply when they sample).
+MAX_HEADER_BYTES = 4 << 20   # a header takes ~0.8 KB per target layer
+MAX_LAYERS = 4096            # random nn.Linear layers
+_NPY_PREFIX_MAX = 4096       # magic + npy header of one member (numpy writes 64 or 128 bytes)
+_ENTRY_MAX = 512             # bytes of one central-directory entry (46 + name + zip64 extra)
+_ZIP_FLAGS_OK = 0x0002 | 0x0004 | 0x0008 | 0x0800   # deflate options, data descriptor, UTF-8 names
+_DIGEST_PREFIX = b"sltheory.ticket/2\n"
+_HEX64 = re.compile(r"[0-9a-f]{64}")
+
+__all__ = ["FORMAT_VERSION", "MAX_HEADER_BYTES", "MAX_LAYERS", "load_ticket", "save_ticket"]
 
 
 # ------------------------------------------------------------------ JSON with tuples
@@ -55,6 +107,9 @@ def _encode(value):
     if isinstance(value, dict):
         if not all(isinstance(k, str) for k in value):
             raise InvalidArgumentError(f"cannot save a dict with non-string keys: {sorted(map(repr, value))[:5]}")
+        if set(value) == {"__tuple__"}:
+            raise InvalidArgumentError("cannot save a dict whose only key is '__tuple__' (it marks tuples in the "
+                                       "header: it would load back as a tuple)")
         return {k: _encode(v) for k, v in value.items()}
     if isinstance(value, np.ndarray):
         return {"__tuple__": [_encode(v) for v in value.tolist()]} if value.ndim else _encode(value.item())
@@ -68,6 +123,8 @@ def _encode(value):
 def _decode(value):
     if isinstance(value, dict):
         if set(value) == {"__tuple__"}:
+            if not isinstance(value["__tuple__"], list):
+                raise ValueError(f"a tuple holds a {type(value['__tuple__']).__name__}, not a list")
             return tuple(_decode(v) for v in value["__tuple__"])
         return {k: _decode(v) for k, v in value.items()}
     if isinstance(value, list):
@@ -91,6 +148,20 @@ def _kept_digest(values) -> str:
     return h.hexdigest()
 
 
+def _file_digest(members: list[tuple[str, bytes]]) -> str:
+    h = hashlib.sha256(_DIGEST_PREFIX)
+    for name, data in members:
+        h.update(name.encode() + b"\n" + len(data).to_bytes(8, "little"))
+        h.update(data)
+    return h.hexdigest()
+
+
+def _npy_bytes(array: np.ndarray) -> bytes:
+    buf = io.BytesIO()
+    np.lib.format.write_array(buf, np.ascontiguousarray(array), version=(1, 0), allow_pickle=False)
+    return buf.getvalue()
+
+
 def _linears(module: nn.Module) -> list[nn.Linear]:
     return [m for m in module.modules() if isinstance(m, nn.Linear)]
 
@@ -100,33 +171,102 @@ def _output_scale(network: nn.Module) -> float:
     return float(scaled[-1].scale) if scaled else 1.0
 
 
+def _as_path(path) -> Path:
+    """``path`` (str, bytes or os.PathLike) as a Path; InvalidArgumentError for another type, an
+    empty path or a NUL character."""
+    if not isinstance(path, (str, bytes, os.PathLike)):
+        raise InvalidArgumentError(f"path must be a str or os.PathLike, got {type(path).__name__}")
+    try:
+        text = os.fsdecode(os.fspath(path))
+    except TypeError as exc:
+        raise InvalidArgumentError(f"path: {exc}") from None
+    if not text:
+        raise InvalidArgumentError("path is empty")
+    if "\0" in text:
+        raise InvalidArgumentError(f"path {text!r} contains a NUL character")
+    return Path(text)
+
+
+def _device(device) -> torch.device:
+    """``device`` (None: cpu) as a torch.device that can hold the loaded weights; InvalidArgumentError
+    otherwise (meta tensors hold no values; an unavailable accelerator)."""
+    try:
+        dev = torch.device("cpu" if device is None else device)
+    except (RuntimeError, TypeError, ValueError) as exc:
+        raise InvalidArgumentError(f"device {device!r}: {exc}") from None
+    if dev.type == "meta":
+        raise InvalidArgumentError("device 'meta' holds no values: load the ticket on 'cpu' or an accelerator")
+    if dev.type == "cuda":
+        if not torch.cuda.is_available():
+            raise InvalidArgumentError(f"device {device!r}: CUDA is not available here")
+        if dev.index is not None and dev.index >= torch.cuda.device_count():
+            raise InvalidArgumentError(f"device {device!r}: there are {torch.cuda.device_count()} CUDA devices")
+    elif dev.type != "cpu":
+        try:
+            torch.empty(0, device=dev)
+        except (RuntimeError, AssertionError) as exc:   # torch asserts for a backend it was built without
+            raise InvalidArgumentError(f"device {device!r} is not available: {exc}") from None
+    return dev
+
+
+def _regular_file_stat(path: Path, action: str):
+    """``os.stat(path)`` (None if it does not exist); a TicketFileError unless a regular file."""
+    try:
+        st = os.stat(path)
+    except FileNotFoundError:
+        return None
+    except OSError as exc:
+        raise TicketFileError(f"cannot {action} {path}: {exc.strerror}", path=path) from None
+    if stat.S_ISDIR(st.st_mode):
+        raise TicketFileError(f"cannot {action} {path}: it is a folder", path=path)
+    if not stat.S_ISREG(st.st_mode):
+        raise TicketFileError(f"cannot {action} {path}: it is not a regular file (a FIFO, device or socket)",
+                              path=path)
+    return st
+
+
 # ------------------------------------------------------------------ save
 def save_ticket(ticket: Ticket, path) -> Path:
-    """Write ``ticket`` to ``path`` (module docstring); returns the path. The folder must exist
-    (:class:`~sltheory.errors.TicketFileError` otherwise, before anything is written); an
-    existing file is replaced atomically, never left half-written."""
+    """Write ``ticket`` to ``path`` in format version 2 (module docstring); returns the path.
+
+    Checked before anything is written (:class:`~sltheory.errors.TicketFileError`): the folder
+    exists, ``path`` is a regular file or does not exist (no folder, FIFO, device, socket), its
+    name fits the file system; :class:`~sltheory.errors.InvalidArgumentError` for a ticket that
+    carries no plan/seed or would not load back (masks that do not fit the plan, a header or a
+    layer count beyond :data:`MAX_HEADER_BYTES` / :data:`MAX_LAYERS`). Any legal file name works;
+    an existing file is replaced atomically, never left half-written, and a save killed midway
+    leaves no temporary file (see :func:`sltheory.runs.atomic_write`)."""
     if not isinstance(ticket, Ticket):
         raise InvalidArgumentError(f"expected a Ticket, got {type(ticket).__name__}")
-    path = Path(os.fspath(path))
+    path = _as_path(path)
     if ticket.plan is None or ticket.seed is None:
         raise InvalidArgumentError("this ticket carries no plan/seed of its random network (build it with "
                                    "sltheory.approximate), so it cannot be saved compactly")
     if not path.parent.is_dir():
         raise TicketFileError(f"cannot save the ticket to {path}: folder {path.parent} does not exist", path=path)
-    if path.is_dir():
-        raise TicketFileError(f"cannot save the ticket to {path}: it is a folder", path=path)
+    _regular_file_stat(path, "save the ticket to")
+    try:
+        name_max = os.pathconf(path.parent, "PC_NAME_MAX")
+    except (OSError, ValueError):
+        name_max = None
+    if name_max is not None and len(os.fsencode(path.name)) > name_max:
+        raise TicketFileError(f"cannot save the ticket to {path}: the name is {len(os.fsencode(path.name))} bytes "
+                              f"long, the file system allows {name_max}", path=path)
     plan = ticket.plan
     linears = _linears(ticket.network)
     if len(linears) != len(plan.layer_shapes):   # (Ticket itself checks masks against linears)
         raise InvalidArgumentError(f"the ticket has {len(linears)} linear layers for a plan of "
                                    f"{len(plan.layer_shapes)}: it would not load back")
-    arrays, kept_values, kept_counts = {}, [], []
+    if len(linears) > MAX_LAYERS:
+        raise InvalidArgumentError(f"the ticket has {len(linears)} linear layers, more than a ticket file holds "
+                                   f"(MAX_LAYERS = {MAX_LAYERS}): it would not load back")
+    members, kept_values, kept_counts = [], [], []
     for t, (mask, lin, shape) in enumerate(zip(ticket.masks, linears, plan.layer_shapes)):
         if tuple(mask.shape) != tuple(shape):
             raise InvalidArgumentError(f"mask {t} has shape {tuple(mask.shape)}, the plan's layer {tuple(shape)}")
         flat = torch.flatten(mask.detach().cpu())
         idx = torch.nonzero(flat).reshape(-1)
-        arrays[f"mask_{t}"] = idx.numpy().astype(_index_dtype(flat.numel()))
+        members.append((f"mask_{t}.npy", _npy_bytes(idx.numpy().astype(_index_dtype(flat.numel())))))
         kept_values.append(torch.flatten(lin.weight.detach().cpu())[idx].numpy())
         kept_counts.append(int(idx.numel()))
     header = {
@@ -143,83 +283,310 @@ def save_ticket(ticket: Ticket, path) -> Path:
         "kept_sha256": _kept_digest(kept_values),
         "dtype": "float64",
     }
-    blob = json.dumps(_encode(header), allow_nan=True).encode("utf-8")
-    arrays["header"] = np.frombuffer(blob, dtype=np.uint8)
-    _atomic_savez(path, arrays)
+    blob = json.dumps(_encode(header), allow_nan=True, sort_keys=True, separators=(",", ":")).encode("utf-8")
+    if len(blob) > MAX_HEADER_BYTES:
+        raise InvalidArgumentError(f"the ticket's header takes {len(blob)} bytes, more than a ticket file holds "
+                                   f"(MAX_HEADER_BYTES = {MAX_HEADER_BYTES}): it would not load back")
+    members.insert(0, ("header.npy", _npy_bytes(np.frombuffer(blob, dtype=np.uint8))))
+    digest = _file_digest(members)
+    members.append(("sha256.npy", _npy_bytes(np.frombuffer(digest.encode("ascii"), dtype=np.uint8))))
+
+    from .runs import atomic_write
+
+    atomic_write(path, lambda fh: _write_zip(fh, members), binary=True)
     return path
 
 
-def _atomic_savez(path: Path, arrays: dict) -> None:
-    from .runs import atomic_write
+def _write_zip(fh, members: list[tuple[str, bytes]]) -> None:
+    with zipfile.ZipFile(fh, "w", compression=zipfile.ZIP_DEFLATED, allowZip64=True) as zf:
+        for name, data in members:
+            info = zipfile.ZipInfo(name, date_time=(1980, 1, 1, 0, 0, 0))   # same ticket, same bytes
+            info.compress_type = zipfile.ZIP_DEFLATED
+            info.external_attr = 0o644 << 16
+            zf.writestr(info, data)
 
-    atomic_write(path, lambda fh: np.savez_compressed(fh, **arrays), binary=True)
+
+# ------------------------------------------------------------------ load: the archive
+_EOCD = struct.Struct("<4s4H2LH")           # end of central directory, 22 bytes
+_ZIP64_LOCATOR = struct.Struct("<4sLQL")    # 20 bytes, just before the EOCD
+_ZIP64_EOCD = struct.Struct("<4sQ2H2L4Q")   # 56 bytes
 
 
-# ------------------------------------------------------------------ load
-def _read(path: Path) -> tuple[dict, list[np.ndarray]]:
-    if not path.exists():
+def _check_zip_directory(fh, size: int, path: Path) -> None:
+    """Read the zip end record (the last 22 bytes: ticket files carry no archive comment) and refuse
+    a central directory with more entries or bytes than a ticket has, before zipfile reads it."""
+    def bad(why):
+        return TicketFileError(f"{path} is not an sltheory ticket (corrupt or truncated zip archive: {why})",
+                               path=path)
+    if size < _EOCD.size:
+        raise bad(f"{size} bytes")
+    fh.seek(size - _EOCD.size)
+    sig, _, _, _, entries, cd_size, cd_offset, comment = _EOCD.unpack(fh.read(_EOCD.size))
+    if sig != b"PK\x05\x06" or comment != 0:
+        raise bad("no end record at the end of the file")
+    if entries == 0xFFFF or cd_size == 0xFFFFFFFF or cd_offset == 0xFFFFFFFF:   # zip64
+        at = size - _EOCD.size - _ZIP64_LOCATOR.size
+        if at < 0:
+            raise bad("no zip64 locator")
+        fh.seek(at)
+        sig, _, offset, _ = _ZIP64_LOCATOR.unpack(fh.read(_ZIP64_LOCATOR.size))
+        if sig != b"PK\x06\x07" or offset + _ZIP64_EOCD.size > at:
+            raise bad("bad zip64 locator")
+        fh.seek(offset)
+        rec = _ZIP64_EOCD.unpack(fh.read(_ZIP64_EOCD.size))
+        if rec[0] != b"PK\x06\x06":
+            raise bad("bad zip64 end record")
+        entries, cd_size = rec[7], rec[8]
+    if entries > MAX_LAYERS + 2 or cd_size > (MAX_LAYERS + 2) * _ENTRY_MAX:
+        raise bad(f"its directory claims {entries} members in {cd_size} bytes; a ticket has at most "
+                  f"{MAX_LAYERS + 2}")
+    fh.seek(0)
+
+
+def _read_member(zf: zipfile.ZipFile, name: str, limit: int, path: Path) -> bytes:
+    """The whole bytes of member ``name``, refused (TicketFileError) before reading when its
+    declared size exceeds ``limit`` or it is stored in a way no ticket writer uses."""
+    info = zf.getinfo(name)
+    if info.file_size > limit:
+        raise TicketFileError(f"{path}: member {name} claims {info.file_size} bytes, more than the {limit} its "
+                              "header allows (corrupt or crafted file)", path=path)
+    if (info.compress_type not in (zipfile.ZIP_STORED, zipfile.ZIP_DEFLATED) or info.flag_bits & ~_ZIP_FLAGS_OK
+            or info.extract_version > zipfile.MAX_EXTRACT_VERSION):
+        raise TicketFileError(f"{path}: member {name} is stored with compression {info.compress_type}, flags "
+                              f"{info.flag_bits:#x}, zip version {info.extract_version} (corrupt: a ticket uses "
+                              "deflate, unencrypted)", path=path)
+    with zf.open(info) as member:
+        data = member.read(info.file_size + 1)   # bounded, whatever the compressed stream holds
+    if len(data) != info.file_size:
+        raise TicketFileError(f"{path}: member {name} holds {len(data)} bytes, its directory says "
+                              f"{info.file_size} (corrupt)", path=path)
+    return data
+
+
+def _npy_array(data: bytes, name: str, dtype: np.dtype, count: int | None, path: Path) -> np.ndarray:
+    """The 1-D array of ``count`` entries (any number if None) of an unsigned ``dtype`` (either
+    byte order) that the ``.npy`` bytes ``data`` must hold; TicketFileError otherwise. No copy."""
+    fp = io.BytesIO(data)
+    version = np.lib.format.read_magic(fp)
+    if version == (1, 0):
+        shape, fortran, got = np.lib.format.read_array_header_1_0(fp, max_header_size=_NPY_PREFIX_MAX)
+    elif version == (2, 0):
+        shape, fortran, got = np.lib.format.read_array_header_2_0(fp, max_header_size=_NPY_PREFIX_MAX)
+    else:
+        raise TicketFileError(f"{path}: member {name} is an npy file of version {version}", path=path)
+    offset = fp.tell()
+    if count is None and isinstance(shape, tuple) and len(shape) == 1:
+        count = shape[0]
+    if (got.kind != "u" or got.itemsize != dtype.itemsize or got.fields is not None or fortran
+            or shape != (count,) or len(data) - offset != count * dtype.itemsize):
+        raise TicketFileError(f"{path}: member {name} holds an array {shape} of {got} ({len(data) - offset} bytes); "
+                              f"the header says {count} entries of {dtype}", path=path)
+    return np.frombuffer(data, dtype=got, count=count, offset=offset)
+
+
+# ------------------------------------------------------------------ load: the header
+def _is_int(v) -> bool:
+    return isinstance(v, int) and not isinstance(v, bool)
+
+
+def _is_real(v) -> bool:
+    return isinstance(v, (int, float)) and not isinstance(v, bool)
+
+
+def _is_shape(v) -> bool:
+    return isinstance(v, tuple) and len(v) == 2 and all(_is_int(x) and x >= 0 for x in v)
+
+
+def _check_header(header: dict, path: Path, max_weights: int) -> None:
+    """Types and hard limits of every header field load_ticket uses (TicketFileError naming the
+    first bad one), before anything is allocated from them."""
+    def need(ok, field, what):
+        if not ok:
+            raise TicketFileError(f"{path}: the ticket header's {field} is not {what} (corrupt or crafted file)",
+                                  path=path)
+    plan = header.get("plan")
+    need(isinstance(plan, dict), "plan", "a dict")
+    unknown = set(plan) - {f.name for f in dataclasses.fields(Plan)}
+    need(not unknown, "plan", f"a Plan (unknown fields {sorted(unknown)[:5]})")
+    shapes = plan.get("layer_shapes")
+    need(isinstance(shapes, tuple) and all(_is_shape(s) for s in shapes), "plan.layer_shapes",
+         "a tuple of (out, in) pairs of non-negative ints")
+    need(len(shapes) <= MAX_LAYERS, "plan.layer_shapes", f"at most MAX_LAYERS = {MAX_LAYERS} layers long "
+                                                         f"(it has {len(shapes)})")
+    for t, (out_f, in_f) in enumerate(shapes):
+        need(out_f * in_f <= max_weights, f"layer {t}'s shape", f"within max_weights = {max_weights} weights "
+                                                                 f"({out_f}×{in_f}; pass a larger max_weights= "
+                                                                 "to load a ticket this large)")
+    total = sum(o * i for o, i in shapes)
+    need(total <= max_weights, "plan.layer_shapes", f"within max_weights = {max_weights} weights in all "
+                                                    f"({total}; pass a larger max_weights= to load it)")
+    need(isinstance(plan.get("construction"), str), "plan.construction", "a str")
+    need(isinstance(plan.get("target_shapes"), tuple) and all(_is_shape(s) for s in plan["target_shapes"]),
+         "plan.target_shapes", "a tuple of (out, in) pairs")
+    need(isinstance(plan.get("pairs"), tuple) and all(
+        isinstance(p, tuple) and all(_is_int(i) and 0 <= i < len(shapes) for i in p) for p in plan["pairs"]),
+        "plan.pairs", "a tuple of tuples of layer indices")
+    need(isinstance(plan.get("n"), tuple) and all(_is_int(v) and v >= 0 for v in plan["n"]), "plan.n",
+         "a tuple of non-negative ints")
+    need(isinstance(plan.get("signed"), tuple) and all(isinstance(v, bool) for v in plan["signed"]),
+         "plan.signed", "a tuple of bools")
+    for key in ("eps", "delta", "constant"):
+        need(plan.get(key) is None or _is_real(plan[key]), f"plan.{key}", "a number or null")
+    need(isinstance(plan.get("options", {}), dict), "plan.options", "a dict")
+    dist = plan.get("distribution", ("uniform",))
+    need(isinstance(dist, tuple) and dist and isinstance(dist[0], str) and all(_is_real(v) for v in dist[1:]),
+         "plan.distribution", "a tuple (name, parameters…)")
+    kinds = plan.get("layer_kinds", ())
+    need(isinstance(kinds, tuple) and len(kinds) in (0, len(shapes)), "plan.layer_kinds",
+         "empty or one kind per layer")
+    for k in kinds:
+        need(isinstance(k, tuple) and k and isinstance(k[0], str), "plan.layer_kinds", "a tuple of (kind, …)")
+        if k[0] == "slots":
+            need(len(k) == 3 and _is_int(k[1]) and k[1] > 0 and isinstance(k[2], bool), "a slots layer kind",
+                 "('slots', n > 0, signed)")
+    need(_is_int(header.get("seed")) and header["seed"] >= 0, "seed", "a non-negative int")
+    need(isinstance(header.get("construction"), str), "construction", "a str")
+    need(_is_real(header.get("error_bound")) and header["error_bound"] >= 0, "error_bound", "a number ≥ 0")
+    need(isinstance(header.get("stats"), dict), "stats", "a dict")
+    need(isinstance(header.get("certificate"), dict), "certificate", "a dict")
+    scale = header.get("output_scale")
+    need(_is_real(scale) and math.isfinite(scale), "output_scale", "a finite number")
+    counts = header.get("kept_counts")
+    need(isinstance(counts, tuple) and len(counts) == len(shapes), "kept_counts", "one count per layer")
+    for t, (c, (out_f, in_f)) in enumerate(zip(counts, shapes)):
+        need(_is_int(c) and 0 <= c <= out_f * in_f, f"kept_counts[{t}]", f"an int in [0, {out_f * in_f}]")
+    need(isinstance(header.get("kept_sha256"), str) and _HEX64.fullmatch(header["kept_sha256"]), "kept_sha256",
+         "64 hex digits")
+    need(header.get("dtype", "float64") == "float64", "dtype", "float64")
+
+
+def _read(path: Path, max_weights: int) -> tuple[dict, list[np.ndarray]]:
+    """Header and index arrays of the ticket file at ``path``, every check of the module docstring
+    up to (not including) the re-sampling done."""
+    st = _regular_file_stat(path, "load a ticket from")
+    if st is None:
         raise TicketFileError(f"no ticket file at {path}", path=path)
+    try:   # O_NONBLOCK: should the path have become a FIFO since the stat, open() cannot hang
+        fd = os.open(path, os.O_RDONLY | os.O_CLOEXEC | os.O_NOCTTY | os.O_NONBLOCK)
+    except OSError as exc:
+        raise TicketFileError(f"cannot load a ticket from {path}: {exc.strerror}", path=path) from None
     try:
-        with open(path, "rb") as fh, np.load(fh, allow_pickle=False) as z:
-            if "header" not in z.files:
-                raise TicketFileError(f"{path} is not an sltheory ticket (no header)", path=path)
-            header = _decode(json.loads(bytes(z["header"]).decode("utf-8")))
-            if not isinstance(header, dict) or header.get("format") != FORMAT:
-                raise TicketFileError(f"{path} is not an sltheory ticket (format "
-                                      f"{header.get('format') if isinstance(header, dict) else None!r})", path=path)
-            if header.get("version") != FORMAT_VERSION:
-                raise TicketVersionError(f"{path} is a ticket of format version {header.get('version')!r}; this "
-                                         f"sltheory reads version {FORMAT_VERSION}", path=path,
-                                         version=header.get("version"), supported=FORMAT_VERSION)
-            n_layers = len(header["plan"]["layer_shapes"])
-            masks = [z[f"mask_{t}"] for t in range(n_layers)]
+        st = os.fstat(fd)
+        if not stat.S_ISREG(st.st_mode):
+            raise TicketFileError(f"cannot load a ticket from {path}: it is not a regular file", path=path)
+        with os.fdopen(fd, "rb", closefd=False) as fh:
+            _check_zip_directory(fh, st.st_size, path)
+            with zipfile.ZipFile(fh) as zf:
+                return _read_archive(zf, path, max_weights)
     except TicketFileError:
         raise
-    except (OSError, ValueError, KeyError, EOFError, zipfile.BadZipFile, UnicodeDecodeError, TypeError) as exc:
+    except (OSError, ValueError, KeyError, EOFError, zipfile.BadZipFile, zlib.error, struct.error,
+            NotImplementedError, SyntaxError, RecursionError, TypeError) as exc:
+        # UnicodeDecodeError, JSONDecodeError: ValueError; NotImplementedError: zipfile, for a directory
+        # entry that claims a zip version it does not read; SyntaxError: numpy's npy header parser
         raise TicketFileError(f"{path} is not a readable sltheory ticket (corrupt or truncated): "
                               f"{type(exc).__name__}: {exc}", path=path) from exc
+    finally:
+        os.close(fd)
+
+
+def _read_archive(zf: zipfile.ZipFile, path: Path, max_weights: int) -> tuple[dict, list[np.ndarray]]:
+    names = zf.namelist()
+    if "header.npy" not in names:
+        raise TicketFileError(f"{path} is not an sltheory ticket (no header)", path=path)
+    head = _read_member(zf, "header.npy", _NPY_PREFIX_MAX + MAX_HEADER_BYTES, path)
+    blob = _npy_array(head, "header.npy", np.dtype(np.uint8), None, path)
+    if blob.size > MAX_HEADER_BYTES:
+        raise TicketFileError(f"{path}: its header takes {blob.size} bytes, more than MAX_HEADER_BYTES = "
+                              f"{MAX_HEADER_BYTES} (corrupt or crafted file)", path=path)
+    header = _decode(json.loads(blob.tobytes().decode("utf-8")))
+    if not isinstance(header, dict) or header.get("format") != FORMAT:
+        raise TicketFileError(f"{path} is not an sltheory ticket (format "
+                              f"{header.get('format') if isinstance(header, dict) else None!r})", path=path)
+    version = header.get("version")
+    if not _is_int(version) or version not in _READS:
+        why = ("a newer sltheory wrote it: upgrade sltheory" if _is_int(version) and version > FORMAT_VERSION
+               else "no sltheory writes that version: the file is corrupt")
+        raise TicketVersionError(f"{path} is a ticket of format version {version!r}; this sltheory reads versions "
+                                 f"{', '.join(map(str, _READS))} ({why})", path=path, version=version,
+                                 supported=FORMAT_VERSION)
+    _check_header(header, path, max_weights)
+    shapes, counts = header["plan"]["layer_shapes"], header["kept_counts"]
+    expected = [f"mask_{t}.npy" for t in range(len(shapes))]
+    want = {"header.npy", *expected} | ({"sha256.npy"} if version >= 2 else set())
+    if len(names) != len(set(names)) or set(names) != want:
+        extra, missing = sorted(set(names) - want), sorted(want - set(names))
+        raise TicketFileError(f"{path}: the archive's members do not match its header (missing {missing[:5]}, "
+                              f"unexpected {extra[:5]}{', duplicates' if len(names) != len(set(names)) else ''})",
+                              path=path)
+    dtypes = [_index_dtype(o * i) for o, i in shapes]
+    raw = [_read_member(zf, name, _NPY_PREFIX_MAX + c * dt.itemsize, path)
+           for name, c, dt in zip(expected, counts, dtypes)]
+    if version >= 2:
+        stored = _npy_array(_read_member(zf, "sha256.npy", _NPY_PREFIX_MAX + 64, path), "sha256.npy",
+                            np.dtype(np.uint8), 64, path).tobytes()
+        if stored != _file_digest([("header.npy", head), *zip(expected, raw)]).encode("ascii"):
+            raise TicketFileError(f"{path}: the file was altered or corrupted (its SHA-256 over the header and the "
+                                  "kept indices does not match)", path=path)
+    masks = [_npy_array(data, name, dt, c, path) for data, name, dt, c in zip(raw, expected, dtypes, counts)]
     return header, masks
 
 
-def load_ticket(path, *, device=None) -> Ticket:
+# ------------------------------------------------------------------ load
+def load_ticket(path, *, device=None, max_weights: int = MAX_RANDOM_WEIGHTS) -> Ticket:
     """Read a ticket written by :meth:`Ticket.save` / :func:`save_ticket`: the random network is
     re-sampled from the stored (plan, seed) layer by layer and masked with the stored indices, so
     every weight equals the saved ticket's bit for bit (checked with the stored SHA-256 of the kept
-    weights). Typed errors: :class:`~sltheory.errors.TicketFileError` (missing, corrupt, or the
-    random stream no longer reproduces the weights), :class:`~sltheory.errors.TicketVersionError`."""
-    path = Path(os.fspath(path))
-    header, index_arrays = _read(path)
+    weights).
+
+    ``max_weights``: cap on out·in of the stored plan's layers, each and in all (float64 weights the
+    loaded network holds); a file claiming more is refused before anything is allocated. The
+    default is the constructions' own cap (:data:`~sltheory.constructions._pairs.MAX_RANDOM_WEIGHTS`);
+    raise it to load a ticket built with a larger ``max_weights=``.
+
+    The ticket's ``error_bound`` and ``certificate`` read from a file are a **stored claim**: the
+    file digest (format version 2) shows that nobody altered them by accident or with ordinary
+    tools, not that they are right — anyone can write a file with a recomputed digest.
+    ``ticket.recertify(target)`` recomputes the certificate from the target and the loaded masked
+    weights; compare its ``error_bound`` with ``ticket.error_bound``. A version-1 file's claim is
+    not covered by any digest: its ticket has ``stats["file_format_version"] == 1`` (module
+    docstring).
+
+    Typed errors, raised before the random network is sampled:
+    :class:`~sltheory.errors.TicketFileError` (missing file; a folder, FIFO, device or socket —
+    never opened for reading; a file that is not a ticket, is truncated, corrupt or altered; sizes
+    beyond the limits; or, after sampling, a random stream that no longer reproduces the weights),
+    :class:`~sltheory.errors.TicketVersionError` (a format version this sltheory does not read),
+    :class:`~sltheory.errors.InvalidArgumentError` (``path`` not a path; ``device`` that cannot hold
+    the weights: meta, an unavailable accelerator; ``max_weights`` not a positive int)."""
+    path = _as_path(path)
+    if not _is_int(max_weights) or max_weights < 1:
+        raise InvalidArgumentError(f"max_weights must be a positive int, got {max_weights!r}")
+    dev = _device(device)
+    header, index_arrays = _read(path, max_weights)
+    version = header["version"]
     try:
         plan = Plan(**header["plan"])
-        seed = int(header["seed"])
-        output_scale = float(header["output_scale"])
-        kept_counts = tuple(int(c) for c in header["kept_counts"])
         cert_fields = {f.name for f in dataclasses.fields(Certificate)}
         certificate = Certificate(**{k: v for k, v in header["certificate"].items() if k in cert_fields})
-        error_bound, stats, construction = float(header["error_bound"]), dict(header["stats"]), header["construction"]
-        digest = str(header["kept_sha256"])
-    except (KeyError, TypeError, ValueError) as exc:
-        raise TicketFileError(f"{path}: the ticket header is incomplete or malformed: {type(exc).__name__}: {exc}",
-                              path=path) from exc
-    if len(kept_counts) != len(plan.layer_shapes):
-        raise TicketFileError(f"{path}: {len(kept_counts)} kept counts for {len(plan.layer_shapes)} layers", path=path)
+    except TypeError as exc:
+        raise TicketFileError(f"{path}: the ticket header is incomplete or malformed: {exc}", path=path) from exc
+    seed, output_scale, digest = header["seed"], float(header["output_scale"]), header["kept_sha256"]
+    error_bound, stats, construction = float(header["error_bound"]), dict(header["stats"]), header["construction"]
+    for t, ((out_f, in_f), idx) in enumerate(zip(plan.layer_shapes, index_arrays)):
+        if idx.size and (int(idx[-1]) >= out_f * in_f or np.any(idx[1:] <= idx[:-1])):
+            raise TicketFileError(f"{path}: mask {t}'s indices are not sorted, unique and below {out_f * in_f}",
+                                  path=path)
     layers: list[nn.Module] = []
     masks, kept_values = [], []
-    dev = torch.device(device or "cpu")
-    for t, ((out_f, in_f), idx, count) in enumerate(zip(plan.layer_shapes, index_arrays, kept_counts)):
+    for t, ((out_f, in_f), idx) in enumerate(zip(plan.layer_shapes, index_arrays)):
         numel = out_f * in_f
-        if idx.ndim != 1 or idx.size != count or idx.dtype.kind != "u":
-            raise TicketFileError(f"{path}: mask {t} holds {idx.size} indices of dtype {idx.dtype}; the header says "
-                                  f"{count} unsigned", path=path)
-        idx = idx.astype(np.int64)
-        if idx.size and (idx[-1] >= numel or np.any(np.diff(idx) <= 0)):
-            raise TicketFileError(f"{path}: mask {t}'s indices are not sorted, unique and below {numel}", path=path)
         try:
             w = sample_plan_layer(plan, seed, t).reshape(-1)
-        except (RandomNetworkError, IndexError, TypeError) as exc:   # a plan no construction writes
+        except (RandomNetworkError, IndexError, TypeError, ValueError, ZeroDivisionError) as exc:
             raise TicketFileError(f"{path}: layer {t} of the stored plan cannot be re-sampled: {exc}",
                                   path=path) from exc
-        tidx = torch.from_numpy(idx)
+        tidx = torch.from_numpy(idx.astype(np.int64))
         kept = w[tidx]
         del w
         flat = torch.zeros(numel, dtype=torch.float64)
@@ -234,10 +601,16 @@ def load_ticket(path, *, device=None) -> Ticket:
             layers.append(nn.ReLU())
         masks.append(mask.reshape(out_f, in_f).to(dev))
     if _kept_digest(kept_values) != digest:
+        cause = ("the file is intact (its digest matches), so the random stream changed (numpy's generator?)"
+                 if version >= 2 else "the random stream changed (numpy's generator?) or the file was altered")
         raise TicketFileError(f"{path}: the random network re-sampled from (plan, seed = {seed}) does not reproduce "
-                              "the saved kept weights (SHA-256 differs): the random stream changed (numpy's "
-                              "generator?) or the file was altered", path=path)
+                              f"the saved kept weights (SHA-256 differs): {cause}", path=path)
     if output_scale != 1.0:
         layers.append(ScaledOutput(output_scale))
-    return Ticket(network=nn.Sequential(*layers), masks=tuple(masks), error_bound=error_bound, stats=stats,
-                  construction=construction, certificate=certificate, plan=plan, seed=seed)
+    if version == 1:
+        stats["file_format_version"] = 1
+    try:
+        return Ticket(network=nn.Sequential(*layers), masks=tuple(masks), error_bound=error_bound, stats=stats,
+                      construction=construction, certificate=certificate, plan=plan, seed=seed)
+    except InvalidArgumentError as exc:
+        raise TicketFileError(f"{path}: the stored ticket is not valid: {exc}", path=path) from exc
