@@ -1,0 +1,467 @@
+"""An independent lower bound on sup_{‖x‖₂ ≤ 1} ‖f(x) − g(x)‖₂, to test certificates against.
+
+    value, x = lower_bound(sequential(W), ticket.network, dim, seed=0)   # W: the target's matrices
+    assert ticket.error_bound >= value          # what a sound certificate must satisfy
+
+``f`` and ``g`` are float64 torch modules (or callables) of a batch ``(B, dim)``. Nothing here
+uses sltheory's certificate or adversarial search (:mod:`sltheory.certify`): it is a separate
+implementation, so a bug there cannot hide itself here.
+
+**Soundness is by construction.** Every value this module reports is ‖f(x) − g(x)‖₂ evaluated
+in float64 on the *given* modules at a point x with ‖x‖₂ ≤ 1 (search points are normalized and
+then shrunk by 1 − 2⁻⁴⁸, so that rounding never puts one outside the ball), and the returned
+value is recomputed at the returned x. So whatever the search does, ``value`` is a lower bound
+of the supremum that a certificate for the float64 evaluation claims to bound. How *strong* it
+is depends on the input dimension:
+
+* ``dim == 1``: exact. The ball is [−1, 1]; bias-free ReLU networks are positively homogeneous
+  (f(tx) = t f(x), t ≥ 0), so the supremum is max(‖f(1) − g(1)‖, ‖f(−1) − g(−1)‖).
+* ``dim == 2``: exact enumeration of the activation regions. In 2-D every activation region of a
+  bias-free ReLU network is a cone bounded by rays through the origin, so on the unit circle
+  the activation pattern of both networks (read from the inputs of their ``nn.ReLU``
+  submodules by forward hooks) is piecewise constant. The patterns are evaluated on a grid of
+  ``grid2`` angles (plus the rays where a first-layer row changes sign); every change between
+  neighbours is bisected to machine precision (~2·10⁻¹⁵ rad). On each arc of constant pattern
+  the error is ‖M x‖ for a fixed m × 2 matrix M (the Jacobian at the arc's midpoint, by
+  reverse-mode AD), and the maximum of ‖M x‖ over an arc of the circle is at an endpoint or at
+  ±v, v the top right-singular vector of M, when that lies in the arc. All endpoints and all ±v
+  are evaluated. This is the exact supremum (up to float64 rounding) *provided every region
+  meets the grid or a bisection*: a region that opens and closes between two neighbouring grid
+  angles (thinner than 2π/grid2) is missed, and then the value is a lower bound only (still a
+  sound one). It also needs every nonlinearity to be an ``nn.ReLU`` submodule (true of
+  sltheory's networks and of ``Target.to_module()``); when neither function has one, the
+  dim ≥ 3 search is used instead. A projected-gradient polish from the best points follows.
+* ``dim == 3``: a Fibonacci grid of ``grid3`` points on the sphere, plus the structured starts
+  below, and projected-gradient ascent (below) from the best ``keep`` of them.
+* ``dim ≥ 4``: multi-start projected-gradient ascent from ``starts`` Gaussian directions and
+  structured starts: ±e_j; ± the rows of both networks' first ``nn.Linear``; ± the top two
+  right-singular vectors of each network's first layer and of the product of its layers; every
+  nonzero vector of {−1, 0, 1}^dim (normalized) while there are at most ``max_lattice`` of them.
+  The best ``keep`` are ascended; then ``hops`` rounds of basin hopping (the best points
+  perturbed by random angles of 10⁻³–0.5 rad and ascended again).
+
+**Ascent** (float64, batched, one step size per start): at x, G = ∇‖f(x) − g(x)‖² by autograd;
+two candidates, a step of angle η along the normalized tangent part of G, and the *power step*
+G/‖G‖ (inside one linear region, f − g = M x and G = 2MᵀM x, so this is power iteration towards
+M's top right-singular vector, which never decreases the error while the region holds). The
+better candidate is taken if it increases the error; η doubles when the angular step helped and
+shrinks to 0.3 η when it did not. It stops after ``steps`` steps or when every η < 10⁻¹³.
+
+**Speed.** When a function is an ``nn.Sequential`` of bias-free ``nn.Linear`` and ``nn.ReLU``
+(alternating, optionally followed by other modules such as sltheory's ``ScaledOutput``), the
+search runs on a copy without dead hidden units (a unit whose incoming row or outgoing column is
+all zero contributes exactly 0); the reported value is always recomputed on the given modules.
+
+Deterministic for a given ``seed``: all randomness comes from one ``torch.Generator``.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import itertools
+import math
+
+import torch
+from torch import nn
+
+#: Search points are normalized and then multiplied by this, so that ‖x‖₂ ≤ 1 despite rounding.
+SHRINK = 1.0 - 2.0 ** -48
+#: Points per forward pass: about CHUNK_ELEMENTS / (widest layer) rows, within CHUNK_ROWS
+#: (small batches stay in cache; on a busy 2-core machine 256 × 1100 ran 5× faster per row
+#: than 8192 × 1100).
+CHUNK_ELEMENTS = 2 ** 18
+CHUNK_ROWS = (64, 8192)
+#: Candidates (the best on the search's copies) evaluated on the given modules at the end.
+FINAL = 64
+
+
+def lower_bound(f, g, dim: int, *, seed: int = 0, starts: int = 2048, keep: int = 128, steps: int = 60,
+                hops: int = 2, grid2: int = 8192, grid3: int = 16384, max_lattice: int = 6560):
+    """(value, x): value = ‖f(x) − g(x)‖₂ in float64 at a point ‖x‖₂ ≤ 1, as large as the search
+    finds (exact for dim 1 and, up to regions thinner than 2π/grid2, dim 2: module docstring).
+    x is a float64 tensor of shape (dim,)."""
+    dim = int(dim)
+    if dim < 1:
+        raise ValueError(f"dim must be ≥ 1, got {dim}")
+    if min(starts, keep, grid2, grid3) < 1 or steps < 0 or hops < 0:
+        raise ValueError("starts, keep, grid2 and grid3 must be ≥ 1; steps and hops ≥ 0")
+    gen = torch.Generator().manual_seed(int(seed))
+    fs, gs = _compress(f), _compress(g)
+
+    err = _Err(fs, gs)
+    if dim == 1:
+        X = torch.tensor([[1.0], [-1.0]], dtype=torch.float64)
+    elif dim == 2 and (_relus(fs) or _relus(gs)):
+        X = _circle_candidates(fs, gs, grid2, f, g)
+        X = torch.cat([X, _polish(err, X, keep=min(keep, 32), steps=steps, gen=gen, hops=0)])
+    else:
+        pool = [_structured(f, g, dim, max_lattice)]
+        if dim == 2:
+            theta = torch.arange(grid2, dtype=torch.float64) * (2 * math.pi / grid2)
+            pool.append(torch.stack([torch.cos(theta), torch.sin(theta)], dim=1))
+        elif dim == 3:
+            pool.append(_fibonacci_sphere(grid3))
+        pool.append(torch.randn(starts, dim, generator=gen, dtype=torch.float64))
+        X = _unit(torch.cat(pool))
+        X = torch.cat([X, _polish(err, X, keep=keep, steps=steps, gen=gen, hops=hops)])
+    # the answer: the best candidates recomputed on the modules as given, at points inside the ball
+    outside = torch.linalg.vector_norm(X, dim=1) > 1
+    if bool(outside.any()):
+        X = torch.where(outside[:, None], _unit(X), X)
+    if X.shape[0] > FINAL:
+        vals = err(X)
+        vals = torch.where(torch.isnan(vals), torch.full_like(vals, -math.inf), vals)
+        X = X[torch.topk(vals, FINAL).indices]
+    vals = _error(f, g, X)
+    vals = torch.where(torch.isnan(vals), torch.full_like(vals, -math.inf), vals)
+    i = int(torch.argmax(vals))
+    x = X[i].clone()
+    assert float(torch.linalg.vector_norm(x)) <= 1.0
+    value = float(_error(f, g, x[None])[0])
+    return value, x
+
+
+def sequential(weights) -> nn.Sequential:
+    """The bias-free ReLU network x ↦ W_l σ(… σ(W_1 x)) as a float64 ``nn.Sequential`` of
+    ``nn.Linear(bias=False)`` and ``nn.ReLU`` (``weights``: matrices (d_out, d_in), numpy or
+    torch), to pass a target given as a list of matrices to :func:`lower_bound`."""
+    layers: list[nn.Module] = []
+    for i, w in enumerate(weights):
+        w = torch.as_tensor(w, dtype=torch.float64).detach().cpu().clone()
+        lin = nn.Linear(w.shape[1], w.shape[0], bias=False, dtype=torch.float64)
+        lin.weight = nn.Parameter(w, requires_grad=False)
+        layers.append(lin)
+        if i < len(weights) - 1:
+            layers.append(nn.ReLU())
+    return nn.Sequential(*layers)
+
+
+# --------------------------------------------------------------------------------------------
+# evaluation
+
+
+def _as_batch_output(y: torch.Tensor, batch: int) -> torch.Tensor:
+    return y.reshape(batch, -1)
+
+
+def _chunk(*hs) -> int:
+    widths = [max(w.shape) for h in hs for w in _linears(h)] or [1]
+    return int(min(max(CHUNK_ELEMENTS // max(widths), CHUNK_ROWS[0]), CHUNK_ROWS[1]))
+
+
+def _error(f, g, X: torch.Tensor, chunk: int | None = None) -> torch.Tensor:
+    """‖f(x) − g(x)‖₂ per row of X (float64), evaluated in chunks, no autograd."""
+    chunk = chunk or _chunk(f, g)
+    out = []
+    with torch.no_grad():
+        for s in range(0, X.shape[0], chunk):
+            x = X[s:s + chunk]
+            diff = _as_batch_output(f(x), x.shape[0]) - _as_batch_output(g(x), x.shape[0])
+            out.append(torch.linalg.vector_norm(diff, dim=1))
+    return torch.cat(out) if out else torch.zeros(0, dtype=torch.float64)
+
+
+def _unit(V: torch.Tensor) -> torch.Tensor:
+    """Rows of V scaled to norm SHRINK (< 1); zero rows become e_1·SHRINK."""
+    n = torch.linalg.vector_norm(V, dim=1, keepdim=True)
+    zero = (n == 0) | ~torch.isfinite(n)
+    if bool(zero.any()):
+        V = torch.where(zero, torch.nn.functional.one_hot(torch.zeros(V.shape[0], dtype=torch.long),
+                                                          V.shape[1]).to(V), V)
+        n = torch.linalg.vector_norm(V, dim=1, keepdim=True)
+    return V / n * SHRINK
+
+
+# --------------------------------------------------------------------------------------------
+# networks: dead-unit removal, ReLU patterns, weights for structured starts
+
+
+def _linears(h) -> list[torch.Tensor]:
+    if not isinstance(h, nn.Module):
+        return []
+    return [m.weight.detach().to(torch.float64) for m in h.modules() if isinstance(m, nn.Linear)]
+
+
+def _relus(h) -> list[nn.ReLU]:
+    return [m for m in h.modules() if isinstance(m, nn.ReLU)] if isinstance(h, nn.Module) else []
+
+
+def _compress(h):
+    """A float64 copy of an alternating bias-free Linear/ReLU nn.Sequential (optionally followed
+    by other modules) without hidden units that are identically 0 or unused; ``h`` otherwise."""
+    if not isinstance(h, nn.Sequential):
+        return h
+    mods = list(h)
+    k = 0
+    while k < len(mods) and (isinstance(mods[k], nn.Linear) if k % 2 == 0 else isinstance(mods[k], nn.ReLU)):
+        k += 1
+    if k % 2 == 0:     # the alternating prefix must end with a Linear
+        k -= 1
+    if k < 1 or any(isinstance(m, (nn.Linear, nn.ReLU)) for m in mods[k:]):
+        return h
+    lins = mods[:k:2]
+    if any(m.bias is not None for m in lins):
+        return h
+    W = [m.weight.detach().to(torch.float64).clone() for m in lins]
+    changed = True
+    while changed:
+        changed = False
+        for t in range(len(W) - 1):
+            alive = (W[t] != 0).any(dim=1) & (W[t + 1] != 0).any(dim=0)
+            if not bool(alive.all()):
+                if not bool(alive.any()):       # keep one (zero) unit so that shapes stay valid
+                    alive[0] = True
+                    W[t][0].zero_()
+                    W[t + 1][:, 0].zero_()
+                    if int(alive.sum()) == W[t].shape[0]:
+                        continue
+                W[t], W[t + 1] = W[t][alive], W[t + 1][:, alive]
+                changed = True
+    layers: list[nn.Module] = []
+    for t, w in enumerate(W):
+        lin = nn.Linear(w.shape[1], w.shape[0], bias=False, dtype=torch.float64)
+        lin.weight = nn.Parameter(w, requires_grad=False)
+        layers.append(lin)
+        if t < len(W) - 1:
+            layers.append(nn.ReLU())
+    return nn.Sequential(*layers, *mods[k:])
+
+
+@contextlib.contextmanager
+def _recording(modules):
+    """Collects, per forward pass, the sign pattern (input > 0) at every given ReLU module."""
+    store: list[torch.Tensor] = []
+    handles = [m.register_forward_hook(lambda mod, inp, out: store.append(inp[0].detach() > 0))
+               for m in modules]
+    try:
+        yield store
+    finally:
+        for hd in handles:
+            hd.remove()
+
+
+def _patterns(fs, gs, X: torch.Tensor) -> torch.Tensor:
+    """Activation pattern of both networks per row of X: a (B, units) bool tensor."""
+    relus = _relus(fs) + _relus(gs)
+    chunk = _chunk(fs, gs)
+    rows = []
+    with torch.no_grad(), _recording(relus) as store:
+        for s in range(0, X.shape[0], chunk):
+            store.clear()
+            x = X[s:s + chunk]
+            fs(x)
+            gs(x)
+            rows.append(torch.cat([p.reshape(x.shape[0], -1) for p in store], dim=1))
+    return torch.cat(rows)
+
+
+def _top_right_singular(M: torch.Tensor, k: int = 1) -> torch.Tensor:
+    if M.numel() == 0 or not bool(torch.isfinite(M).all()):
+        return torch.zeros(0, M.shape[-1], dtype=torch.float64)
+    _, _, Vh = torch.linalg.svd(M, full_matrices=False)
+    return Vh[:k]
+
+
+def _structured(f, g, dim: int, max_lattice: int) -> torch.Tensor:
+    """±e_j, ± first-layer rows, ± top right-singular vectors, and the {−1, 0, 1}^dim lattice."""
+    dirs = [torch.eye(dim, dtype=torch.float64)]
+    for h in (f, g):
+        Ws = [w for w in _linears(h)]
+        if not Ws or Ws[0].shape[1] != dim:
+            continue
+        dirs.append(Ws[0][(Ws[0] != 0).any(dim=1)])
+        dirs.append(_top_right_singular(Ws[0], 2))
+        prod = Ws[0]
+        for w in Ws[1:]:
+            if w.shape[1] != prod.shape[0]:
+                break
+            prod = w @ prod
+        dirs.append(_top_right_singular(prod, 2))
+    D = torch.cat([d for d in dirs if d.numel()])
+    D = torch.cat([D, -D])
+    if 3 ** dim - 1 <= max_lattice:   # symmetric already
+        lattice = torch.tensor(list(itertools.product((-1.0, 0.0, 1.0), repeat=dim)), dtype=torch.float64)
+        D = torch.cat([D, lattice[(lattice != 0).any(dim=1)]])
+    return D
+
+
+def _fibonacci_sphere(n: int) -> torch.Tensor:
+    i = torch.arange(n, dtype=torch.float64) + 0.5
+    z = 1 - 2 * i / n
+    r = torch.sqrt((1 - z * z).clamp_min(0))
+    phi = i * (math.pi * (3 - math.sqrt(5)))
+    return torch.stack([r * torch.cos(phi), r * torch.sin(phi), z], dim=1)
+
+
+# --------------------------------------------------------------------------------------------
+# dim 2: exact enumeration of the arcs of constant activation pattern
+
+
+def _angles_to_points(theta: torch.Tensor) -> torch.Tensor:
+    return torch.stack([torch.cos(theta), torch.sin(theta)], dim=1) * SHRINK
+
+
+def _circle_candidates(fs, gs, grid: int, f, g) -> torch.Tensor:
+    two_pi = 2 * math.pi
+    theta = [torch.arange(grid, dtype=torch.float64) * (two_pi / grid)]
+    for h in (f, g):   # rays where a first-layer row changes sign: w·x = 0
+        Ws = _linears(h)
+        if Ws and Ws[0].shape[1] == 2:
+            rows = Ws[0][(Ws[0] != 0).any(dim=1)]
+            base = torch.atan2(rows[:, 1], rows[:, 0]) + math.pi / 2
+            theta += [torch.remainder(base, two_pi), torch.remainder(base + math.pi, two_pi)]
+    theta = torch.unique(torch.cat(theta))           # sorted
+    P = _patterns(fs, gs, _angles_to_points(theta))
+    # bisect every change of pattern between neighbours (cyclically) to machine precision
+    lo, hi = theta, torch.cat([theta[1:], theta[:1] + two_pi])
+    Plo, Phi = P, torch.roll(P, -1, dims=0)
+    change = (Plo != Phi).any(dim=1)
+    lo, hi, Plo, Phi = lo[change], hi[change], Plo[change], Phi[change]
+    found = [theta]
+    for _ in range(80):
+        if lo.numel() == 0:
+            break
+        mid = (lo + hi) / 2
+        done = (hi - lo <= 4e-15) | (mid <= lo) | (mid >= hi)
+        found.append(torch.cat([lo[done], hi[done]]))
+        lo, hi, Plo, Phi, mid = lo[~done], hi[~done], Plo[~done], Phi[~done], mid[~done]
+        if lo.numel() == 0:
+            break
+        Pm = _patterns(fs, gs, _angles_to_points(mid))
+        left = (Plo != Pm).any(dim=1)
+        right = (Pm != Phi).any(dim=1)
+        lo = torch.cat([lo[left], mid[right]])
+        hi = torch.cat([mid[left], hi[right]])
+        Plo, Phi = torch.cat([Plo[left], Pm[right]]), torch.cat([Pm[left], Phi[right]])
+    found.append(torch.cat([lo, hi]))                 # unfinished (should not happen): still points
+    theta = torch.unique(torch.remainder(torch.cat(found), two_pi))
+    P = _patterns(fs, gs, _angles_to_points(theta))
+    # arcs: maximal runs of neighbours with equal patterns; one interior point per arc
+    same = ~(P != torch.roll(P, -1, dims=0)).any(dim=1)            # theta[i] and theta[i+1] alike
+    nxt = torch.cat([theta[1:], theta[:1] + two_pi])
+    mids = ((theta + nxt) / 2)[same]
+    if mids.numel() == 0:
+        mids = theta[:1]
+    Xm = _angles_to_points(mids)
+    M = _jacobians(fs, gs, Xm)                                      # (arcs, m, 2)
+    cand = [_angles_to_points(theta)]
+    if M is not None:
+        ok = torch.isfinite(M).all(dim=2).all(dim=1)
+        if bool(ok.any()):
+            _, _, Vh = torch.linalg.svd(M[ok], full_matrices=False)
+            v = Vh[:, 0, :]
+            cand += [_unit(v), _unit(-v)]
+    return torch.cat(cand)
+
+
+def _jacobians(fs, gs, X: torch.Tensor):
+    """Jacobian of f − g at each row of X, shape (B, m, dim), by reverse-mode AD, one backward
+    pass per output (rows are independent, so the gradient of a column sum is per row; torch's
+    forward mode would import TorchScript, deprecated). None if the functions do not support it."""
+    chunk = _chunk(fs, gs)
+    parts = []
+    try:
+        for s in range(0, X.shape[0], chunk):
+            with torch.enable_grad():
+                x = X[s:s + chunk].clone().requires_grad_(True)
+                y = _as_batch_output(fs(x), x.shape[0]) - _as_batch_output(gs(x), x.shape[0])
+                if not y.requires_grad:             # constant difference: zero Jacobian
+                    parts.append(torch.zeros(x.shape[0], y.shape[1], x.shape[1], dtype=torch.float64))
+                    continue
+                rows = [torch.autograd.grad(y[:, k].sum(), x, retain_graph=True, allow_unused=True)[0]
+                        for k in range(y.shape[1])]
+            rows = [torch.zeros_like(x) if r is None else r.detach() for r in rows]
+            parts.append(torch.stack(rows, dim=1))
+    except (RuntimeError, NotImplementedError, TypeError):
+        return None
+    return torch.cat(parts)
+
+
+# --------------------------------------------------------------------------------------------
+# projected-gradient ascent on the sphere
+
+
+def _ascend(err, X: torch.Tensor, steps: int, eta0: float = 0.25) -> torch.Tensor:
+    """Batched ascent of ‖f − g‖ on the sphere (module docstring); returns the final points."""
+    X = _unit(X)
+    val = err(X)
+    eta = torch.full((X.shape[0], 1), eta0, dtype=torch.float64)
+    for _ in range(steps):
+        if bool((eta < 1e-13).all()):
+            break
+        with torch.enable_grad():
+            Xg = X.clone().requires_grad_(True)
+            e = err.diff(Xg)
+            (G,) = torch.autograd.grad((e * e).sum(), Xg)
+        with torch.no_grad():
+            xn = X / torch.linalg.vector_norm(X, dim=1, keepdim=True)
+            T = G - (G * xn).sum(dim=1, keepdim=True) * xn
+            tn = torch.linalg.vector_norm(T, dim=1, keepdim=True)
+            U = torch.where(tn > 0, T / tn.clamp_min(1e-300), torch.zeros_like(T))
+            Y1 = _unit(torch.cos(eta) * xn + torch.sin(eta) * U)
+            Y2 = _unit(G)
+            v = err(torch.cat([Y1, Y2]))
+            v1, v2 = v[:X.shape[0]], v[X.shape[0]:]
+            v1 = torch.where(torch.isnan(v1), torch.full_like(v1, -math.inf), v1)
+            v2 = torch.where(torch.isnan(v2), torch.full_like(v2, -math.inf), v2)
+            improved1 = v1 > val
+            take1 = improved1 & (v1 >= v2)
+            take2 = (v2 > val) & ~take1
+            X = torch.where(take1[:, None], Y1, torch.where(take2[:, None], Y2, X))
+            val = torch.where(take1, v1, torch.where(take2, v2, val))
+            # the angular step: longer after it was taken, shorter after it failed
+            eta = torch.where(take1[:, None], (2 * eta).clamp(max=1.0),
+                              torch.where(improved1[:, None], eta, 0.3 * eta))
+    return X
+
+
+class _Err:
+    """‖f − g‖ per row (no grad) and f − g with autograd, on the (compressed) functions."""
+
+    def __init__(self, f, g):
+        self.f, self.g = f, g
+        self.chunk = _chunk(f, g)
+
+    def __call__(self, X):
+        return _error(self.f, self.g, X, self.chunk)
+
+    def diff(self, X):
+        return _as_batch_output(self.f(X), X.shape[0]) - _as_batch_output(self.g(X), X.shape[0])
+
+
+def _distinct_top(X: torch.Tensor, vals: torch.Tensor, k: int, min_angle: float = 1e-6) -> torch.Tensor:
+    """Up to k rows of X with the largest vals, pairwise more than ``min_angle`` apart."""
+    order = torch.argsort(torch.where(torch.isnan(vals), torch.full_like(vals, -math.inf), vals),
+                          descending=True)
+    chosen: list[int] = []
+    Xn = X / torch.linalg.vector_norm(X, dim=1, keepdim=True)
+    thr = math.cos(min_angle)
+    for i in order.tolist():
+        if len(chosen) >= k:
+            break
+        if chosen and bool(((Xn[chosen] @ Xn[i]) > thr).any()):
+            continue
+        chosen.append(i)
+    return X[chosen]
+
+
+def _polish(err: _Err, X: torch.Tensor, *, keep: int, steps: int, gen: torch.Generator, hops: int) -> torch.Tensor:
+    """Ascend from the best ``keep`` rows of X, then ``hops`` rounds of basin hopping; returns
+    every point ascended (for the caller to evaluate on the original functions)."""
+    vals = err(X)
+    start = _distinct_top(X, vals, keep)
+    if steps == 0 or X.shape[1] == 1:
+        return start
+    out = [_ascend(err, start, steps)]
+    for _ in range(hops):
+        pool = torch.cat(out)
+        seeds = _distinct_top(pool, err(pool), 8, min_angle=1e-3)
+        per = max(1, keep // max(1, seeds.shape[0]))
+        angle = torch.logspace(-3, math.log10(0.5), per, dtype=torch.float64).repeat(seeds.shape[0])[:, None]
+        base = seeds.repeat_interleave(per, dim=0)
+        base = base / torch.linalg.vector_norm(base, dim=1, keepdim=True)
+        noise = torch.randn(base.shape, generator=gen, dtype=torch.float64)
+        noise = noise - (noise * base).sum(dim=1, keepdim=True) * base
+        noise = noise / torch.linalg.vector_norm(noise, dim=1, keepdim=True).clamp_min(1e-300)
+        out.append(_ascend(err, torch.cos(angle) * base + torch.sin(angle) * noise, max(1, steps // 2)))
+    return torch.cat(out)
