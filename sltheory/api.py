@@ -6,7 +6,7 @@ from __future__ import annotations
 import numpy as np
 import torch
 
-from ._checks import nonnegative_int, positive_float
+from ._checks import MIN_EPS, delta_arg, device_arg, eps_arg, nonnegative_int, strict_bool
 from .constructions import registry
 from .constructions._pairs import masked_sparse
 from .errors import CertificateError, InvalidArgumentError, RandomNetworkError
@@ -35,17 +35,18 @@ def random_network(target, *, eps=None, delta=0.05, seed, construction: str = "s
     """
     spec = registry.get(construction)
     shapes = target_shapes(target)
-    eps = positive_float("eps", eps, allow_none=True)
+    eps = eps_arg("eps", eps, allow_none=True)
     if weight_tol is not None:
         if eps is not None:
             raise InvalidArgumentError("give eps (network-level rule) or weight_tol (per-weight rule), not both")
-        weight_tol = positive_float("weight_tol", weight_tol)
+        weight_tol = eps_arg("weight_tol", weight_tol)
         if not getattr(spec, "per_weight_rule", False):
             raise InvalidArgumentError(f"the per-weight width rule (weight_tol=) is not offered for the "
                                        f"{construction} construction; give n= (or eps=)")
         options["weight_tol"] = weight_tol
-    delta = positive_float("delta", delta, upper=1.0)
+    delta = delta_arg("delta", delta)
     seed = nonnegative_int("seed", seed)
+    device = device_arg("device", device)
     plan = spec.plan(shapes, eps=eps, delta=delta, n=n, width_factor=width_factor, **options)
     return spec.sample(plan, seed, device=device)
 
@@ -57,6 +58,13 @@ def approximate(target, random_net: RandomNetwork, eps=None, *, weight_tol=None,
     With ``eps``: the sparsest ticket found whose certified ``error_bound ≤ eps``, or
     :class:`~sltheory.errors.ApproximationFailedError` (how many weights missed their tolerance,
     what n would be needed). With ``eps=None``: every weight at its optimal subset, and its bound.
+
+    What the bound covers: sup_{‖x‖₂≤1} ‖target(x) − ticket.network(x)‖₂ with *both* networks
+    evaluated in float64, rounding included (:mod:`sltheory.certify`), the target's weights read
+    exactly (float32/float16 weights are exact in float64). A float32 or float16 evaluation of
+    either network adds its own rounding, which the bound does not include (size in
+    :func:`sltheory.adversarial_error`, which evaluates in float64 to check the bound). ``eps`` ≥
+    1e-12, and eps/S ≥ 1e-12 with ``rescale`` (:mod:`sltheory._checks`: float64's resolution).
 
     The theorems assume ‖W_i‖₂ ≤ 1 (a :class:`~sltheory.errors.NormAssumptionError` otherwise).
     ``rescale=True`` opts in to W̃_i = W_i / s_i with s_i = ‖W_i‖₂ for layers whose norm exceeds
@@ -78,13 +86,12 @@ def approximate(target, random_net: RandomNetwork, eps=None, *, weight_tol=None,
     if not isinstance(random_net, RandomNetwork):
         raise RandomNetworkError("random_net must come from sltheory.random_network (it carries "
                                  f"the plan the construction needs); got {type(random_net).__name__}")
-    if not isinstance(rescale, bool):
-        raise InvalidArgumentError(f"rescale must be a bool, got {rescale!r}")
-    eps = positive_float("eps", eps, allow_none=True)
+    rescale = strict_bool("rescale", rescale)
+    eps = eps_arg("eps", eps, allow_none=True)
     if weight_tol is not None:
         if eps is not None:
             raise InvalidArgumentError("give eps (network-level bound) or weight_tol (per-weight bound), not both")
-        weight_tol = positive_float("weight_tol", weight_tol)
+        weight_tol = eps_arg("weight_tol", weight_tol)
         if rescale:
             raise InvalidArgumentError("rescale=True belongs to the network-level mode; the per-weight mode "
                                        "(weight_tol=) needs no norm assumption and uses the actual weights")
@@ -94,6 +101,9 @@ def approximate(target, random_net: RandomNetwork, eps=None, *, weight_tol=None,
                                        "(subset_sum offers it)")
         options["weight_tol"] = weight_tol
     tgt = as_target(target, check_norms=weight_tol is None, rescale=rescale)
+    if eps is not None and eps / tgt.output_scale < MIN_EPS:   # the masks approximate f/S to within eps/S
+        raise InvalidArgumentError(f"eps / S = {eps:.3g} / {tgt.output_scale:.3g} is below {MIN_EPS:g} (S = Π‖W_i‖₂ "
+                                   "of the rescaled layers): float64 cannot certify the rescaled target that finely")
     plan = random_net.plan
     if tgt.shapes != plan.target_shapes:
         raise RandomNetworkError(f"random network was planned for target shapes {plan.target_shapes}, "

@@ -15,10 +15,17 @@
 from __future__ import annotations
 
 from ._backend import ops
+from ._checks import _symbolic, nonnegative_int, positive_float
 
 
 def counting_lower_bound(d_in, d_out, eps):
-    """m ≥ d_in d_out log₂(1/(2ε)) − 1 prunable weights (Pensia et al. 2020, Theorem 2)."""
+    """m ≥ d_in d_out log₂(1/(2ε)) − 1 prunable weights (Pensia et al. 2020, Theorem 2), for
+    integers d_in, d_out ≥ 1 and 0 < ε < 1/2 (ε ≥ 1e-300, so 1/(2ε) is finite); symbols pass."""
+    for name, d in (("d_in", d_in), ("d_out", d_out)):
+        if not _symbolic(d):
+            nonnegative_int(name, d, minimum=1)
+    if not _symbolic(eps):
+        positive_float("eps", eps, upper=0.5)
     o = ops(d_in, d_out, eps)
     return d_in * d_out * o.log2(1 / (2 * eps)) - 1
 

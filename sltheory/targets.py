@@ -8,12 +8,14 @@ It is given either as an ``nn.Sequential`` of ``nn.Linear(bias=False)`` and ``nn
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 
 import numpy as np
 import torch
 from torch import nn
 
+from ._checks import dims_arg, nonnegative_int, strict_bool
 from .errors import NormAssumptionError, TargetError
 from ._linalg import GRAM_MIN_SIDE, spectral_norm_bound
 
@@ -93,7 +95,40 @@ class Target:
         return nn.Sequential(*layers)
 
 
+#: Targets larger than this many weights are refused by :func:`gaussian_target` before allocating
+#: (8 bytes each: 1.6 GB), as the random networks are by ``max_weights``.
+MAX_TARGET_WEIGHTS = 200_000_000
+
+
+def _own_behaviour(mod: nn.Module, base: type) -> str | None:
+    """Why ``mod`` (an instance of ``base`` or of a subclass) may not compute what ``base`` computes:
+    a subclass overriding ``forward`` (or ``__call__``), or forward hooks. None if it does."""
+    cls = type(mod)
+    if isinstance(getattr(mod, "weight", None), nn.parameter.UninitializedParameter):
+        return "it is a lazy module that was never run (uninitialized weight)"
+    if cls is not base and (cls.forward is not base.forward or cls.__call__ is not base.__call__):
+        return f"{cls.__name__} overrides {base.__name__}.forward"
+    if mod._forward_hooks or mod._forward_pre_hooks:
+        return "it has forward hooks"
+    return None
+
+
+def _linear_weight(idx: int, mod: nn.Linear) -> np.ndarray:
+    """The weight of target layer ``idx`` as float64 numpy, refusing what has no real values."""
+    w = mod.weight
+    if w.device.type == "meta":
+        raise TargetError(f"layer {idx} ({type(mod).__name__}) is on the 'meta' device: its weight holds no values",
+                          layer=idx)
+    if w.is_complex():
+        raise TargetError(f"layer {idx} ({type(mod).__name__}) has complex weights ({w.dtype}); the theorems cover "
+                          "real ReLU networks", layer=idx)
+    return w.detach().cpu().to(torch.float64).numpy().copy()
+
+
 def _matrices_from_sequential(seq: nn.Sequential) -> list[tuple[int, np.ndarray]]:
+    if type(seq).forward is not nn.Sequential.forward or seq._forward_hooks or seq._forward_pre_hooks:
+        raise TargetError(f"target {type(seq).__name__} overrides nn.Sequential.forward or has forward hooks: "
+                          "only the plain composition of its layers is covered")
     modules = list(seq)
     if not modules:
         raise TargetError("target nn.Sequential is empty")
@@ -101,6 +136,11 @@ def _matrices_from_sequential(seq: nn.Sequential) -> list[tuple[int, np.ndarray]
     expect_linear = True
     for idx, mod in enumerate(modules):
         name = type(mod).__name__
+        if isinstance(mod, (nn.Linear, nn.ReLU)):
+            why = _own_behaviour(mod, nn.Linear if isinstance(mod, nn.Linear) else nn.ReLU)
+            if why is not None:
+                raise TargetError(f"layer {idx} ({name}) is not supported: {why}, so the certificate (made for "
+                                  "x ↦ Wx and max(x, 0)) would not cover it", layer=idx)
         if isinstance(mod, nn.Linear):
             if not expect_linear:
                 raise TargetError(f"layer {idx} (Linear) follows a Linear without a ReLU in between; "
@@ -108,7 +148,7 @@ def _matrices_from_sequential(seq: nn.Sequential) -> list[tuple[int, np.ndarray]
             if mod.bias is not None:
                 raise TargetError(f"layer {idx} (Linear) has a bias; the theorems cover bias-free "
                                   "targets: build it with nn.Linear(..., bias=False)", layer=idx)
-            out.append((idx, mod.weight.detach().cpu().to(torch.float64).numpy().copy()))
+            out.append((idx, _linear_weight(idx, mod)))
             expect_linear = False
         elif isinstance(mod, nn.ReLU):
             if expect_linear:
@@ -131,7 +171,13 @@ def _matrices_from_list(mats) -> list[tuple[int, np.ndarray]]:
     out = []
     for idx, m in enumerate(mats):
         if isinstance(m, torch.Tensor):
+            if m.device.type == "meta":
+                raise TargetError(f"matrix {idx} is on the 'meta' device: it holds no values", layer=idx)
+            if m.is_complex():
+                raise TargetError(f"matrix {idx} is complex ({m.dtype}); the theorems cover real networks", layer=idx)
             m = m.detach().cpu().to(torch.float64).numpy()
+        elif _is_complex(m):
+            raise TargetError(f"matrix {idx} is complex; the theorems cover real networks", layer=idx)
         try:
             arr = np.array(m, dtype=np.float64)
         except (TypeError, ValueError) as exc:
@@ -143,16 +189,29 @@ def _matrices_from_list(mats) -> list[tuple[int, np.ndarray]]:
     return out
 
 
+def _is_complex(m) -> bool:
+    """Whether numpy reads ``m`` as complex (casting it to float64 would drop the imaginary part)."""
+    try:
+        return np.iscomplexobj(np.asarray(m))
+    except (TypeError, ValueError):   # ragged or odd: the float64 conversion reports it
+        return False
+
+
 def as_target(target, *, check_norms: bool = True, rescale: bool = False) -> Target:
     """Validate ``target`` and return it as a :class:`Target` (float64).
 
     Raises :class:`~sltheory.errors.TargetError` naming the layer for anything outside the class
-    (bias, unsupported module, non-finite or empty weight, inconsistent shapes), and
+    (bias, unsupported module, non-finite or empty weight, inconsistent shapes; a subclass of
+    nn.Linear, nn.ReLU or nn.Sequential that overrides ``forward``, forward hooks, lazy, meta or
+    complex weights: the certificate is for x ↦ Wx and max(x, 0) only; a spectral norm, or with
+    ``rescale`` a product of norms, that overflows float64), and
     :class:`~sltheory.errors.NormAssumptionError` (layer and norm) when ``check_norms`` and some
     ‖W_i‖₂ > 1, unless ``rescale``: then each such W_i is divided by its norm s_i and the
     :attr:`Target.scales` record the s_i (ReLU is positively homogeneous, so
     ``f(x) = (Π s_i) · f̃(x)`` with f̃ the rescaled target).
     """
+    check_norms = strict_bool("check_norms", check_norms)
+    rescale = strict_bool("rescale", rescale)
     if isinstance(target, Target):
         return target
     if isinstance(target, nn.Sequential):
@@ -180,6 +239,9 @@ def as_target(target, *, check_norms: bool = True, rescale: bool = False) -> Tar
     weights, norms, scales = [], [], []
     for idx, w in mats:
         nrm = spectral_norm(w)
+        if not math.isfinite(nrm):
+            raise TargetError(f"layer {idx}'s spectral norm overflows float64 (largest |w| = {np.abs(w).max():.3g}): "
+                              "scale the target down", layer=idx)
         scale = 1.0
         if check_norms and nrm > NORM_TOLERANCE:
             if not rescale:
@@ -194,12 +256,18 @@ def as_target(target, *, check_norms: bool = True, rescale: bool = False) -> Tar
         weights.append(w)
         norms.append(nrm)
         scales.append(scale)
+    if not math.isfinite(math.prod(scales)):
+        raise TargetError(f"rescale=True: the product of the layers' norms S = Π‖W_i‖₂ overflows float64 (log10 S = "
+                          f"{sum(math.log10(s) for s in scales):.1f}), so the bound S × (bound for W_i/‖W_i‖₂) could "
+                          "not be finite: scale the target down")
     return Target(tuple(weights), tuple(norms), tuple(scales))
 
 
 def gaussian_target(dims, seed: int) -> list[np.ndarray]:
     """A generated target: W_i (d_i × d_{i−1}) i.i.d. N(0, 1) from ``numpy.random.default_rng(seed)``,
     each divided by its spectral norm, so ‖W_i‖₂ = 1 (the theorems' boundary case)."""
+    dims = dims_arg("dims", dims, max_weights=MAX_TARGET_WEIGHTS)
+    seed = nonnegative_int("seed", seed)
     rng = np.random.default_rng(seed)
     mats = []
     for d_in, d_out in zip(dims[:-1], dims[1:]):

@@ -31,7 +31,7 @@ from numba import njit
 
 from ..bounds import layer_error_budget, weight_tolerance, weight_tolerance_heuristic
 from ..certify import certify
-from .._checks import nonnegative_int, positive_float
+from .._checks import bound_args, depth_arg, nonnegative_int, positive_float, rule_samples, strict_bool
 from ..errors import ApproximationFailedError, InvalidArgumentError, NetworkTooLargeError
 from ..network import Plan, RandomNetwork
 from ..targets import Target
@@ -162,12 +162,14 @@ class PairConstruction(Construction):
         """Samples per slot of target layer i (un-rounded; floats or sympy)."""
 
     def width_bound(self, i, dims, eps, delta, **constants):
+        bound_args(dims, eps, delta, i)
         return hidden_width(dims[i], self.samples(i, dims, eps, delta, **constants), i == 0)
 
     def depth_bound(self, depth):
-        return 2 * depth
+        return 2 * depth_arg(depth)
 
     def parameter_bound(self, dims, eps, delta, **constants):
+        bound_args(dims, eps, delta)
         return sum(random_parameters(dims[i], dims[i + 1], self.samples(i, dims, eps, delta, **constants), i == 0)
                    for i in range(len(dims) - 1))
 
@@ -187,6 +189,7 @@ def plan_pairs(name: str, shapes, *, eps, delta, n, width_factor, rule, spare_ne
     of either sign."""
     options = dict(options or {})
     max_weights = nonnegative_int("max_weights", max_weights, minimum=1)
+    spare_negative_half = strict_bool("spare_negative_half", spare_negative_half)
     if balanced_signs and not slot_first:
         raise InvalidArgumentError("balanced_signs needs slot-structured first sub-layers (consecutive units "
                                    "per slot)")
@@ -199,7 +202,7 @@ def plan_pairs(name: str, shapes, *, eps, delta, n, width_factor, rule, spare_ne
             raise InvalidArgumentError("give eps (and delta) for the theorem's width rule, weight_tol for "
                                        "the per-weight rule, or n=")
         factor = 1.0 if width_factor is None else positive_float("width_factor", width_factor)
-        ns = [max(1, math.ceil(factor * rule(i, d_in, d_out))) for i, (d_out, d_in) in enumerate(shapes)]
+        ns = [rule_samples(rule(i, d_in, d_out), factor) for i, (d_out, d_in) in enumerate(shapes)]
     else:
         if width_factor is not None:
             raise InvalidArgumentError("give either n= or width_factor=, not both")

@@ -34,7 +34,7 @@ import math
 import numpy as np
 import scipy.sparse as sp
 
-from .._checks import nonnegative_int, positive_float
+from .._checks import bound_args, depth_arg, nonnegative_int, plan_args, positive_float, rule_samples
 from ..certify import Certificate, certify_copies, pair_effective_map
 from ..errors import ApproximationFailedError, CertificateError, InvalidArgumentError, NetworkTooLargeError
 from ..network import Plan, RandomNetwork
@@ -128,13 +128,15 @@ class Burkholz(Construction):
 
     def width_bound(self, i, dims, eps, delta, C=C_DEFAULT, n_reach=N_REACH):
         """Width of random layer i+1 (i = 0: the univariate layer; i ≥ 1: ρ_i d_i copies)."""
+        bound_args(dims, eps, delta, i)
         ns = self._ns(dims, eps, delta, C, n_reach)
         return 2 * ns[0] * dims[0] if i == 0 else ns[i] * dims[i]
 
     def depth_bound(self, depth):
-        return depth + 1
+        return depth_arg(depth) + 1
 
     def parameter_bound(self, dims, eps, delta, C=C_DEFAULT, n_reach=N_REACH):
+        bound_args(dims, eps, delta)
         ns = self._ns(dims, eps, delta, C, n_reach)
         L = len(dims) - 1
         ns_copies = [ns[i + 1] if i + 1 < L else 1 for i in range(L)]
@@ -147,8 +149,9 @@ class Burkholz(Construction):
              max_weights=MAX_RANDOM_WEIGHTS, **options) -> Plan:
         if options:
             raise InvalidArgumentError(f"unknown options for burkholz: {sorted(options)}")
+        shapes, eps, delta = plan_args(shapes, eps, delta)
         C = positive_float("C", C)
-        n_reach = nonnegative_int("n_reach", n_reach)
+        n_reach = nonnegative_int("n_reach", n_reach, maximum=MAX_N)   # beyond it, n > MAX_N anyway
         max_weights = nonnegative_int("max_weights", max_weights, minimum=1)
         dims = (shapes[0][1],) + tuple(o for o, _ in shapes)
         L = len(shapes)
@@ -156,7 +159,7 @@ class Burkholz(Construction):
             if eps is None:
                 raise InvalidArgumentError("give eps (and delta) for the width rule, or n=")
             factor = 1.0 if width_factor is None else positive_float("width_factor", width_factor)
-            ns = [max(1, math.ceil(factor * v)) for v in self._ns(dims, eps, delta, C, n_reach)]
+            ns = [rule_samples(v, factor) for v in self._ns(dims, eps, delta, C, n_reach)]
         else:
             if width_factor is not None:
                 raise InvalidArgumentError("give either n= or width_factor=, not both")

@@ -29,7 +29,7 @@ import math
 import numpy as np
 
 from .._backend import ops
-from .._checks import positive_float
+from .._checks import plan_args, positive_float
 from ..bounds import layer_error_budget, weight_tolerance
 from ..errors import InvalidArgumentError
 from ..network import Plan, RandomNetwork
@@ -51,6 +51,10 @@ def samples_per_block(d_in, d_out, depth, eps, delta, signed=True, C=1):
     o = ops(d_in, d_out, depth, eps, delta, C)
     N = (2 if signed else 1) * d_in * d_out
     tau = weight_tolerance(layer_error_budget(eps, depth), N, 1)
+    if isinstance(tau, float) and not tau < 1:
+        raise InvalidArgumentError(f"eps = {eps:g} gives malach's per-weight tolerance τ = e/√N = {tau:.3g} ≥ 1 on a "
+                                   f"{d_out}×{d_in} layer; the rule's hit probability p(τ) needs τ < 1: use a "
+                                   "smaller eps, or n=")
     return C * o.log(depth * N / delta) / hit_probability(tau)
 
 
@@ -84,6 +88,7 @@ class Malach(PairConstruction):
              max_weights=MAX_RANDOM_WEIGHTS, **options) -> Plan:
         if options:
             raise InvalidArgumentError(f"unknown options for malach: {sorted(options)}")
+        shapes, eps, delta = plan_args(shapes, eps, delta)
         C = positive_float("C", C)
         depth = len(shapes)
         return plan_pairs(

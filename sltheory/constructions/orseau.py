@@ -31,7 +31,7 @@ import numpy as np
 from numba import njit
 
 from .._backend import ops
-from .._checks import positive_float
+from .._checks import plan_args, positive_float
 from ..bounds import layer_error_budget, weight_tolerance
 from ..errors import InvalidArgumentError
 from ..network import Plan, RandomNetwork
@@ -124,6 +124,7 @@ class Orseau(PairConstruction):
              spare_negative_half=True, max_weights=MAX_RANDOM_WEIGHTS, **options) -> Plan:
         if options:
             raise InvalidArgumentError(f"unknown options for orseau: {sorted(options)}")
+        shapes, eps, delta = plan_args(shapes, eps, delta)
         C = positive_float("C", C)
         if gamma is None:
             gamma = network_gamma(shapes, eps) if eps is not None else GAMMA_DEFAULT

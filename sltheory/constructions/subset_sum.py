@@ -67,7 +67,7 @@ from scipy.optimize import minimize_scalar
 from scipy.special import exp1
 
 from .._backend import ops
-from .._checks import nonnegative_int, positive_float
+from .._checks import eps_arg, nonnegative_int, plan_args, positive_float, strict_bool
 from ..errors import InvalidArgumentError
 from ..network import Plan, RandomNetwork
 from ..subset_sum import masks_to_bool, solve
@@ -192,10 +192,10 @@ class SubsetSum(PairConstruction):
               weight_tol, weight_bound, balanced_signs=False, **options) -> Plan:
         if options:
             raise InvalidArgumentError(f"unknown options for {self.name}: {sorted(options)}")
-        if not isinstance(balanced_signs, bool):
-            raise InvalidArgumentError(f"balanced_signs must be a bool, got {balanced_signs!r}")
+        shapes, eps, delta = plan_args(shapes, eps, delta)
+        balanced_signs = strict_bool("balanced_signs", balanced_signs)
         C = positive_float("C", C)
-        n_reach = nonnegative_int("n_reach", n_reach)
+        n_reach = nonnegative_int("n_reach", n_reach, maximum=MAX_N)   # beyond it, n > MAX_N anyway
         depth = len(shapes)
         extra = {"n_reach": n_reach}
         if weight_tol is None:
@@ -205,8 +205,9 @@ class SubsetSum(PairConstruction):
         else:
             if eps is not None:
                 raise InvalidArgumentError("give eps (network-level rule) or weight_tol (per-weight rule), not both")
-            weight_tol = positive_float("weight_tol", weight_tol)
-            weight_bound = positive_float("weight_bound", 1.0 if weight_bound is None else weight_bound)
+            weight_tol = eps_arg("weight_tol", weight_tol)
+            weight_bound = positive_float("weight_bound", 1.0 if weight_bound is None else weight_bound,
+                                          upper=MAX_N)   # n ≤ MAX_N products of size ≤ 1 never sum past it
             n_pw = per_weight_samples(num_problems(shapes), weight_tol, delta, weight_bound) if n is None else None
             rule = lambda i, d_in, d_out: n_pw  # noqa: E731
             extra.update(weight_tol=weight_tol, weight_bound=weight_bound)
