@@ -38,7 +38,12 @@ class Ticket:
     ``network``: the pruned random network (random weights where ``masks`` is True, 0 elsewhere;
     followed by a :class:`ScaledOutput` only when built with ``rescale=True``). ``masks``: one
     bool tensor per nn.Linear of the random network, same shape. ``error_bound``: certified
-    upper bound on sup_{‖x‖₂ ≤ 1} ‖target(x) − network(x)‖₂. ``stats``: counts and ratios.
+    upper bound on sup_{‖x‖₂ ≤ 1} ‖target(x) − network(x)‖₂ where both networks are evaluated in
+    float64 (their rounding included; the target's weights as given, which a float32 or float16
+    target's are exactly in float64). Evaluating either network in lower precision adds that
+    precision's own rounding, not covered (about K·u per layer, K inputs per neuron, u = 2⁻²⁴ in
+    float32, 2⁻¹¹ in float16: see :func:`sltheory.adversarial_error`, which evaluates both in
+    float64 for that reason). ``stats``: counts and ratios.
     """
 
     network: nn.Module
