@@ -37,7 +37,7 @@ import numpy as np
 import torch
 from torch import nn
 
-from ._checks import nonnegative_int, positive_float
+from ._checks import dims_arg, nonnegative_int, path_arg, positive_float
 from .errors import DatasetError, InvalidArgumentError
 
 __all__ = ["Dataset", "accuracy", "load_digits", "load_mnist", "predictions", "train_mlp"]
@@ -45,6 +45,11 @@ __all__ = ["Dataset", "accuracy", "load_digits", "load_mnist", "predictions", "t
 #: Rows evaluated at once by :func:`predictions` / :func:`accuracy` (bounds the hidden activations'
 #: memory on MNIST-sized inputs).
 EVAL_CHUNK = 8192
+#: Largest MLP :func:`train_mlp` builds (weights; 1.6 GB in float64, before Adam's two copies).
+MAX_MLP_WEIGHTS = 200_000_000
+#: Largest ``num_threads`` :func:`train_mlp` accepts (more than any machine here has cores; the
+#: OpenMP runtime allocates per thread, and 10⁹ threads abort the process).
+MAX_THREADS = 1024
 
 
 def _row_norms(x: np.ndarray) -> np.ndarray:
@@ -258,7 +263,7 @@ def load_mnist(path, *, limit_train: int | None = None, limit_test: int | None =
     """
     limit_train = None if limit_train is None else nonnegative_int("limit_train", limit_train, minimum=1)
     limit_test = None if limit_test is None else nonnegative_int("limit_test", limit_test, minimum=1)
-    folder = Path(path)
+    folder = path_arg("path", path, error=DatasetError)
     if not folder.is_dir():
         raise DatasetError(f"MNIST folder {folder} does not exist (or is not a folder); sltheory never "
                            "downloads data: pass the folder holding the four standard IDX files")
@@ -288,11 +293,7 @@ def load_mnist(path, *, limit_train: int | None = None, limit_test: int | None =
 # ------------------------------------------------------------------------------------- training
 
 def _check_dims(dims, data: Dataset) -> tuple[int, ...]:
-    if isinstance(dims, (str, bytes)) or not hasattr(dims, "__len__"):
-        raise InvalidArgumentError(f"dims must be a sequence of layer widths, got {dims!r}")
-    if len(dims) < 2:
-        raise InvalidArgumentError(f"dims must have at least 2 entries (input, output), got {list(dims)}")
-    dims = tuple(nonnegative_int(f"dims[{i}]", d, minimum=1) for i, d in enumerate(dims))
+    dims = dims_arg("dims", dims, max_weights=MAX_MLP_WEIGHTS)
     if dims[0] != data.dim:
         raise InvalidArgumentError(f"dims[0] = {dims[0]} but {data.name} inputs have dimension {data.dim}")
     if dims[-1] != data.num_classes:
@@ -356,7 +357,7 @@ def train_mlp(dims, data: Dataset, *, seed: int, epochs: int = 40, lr: float = 0
         raise InvalidArgumentError(f"weight_decay must be a finite real ≥ 0, got {weight_decay!r}")
     if num_threads is None:
         return _train(dims, data, seed, epochs, lr, batch_size, float(weight_decay))
-    num_threads = nonnegative_int("num_threads", num_threads, minimum=1)
+    num_threads = nonnegative_int("num_threads", num_threads, minimum=1, maximum=MAX_THREADS)
     previous = torch.get_num_threads()
     torch.set_num_threads(num_threads)
     try:
@@ -386,6 +387,9 @@ def _train(dims, data: Dataset, seed: int, epochs: int, lr: float, batch_size: i
                 grads = torch.autograd.grad(loss, params)
                 adam.step(grads, lr * 0.5 * (1.0 + math.cos(math.pi * step / total_steps)))
                 step += 1
+    if not all(bool(torch.isfinite(p).all()) for p in params):
+        raise InvalidArgumentError(f"training diverged with lr={lr:g}: the weights became nan or inf; use a "
+                                   "smaller lr")
     return net
 
 
@@ -426,6 +430,12 @@ def predictions(net, x: torch.Tensor) -> torch.Tensor:
     if not isinstance(x, torch.Tensor) or x.ndim != 2:
         raise InvalidArgumentError(f"x must be a 2-D torch.Tensor, got {type(x).__name__} "
                                    f"{tuple(getattr(x, 'shape', ()))}")
+    if not callable(net):
+        raise InvalidArgumentError(f"net must be an nn.Module or a callable, got {type(net).__name__}")
+    first = next((m for m in net.modules() if isinstance(m, nn.Linear)), None) if isinstance(net, nn.Module) else None
+    if first is not None and first.in_features != x.shape[1]:
+        raise InvalidArgumentError(f"x has {x.shape[1]} columns but the network's first layer takes "
+                                   f"{first.in_features} inputs")
     param = next(iter(net.parameters()), None) if isinstance(net, nn.Module) else None
     if param is not None:
         x = x.to(dtype=param.dtype, device=param.device)

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import json
 
+from ._checks import strict_bool
 from .errors import InvalidArgumentError
 
 #: Kept edges serving several target weights (a hidden unit used for several outputs).
@@ -40,8 +41,13 @@ def weight_label(served: tuple) -> str:
 def layered_positions(graph) -> dict:
     """Deterministic positions: x = node ``layer``; within a layer of w nodes, node ``index`` i
     at y = 1 − (2i + 1)/w (top to bottom, every layer spread over (−1, 1))."""
+    nx = _networkx()
+    if not isinstance(graph, nx.DiGraph):
+        raise InvalidArgumentError(f"expected a networkx.DiGraph (Ticket.to_networkx()), got {type(graph).__name__}")
     widths: dict[int, int] = {}
-    for _, data in graph.nodes(data=True):
+    for node, data in graph.nodes(data=True):
+        if not isinstance(data.get("layer"), int) or not isinstance(data.get("index"), int):
+            raise InvalidArgumentError(f"node {node!r} has no integer 'layer' and 'index' (not a ticket graph)")
         widths[data["layer"]] = max(widths.get(data["layer"], 0), data["index"] + 1)
     return {node: (float(data["layer"]), 1.0 - (2 * data["index"] + 1) / widths[data["layer"]])
             for node, data in graph.nodes(data=True)}
@@ -72,6 +78,8 @@ def draw_ticket_graph(graph, ax=None, *, max_paths: int = 12, show_pruned: bool 
 
     if isinstance(max_paths, bool) or not isinstance(max_paths, int) or max_paths < 0:
         raise InvalidArgumentError(f"max_paths must be an int ≥ 0, got {max_paths!r}")
+    show_pruned = strict_bool("show_pruned", show_pruned)
+    legend = strict_bool("legend", legend)
     if ax is None:
         import matplotlib.pyplot as plt
         _, ax = plt.subplots(figsize=(8, 5))
@@ -181,11 +189,22 @@ def graph_from_json(text: str):
     the tuple-valued graph attributes turned back from JSON arrays into tuples (every JSON array
     becomes a tuple), nodes and edges in their saved order."""
     nx = _networkx()
-    data = json.loads(text)
-    if not data.get("directed", False) or data.get("multigraph", False):
-        raise InvalidArgumentError("expected the JSON of a directed, non-multi graph (graph_to_json)")
+    if not isinstance(text, (str, bytes, bytearray)):
+        raise InvalidArgumentError(f"expected JSON text, got {type(text).__name__}")
+    try:
+        data = json.loads(text)
+    except ValueError as exc:   # JSONDecodeError, UnicodeDecodeError
+        raise InvalidArgumentError(f"not JSON: {exc}") from None
+    if not isinstance(data, dict) or not data.get("directed", False) or data.get("multigraph", False) \
+            or not isinstance(data.get("nodes"), list) or not isinstance(data.get("edges"), list):
+        raise InvalidArgumentError("expected the JSON of a directed, non-multi graph with nodes and edges "
+                                   "(graph_to_json)")
     g = nx.DiGraph()
-    g.graph.update(_tuples(data.get("graph", {})))
-    g.add_nodes_from((attrs.pop("id"), attrs) for attrs in map(_tuples, data["nodes"]))
-    g.add_edges_from((attrs.pop("source"), attrs.pop("target"), attrs) for attrs in map(_tuples, data["edges"]))
+    try:
+        g.graph.update(_tuples(data.get("graph", {})))
+        g.add_nodes_from((attrs.pop("id"), attrs) for attrs in map(_tuples, data["nodes"]))
+        g.add_edges_from((attrs.pop("source"), attrs.pop("target"), attrs) for attrs in map(_tuples, data["edges"]))
+    except (KeyError, TypeError, AttributeError, ValueError) as exc:
+        raise InvalidArgumentError(f"malformed graph JSON (graph_to_json writes nodes with 'id', edges with "
+                                   f"'source' and 'target'): {type(exc).__name__}: {exc}") from None
     return g
