@@ -319,16 +319,13 @@ def _read(run_dir: Path) -> list[dict]:
 
 
 def _append(run_dir: Path, rows: list[dict]) -> list[dict]:
-    """Add one finished cell's rows to run_dir/results.csv (atomic rewrite, under a lock file so
-    that several processes filling the same run folder — one per depth, say — lose no row).
+    """Add one finished cell's rows to run_dir/results.csv (atomic rewrite, under the run folder's
+    lock, the one :class:`sltheory.runs.RunFolder` takes, so that several processes filling the same
+    run folder — one per depth, say — lose no row). A cell's rows replace all its saved rows.
     Returns every saved row."""
-    import fcntl
+    from sltheory.runs import atomic_write_text, folder_lock
 
-    from sltheory.runs import atomic_write_text
-
-    run_dir.mkdir(parents=True, exist_ok=True)
-    with open(run_dir / ".lock", "w") as lock:
-        fcntl.flock(lock, fcntl.LOCK_EX)
+    with folder_lock(run_dir):
         cells = {_cell(r) for r in rows}
         saved = [r for r in _read(run_dir) if _cell(r) not in cells] + rows
         saved.sort(key=lambda r: (_cell(r), LEVER_ORDER.index(r["lever"])))

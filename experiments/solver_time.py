@@ -202,8 +202,7 @@ def main(argv=None) -> dict:
     if rows:
         print(f"finished run {folder.path}: using saved results")
     else:
-        rows = measure(cfg, out=sys.stdout)
-        folder.write(rows)
+        rows = folder.add(measure(cfg, out=sys.stdout))
     mark_latest(args.run_root, folder.path)
     quick_dir = Path(args.run_root) / "quick-figures" if args.quick else None
     fig_dir = args.fig_dir or quick_dir or DEFAULT_FIG_DIR

@@ -110,7 +110,7 @@ def main(argv=None) -> dict:
         from sltheory.plotting import graph_to_json
         g, row = build(cfg)
         atomic_write_text(folder.path / "graph.json", graph_to_json(g))
-        folder.write([row])
+        folder.add([row])
         print(f"ticket graph: {row['nodes']} nodes, {row['edges']} edges, {row['kept_weights']} kept; {folder.path}")
     else:
         print(f"finished run {folder.path}: using the saved graph")

@@ -362,8 +362,7 @@ def run(cfg: SweepConfig, *, make_plots: bool = True, out=None) -> dict:
         try:
             for job, job_rows in run_jobs(run_job, todo, executor=cfg.executor, workers=cfg.workers,
                                           ray_address=cfg.ray_address):
-                rows.extend(job_rows)
-                folder.write(rows)
+                rows = folder.add(job_rows)     # merged with the saved rows (another sweep's too)
                 bar.update(1)
                 r = job_rows[0]
                 status = (f"{job.construction} on {job.target}, ρ={r['random_per_target']:.0f} seed {job.seed}: "

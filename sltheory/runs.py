@@ -30,7 +30,8 @@ except ImportError:  # not POSIX: no advisory locks, so stale temp files are nev
 
 from .errors import InvalidArgumentError
 
-__all__ = ["RunFolder", "atomic_write_text", "savefig_atomic", "config_hash", "mark_latest", "latest", "read_rows"]
+__all__ = ["RunFolder", "atomic_write_text", "savefig_atomic", "config_hash", "mark_latest", "latest", "read_rows",
+           "folder_lock"]
 
 
 #: Temp files of :func:`atomic_write`: ``.sl-<writer's pid>-<8 random hex digits>.tmp`` in the
@@ -252,9 +253,58 @@ def config_hash(config: dict) -> str:
 def _fmt(v) -> str:
     if v is None:
         return ""
+    if getattr(v, "shape", None) == () and hasattr(v, "item"):   # a numpy scalar (repr: 'np.float64(…)')
+        v = v.item()
     if isinstance(v, float):
         return repr(v)
     return str(v)
+
+
+def _parse(v, typ, where: str):
+    """A CSV field back to ``typ`` ('' → None); :class:`InvalidArgumentError` naming ``where``."""
+    if v == "" or v is None:
+        return None
+    if typ is bool:
+        if v not in ("True", "False"):
+            raise InvalidArgumentError(f"{where} holds {v!r}, not a bool")
+        return v == "True"
+    try:
+        return typ(v)
+    except ValueError:
+        raise InvalidArgumentError(f"{where} holds {v!r}, not a{'n' if typ is int else ''} {typ.__name__}") from None
+
+
+LOCK = ".lock"
+
+
+class folder_lock:
+    """``with folder_lock(folder):`` holds the exclusive lock of ``folder`` (``fcntl.flock`` on
+    ``folder/.lock``, created with the folder if missing), waiting for whichever process holds it.
+    Every process that reads, merges and rewrites a file of the folder under this lock sees the
+    previous writer's whole result, so none loses another's rows. The OS drops the lock when its
+    holder exits, however it exits (``kill -9`` included): a crashed writer never blocks the next.
+    Not re-entrant (a second ``with`` on the same folder in one process waits forever). Without
+    ``fcntl`` (not POSIX) it does not lock."""
+
+    def __init__(self, folder):
+        self.folder = Path(folder)
+        self._fd = None
+
+    def __enter__(self) -> Path:
+        self.folder.mkdir(parents=True, exist_ok=True)
+        fd = os.open(self.folder / LOCK, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC | getattr(os, "O_NOFOLLOW", 0), 0o666)
+        try:
+            if fcntl is not None:
+                fcntl.flock(fd, fcntl.LOCK_EX)
+        except BaseException:
+            os.close(fd)
+            raise
+        self._fd = fd
+        return self.folder
+
+    def __exit__(self, *exc) -> None:
+        fd, self._fd = self._fd, None
+        os.close(fd)    # releases the lock
 
 
 class RunFolder:
@@ -263,6 +313,10 @@ class RunFolder:
     ``columns`` maps each CSV column to its type (``int``, ``float``, ``bool`` or ``str``); a
     missing value is written as an empty field and read back as None. ``key`` names the columns
     that identify one job's rows: :meth:`done` returns the keys already saved.
+
+    Several processes may fill the same folder at once (two sweeps of one config, one per depth...):
+    :meth:`prepare` and :meth:`add` work under the folder's lock (:class:`folder_lock`), and
+    :meth:`add` merges the rows it is given into those on disk, so no writer loses another's row.
     """
 
     CONFIG = "config.json"
@@ -290,32 +344,69 @@ class RunFolder:
         return self.path / self.RESULTS
 
     def prepare(self) -> "RunFolder":
-        """Create the folder and its config.json, or check that the existing one is the same config."""
+        """Create the folder and its config.json, or check that the existing one is the same config.
+        Race-free: the first of several processes preparing the same folder writes config.json
+        (under the folder's lock), the others check it."""
         cfg_path = self.path / self.CONFIG
-        if cfg_path.exists():
-            if json.loads(cfg_path.read_text()) != self.config:
-                raise InvalidArgumentError(
-                    f"{cfg_path} holds a different config than the one hashed to {self.hash}; "
-                    "refusing to mix results (delete the folder)")
-        else:
-            atomic_write_text(cfg_path, json.dumps(self.config, sort_keys=True, indent=2) + "\n")
+        if not cfg_path.exists():          # only a writer needs the lock (a read-only folder is fine)
+            with folder_lock(self.path):
+                if not cfg_path.exists():
+                    atomic_write_text(cfg_path, json.dumps(self.config, sort_keys=True, indent=2) + "\n")
+        try:
+            saved = json.loads(cfg_path.read_text())
+        except ValueError:
+            raise InvalidArgumentError(f"{cfg_path} is not valid JSON; refusing to add results (delete the folder)") \
+                from None
+        if saved != self.config:
+            raise InvalidArgumentError(
+                f"{cfg_path} holds a different config than the one hashed to {self.hash}; "
+                "refusing to mix results (delete the folder)")
         return self
 
     def read(self) -> list[dict]:
         """The saved rows, typed ('' → None). Unknown columns are refused (schema changed)."""
         return read_rows(self.results_path, self.columns)
 
-    def write(self, rows: list[dict]) -> None:
-        """Atomically replace results.csv with ``rows`` (sorted by key)."""
-        buf = io.StringIO()
-        w = csv.DictWriter(buf, fieldnames=list(self.columns), lineterminator="\n")
-        w.writeheader()
-        for row in sorted(rows, key=lambda r: tuple(_fmt(r.get(k)) for k in self.key)):
-            unknown = set(row) - set(self.columns)
-            if unknown:
-                raise InvalidArgumentError(f"row has columns not in the schema: {sorted(unknown)}")
-            w.writerow({k: _fmt(row.get(k)) for k in self.columns})
-        atomic_write_text(self.results_path, buf.getvalue())
+    def _fields(self, row, i: int) -> dict:
+        """``row`` (the ``i``-th given) as the CSV fields it is saved as, in the form reading them
+        back and writing them again gives (an int 2 in a float column is saved as 2.0, so it has the
+        same key as the saved 2.0). Refuses what would not read back as its columns' types."""
+        if not isinstance(row, dict):
+            raise InvalidArgumentError(f"row {i} must be a dict, got {type(row).__name__}")
+        unknown = set(row) - set(self.columns)
+        if unknown:
+            raise InvalidArgumentError(f"row {i} has columns not in the schema: {sorted(unknown)}")
+        missing = [k for k in self.key if row.get(k) is None]
+        if missing:
+            raise InvalidArgumentError(f"row {i} has no value for the key column(s) {missing}")
+        return {k: _fmt(_parse(_fmt(row.get(k)), typ, f"row {i}: column {k}")) for k, typ in self.columns.items()}
+
+    def add(self, rows: list[dict]) -> list[dict]:
+        """Merge ``rows`` into results.csv: under the folder's lock, read the saved rows, let each row
+        given replace the saved row of the same key (and keep every other saved row), and rewrite
+        the file atomically (sorted by key). Returns every saved row, typed as :meth:`read` gives
+        them. Rows are checked (columns, key values, types) before anything is written."""
+        given = [self._fields(r, i) for i, r in enumerate(rows)]
+
+        def key(fields):
+            return tuple(fields[k] for k in self.key)
+
+        with folder_lock(self.path):
+            merged = {key(f): f for f in ({k: _fmt(v) for k, v in r.items()} for r in self.read())}
+            merged.update((key(f), f) for f in given)
+            saved = [merged[k] for k in sorted(merged)]
+            buf = io.StringIO()
+            w = csv.DictWriter(buf, fieldnames=list(self.columns), lineterminator="\n")
+            w.writeheader()
+            w.writerows(saved)
+            atomic_write_text(self.results_path, buf.getvalue())
+        return [{k: _parse(v, self.columns[k], f"{self.results_path}: column {k}") for k, v in f.items()}
+                for f in saved]
+
+    def write(self, rows: list[dict]) -> list[dict]:
+        """The same as :meth:`add` (it merges: a saved row whose key ``rows`` lacks is kept, never
+        dropped). Kept for callers of the earlier API, which replaced the file."""
+        return self.add(rows)
 
     def key_of(self, row: dict) -> tuple:
         return tuple(row[k] for k in self.key)
@@ -335,18 +426,7 @@ def read_rows(path, columns: dict) -> list[dict]:
         if reader.fieldnames is not None and list(reader.fieldnames) != list(columns):
             raise InvalidArgumentError(f"{path} has columns {reader.fieldnames}, expected {list(columns)}")
         for raw in reader:
-            row = {}
-            for k, v in raw.items():
-                typ = columns[k]
-                if v == "" or v is None:
-                    row[k] = None
-                elif typ is bool:
-                    if v not in ("True", "False"):
-                        raise InvalidArgumentError(f"{path}: column {k} holds {v!r}, not a bool")
-                    row[k] = v == "True"
-                else:
-                    row[k] = typ(v)
-            out.append(row)
+            out.append({k: _parse(v, columns[k], f"{path}: column {k}") for k, v in raw.items()})
     return out
 
 
