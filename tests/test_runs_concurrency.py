@@ -3,12 +3,14 @@
 * Several processes filling one run folder at once keep every row: :meth:`RunFolder.add` merges
   under the folder's lock (the old ``write`` replaced the file, so the last of two sweeps that had
   each read the folder once erased the other's rows).
+* A pooled sweep that is killed (SIGTERM, Ctrl-C, SIGKILL) leaves no worker running.
 
 The multi-process tests start real Python processes (each imports sltheory: seconds apiece).
 """
 
 import json
 import os
+import signal
 import subprocess
 import sys
 import textwrap
@@ -150,3 +152,100 @@ def test_the_folder_lock_makes_a_writer_wait(tmp_path):
     out, err = p.communicate(timeout=120)
     assert p.returncode == 0 and out == "added\n", err
     assert f.read() == [{"who": 1, "i": 0, "value": None, "note": None}]
+
+
+# ----------------------------------------------------------------------------- orphan workers
+JOB = textwrap.dedent('''
+    import os, time
+    from pathlib import Path
+
+    def job(path):
+        Path(path).write_text(str(os.getpid()))     # the worker running this job
+        time.sleep(120)
+''')
+SWEEP = textwrap.dedent('''
+    import sys
+    from sleepy_job import job
+    from sltheory.executors import run_jobs
+
+    if __name__ == "__main__":
+        for _ in run_jobs(job, [f"{sys.argv[1]}/started-{i}" for i in range(4)], workers=2):
+            pass
+''')
+
+
+def _running(pid: int) -> bool:
+    """Alive and not a zombie (an orphan's new parent may be slow to reap it)."""
+    try:
+        with open(f"/proc/{pid}/stat") as fh:
+            return fh.read().rsplit(")", 1)[1].split()[0] != "Z"
+    except FileNotFoundError:
+        return False
+
+
+@pytest.mark.skipif(not Path("/proc/self/stat").exists(), reason="reads /proc")
+@pytest.mark.parametrize("sig", [signal.SIGTERM, signal.SIGINT, signal.SIGKILL], ids=lambda s: s.name)
+def test_killing_a_pooled_sweep_leaves_no_worker(tmp_path, sig):
+    (tmp_path / "sleepy_job.py").write_text(JOB)
+    (tmp_path / "sweep.py").write_text(SWEEP)
+    started = tmp_path / "started"
+    started.mkdir()
+    log = tmp_path / "stderr.txt"
+    with open(log, "w") as err:
+        sweep = subprocess.Popen([sys.executable, str(tmp_path / "sweep.py"), str(started)], env=_env(tmp_path),
+                                 stderr=err)
+    workers = []
+    try:
+        deadline = time.time() + 180
+        while len(workers) < 2:
+            assert sweep.poll() is None, log.read_text()
+            assert time.time() < deadline, "the workers never started their jobs"
+            time.sleep(0.05)
+            workers = [int(p.read_text()) for p in started.iterdir() if p.read_text()]
+        assert len(workers) == 2 and all(map(_running, workers))
+        sweep.send_signal(sig)
+        sweep.wait(timeout=15)       # Ctrl-C too: the sweep does not wait for its running jobs
+        deadline = time.time() + 5
+        while any(map(_running, workers)) and time.time() < deadline:
+            time.sleep(0.05)
+        assert not [w for w in workers if _running(w)], f"workers left running after {sig.name}"
+        assert len(list(started.iterdir())) == 2     # the queued jobs never started
+    finally:
+        if sweep.poll() is None:
+            sweep.kill()
+            sweep.wait()
+        for w in workers:
+            if _running(w):
+                os.kill(w, signal.SIGKILL)
+
+
+def test_a_failing_job_stops_the_pool_at_once(tmp_path):
+    """An error in one job ends run_jobs without waiting for the other running jobs."""
+    (tmp_path / "sleepy_job.py").write_text(JOB + textwrap.dedent('''
+        def fail_or_sleep(path):
+            if path.endswith("-0"):
+                time.sleep(1)
+                raise ValueError("job 0 failed")
+            job(path)
+    '''))
+    code = textwrap.dedent('''
+        import sys, time
+        from sleepy_job import fail_or_sleep
+        from sltheory.executors import run_jobs
+        if __name__ == "__main__":
+            t = time.time()
+            try:
+                list(run_jobs(fail_or_sleep, [f"{sys.argv[1]}/started-{i}" for i in range(3)], workers=2))
+            except ValueError as exc:
+                print(exc, round(time.time() - t))
+    ''')
+    (tmp_path / "sweep.py").write_text(code)
+    started = tmp_path / "started"
+    started.mkdir()
+    out = subprocess.run([sys.executable, str(tmp_path / "sweep.py"), str(started)], env=_env(tmp_path),
+                         capture_output=True, text=True, timeout=110)
+    assert out.returncode == 0, out.stderr
+    message, seconds = out.stdout.rsplit(" ", 1)
+    assert message == "job 0 failed" and int(seconds) < 60     # the other job sleeps 120 s
+    pids = [int(p.read_text()) for p in started.iterdir() if p.read_text()]    # job 1 (and job 2, if the freed
+    assert pids and not [pid for pid in pids if _running(pid)]                  # worker took it first)
