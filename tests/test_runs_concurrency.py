@@ -242,10 +242,15 @@ def test_a_failing_job_stops_the_pool_at_once(tmp_path):
     (tmp_path / "sweep.py").write_text(code)
     started = tmp_path / "started"
     started.mkdir()
-    out = subprocess.run([sys.executable, str(tmp_path / "sweep.py"), str(started)], env=_env(tmp_path),
-                         capture_output=True, text=True, timeout=110)
-    assert out.returncode == 0, out.stderr
-    message, seconds = out.stdout.rsplit(" ", 1)
-    assert message == "job 0 failed" and int(seconds) < 60     # the other job sleeps 120 s
-    pids = [int(p.read_text()) for p in started.iterdir() if p.read_text()]    # job 1 (and job 2, if the freed
-    assert pids and not [pid for pid in pids if _running(pid)]                  # worker took it first)
+    try:
+        out = subprocess.run([sys.executable, str(tmp_path / "sweep.py"), str(started)], env=_env(tmp_path),
+                             capture_output=True, text=True, timeout=110)
+        assert out.returncode == 0, out.stderr
+        message, seconds = out.stdout.rsplit(" ", 1)
+        assert message == "job 0 failed" and int(seconds) < 60     # the other job sleeps 120 s
+        pids = [int(p.read_text()) for p in started.iterdir() if p.read_text()]    # job 1 (and job 2, if the
+        assert pids and not [pid for pid in pids if _running(pid)]                  # freed worker took it first)
+    finally:    # a failed run must not leave sleeping workers behind
+        for p in started.iterdir():
+            if p.read_text() and _running(int(p.read_text())):
+                os.kill(int(p.read_text()), signal.SIGKILL)
