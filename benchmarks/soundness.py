@@ -50,7 +50,7 @@ from sltheory.testing.lower_bound import lower_bound, sequential  # noqa: E402
 MODES = ("eps", "best", "weight_tol")
 #: The lower bound's effort here (the tests use its stronger defaults): fast enough for 10,000
 #: tickets on 2 cores, still exact in dimension 1 and 2.
-LOWER_BOUND = dict(starts=384, keep=32, steps=40, hops=1, grid2=4096, grid3=6000, max_lattice=2186)
+LOWER_BOUND = dict(starts=4096, keep=48, steps=40, hops=1, polish=16, grid2=4096, grid3=6000, max_lattice=2186)
 #: Samples per block drawn in the ``best`` mode and (with n=) in ``eps`` / ``weight_tol``.
 N_RANGE = {"subset_sum": (3, 16), "subset_sum_blockdiag": (3, 16), "burkholz": (2, 9),
            "malach": (10, 150), "orseau": (10, 150)}
