@@ -76,6 +76,12 @@ def main(argv=None) -> int:
         cfg["ns"] = tuple(args.ns)
     if args.seeds:
         cfg["seeds"] = tuple(args.seeds)
+    from sltheory import cli
+    from sltheory.certify import MAX_SEARCH_ENTRIES
+    for n in cfg["ns"]:
+        cli.count("--ns", n, maximum=64)
+    # the current search holds 4 × starts points of the widest input at once
+    cli.count("--starts", args.starts, maximum=MAX_SEARCH_ENTRIES // (4 * max(d[0] for d in cfg["dims"])))
     torch.set_num_threads(1)  # tiny batches: threads only add overhead (and fight on shared cores)
 
     print(f"{'target':>12} {'n':>3} {'seed':>4} | {'bound before':>12} {'adv before':>11} {'ratio':>6} | "
@@ -105,4 +111,5 @@ def main(argv=None) -> int:
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    from sltheory import cli
+    sys.exit(cli.run(main))

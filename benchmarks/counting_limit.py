@@ -392,6 +392,14 @@ def main(argv=None):
             or not 0 < args.delta < 1:
         parser.error("--dims, --depths, --seeds must be ≥ 1, --rule-seeds ≥ 0, every --eps in (0, 0.5) and "
                      "--delta in (0, 1)")
+    from sltheory import cli
+    for e in epss:
+        cli.eps("--eps", e)
+    cli.delta("--delta", args.delta)
+    cli.output_dir("--run-root", args.run_root)
+    for depth in depths:   # the smallest network a cell samples (block-diagonal pairs, n = 1) must fit
+        for d in dims:
+            sltheory.construction("subset_sum_blockdiag").plan(((d, d),) * depth, eps=None, delta=args.delta, n=1)
     from sltheory.runs import atomic_write_text, mark_latest
 
     # The run folder is named by the per-cell settings only: runs over other grids (another depth,
@@ -442,4 +450,5 @@ def main(argv=None):
 
 
 if __name__ == "__main__":
-    main()
+    from sltheory import cli
+    cli.run(main)

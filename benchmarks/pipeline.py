@@ -62,6 +62,13 @@ def main(argv=None):
     parser.add_argument("--adversarial", action="store_true",
                         help="search for the worst input and print bound / found error")
     args = parser.parse_args(argv)
+    from sltheory import cli
+    cli.eps("--eps", args.eps)
+    cli.delta("--delta", args.delta)
+    for seed in args.seeds:
+        cli.count("--seeds", seed, minimum=0)
+    shapes = tuple((b, a) for a, b in zip(DIMS[:-1], DIMS[1:]))
+    sltheory.construction("subset_sum").plan(shapes, eps=args.eps, delta=args.delta)   # n ≤ 64, fits: before any work
 
     dims = "-".join(map(str, DIMS))
     print(f"target {dims}, eps {args.eps}, delta {args.delta}; torch {torch.__version__} "
@@ -110,4 +117,5 @@ def main(argv=None):
 
 
 if __name__ == "__main__":
-    main()
+    from sltheory import cli
+    cli.run(main)

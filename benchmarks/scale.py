@@ -153,6 +153,13 @@ def main(argv=None):
     widths = args.widths or (QUICK_WIDTHS if args.quick else DEFAULT_WIDTHS)
     if min(widths) < 1 or not 0 < args.eps < 1 or not 0 < args.delta < 1 or args.seed < 0 or args.max_weights < 1:
         parser.error("--widths and --max-weights must be ≥ 1, --eps and --delta in (0, 1), --seed ≥ 0")
+    import sltheory
+    from sltheory import cli
+    cli.eps("--eps", args.eps)
+    cli.delta("--delta", args.delta)
+    for w in widths:   # every size's network planned (nothing sampled) before any worker starts
+        sltheory.construction(args.construction).plan(((w, INPUTS), (w, w)), eps=args.eps, delta=args.delta,
+                                                      max_weights=args.max_weights)
     print(f"{args.construction}: 64-w-w targets, eps {args.eps}, delta {args.delta}, seed {args.seed}; {os.cpu_count()} CPUs, "
           f"load average at start {os.getloadavg()[0]:.2f}; one subprocess per size")
     rows, failed = [], []
@@ -206,4 +213,5 @@ def main(argv=None):
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    from sltheory import cli
+    sys.exit(cli.run(main))

@@ -83,6 +83,10 @@ def time_milp(samples, targets, time_limit, mip_rel_gap):
     return time.perf_counter() - start, errors, hits
 
 
+#: Largest --problems: they are held in memory at once (n floats each).
+MAX_PROBLEMS = 10_000_000
+
+
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--n", type=int, nargs="+", default=[16, 20], help="samples per problem")
@@ -96,6 +100,16 @@ def main(argv=None):
     args = parser.parse_args(argv)
     if args.milp_problems > args.problems:
         parser.error("--milp-problems must be ≤ --problems (the MIP runs on a prefix of them)")
+    from sltheory import cli
+    for n in args.n:
+        cli.count("--n", n, maximum=64)
+    cli.count("--problems", args.problems, maximum=MAX_PROBLEMS)
+    cli.count("--milp-problems", args.milp_problems)
+    cli.count("--seed", args.seed, minimum=0)
+    cli.positive("--staged-tol", args.staged_tol)
+    cli.positive("--time-limit", args.time_limit)
+    if args.mip_rel_gap is not None:
+        cli.positive("--mip-rel-gap", args.mip_rel_gap)
 
     print(f"numba {numba.__version__} ({numba.get_num_threads()} threads), scipy {scipy.__version__} "
           f"(HiGHS, single problem at a time), seed {args.seed}")
@@ -132,4 +146,5 @@ def main(argv=None):
 
 
 if __name__ == "__main__":
-    main()
+    from sltheory import cli
+    cli.run(main)

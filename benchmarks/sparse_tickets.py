@@ -148,6 +148,10 @@ def main(argv=None):
     epochs = args.epochs if args.epochs is not None else (15 if args.quick else 40)
     if hidden < 1 or epochs < 1 or args.seed < 0 or not all(t > 0 for t in taus) or not all(1 <= n <= MAX_N for n in ns):
         parser.error(f"--hidden and --epochs must be ≥ 1, --seed ≥ 0, every --taus > 0 and every --ns in 1..{MAX_N}")
+    from sltheory import cli
+    for tau in taus:
+        cli.eps("--taus", tau)
+    cli.dims("--hidden", (64, hidden, 10), max_weights=datasets.MAX_MLP_WEIGHTS)   # before the JIT warm-up
 
     print(f"torch {torch.__version__} ({torch.get_num_threads()} threads)")
     start = time.perf_counter()
@@ -168,4 +172,5 @@ def main(argv=None):
 
 
 if __name__ == "__main__":
-    main()
+    from sltheory import cli
+    cli.run(main)

@@ -105,6 +105,10 @@ def main(argv=None) -> list[dict]:
     trials = args.trials if args.trials is not None else (5 if args.quick else 10)
     if trials < 1:
         p.error("--trials must be ≥ 1")
+    from sltheory import cli
+    cli.output_dir("--run-root", args.run_root)   # before the runs, not after them
+    if args.table_dir is not None:
+        cli.output_dir("--table-dir", args.table_dir)
     cases = QUICK_CASES if args.quick else CASES
     import sltheory
     config = {"cases": [[c, list(d), e, dl] for c, d, e, dl in cases], "trials": trials,
@@ -171,4 +175,5 @@ def table(run_dir, out_dir) -> list[Path]:
 
 
 if __name__ == "__main__":
-    main()
+    from sltheory import cli
+    cli.run(main)

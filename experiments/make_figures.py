@@ -67,6 +67,12 @@ def main(argv=None) -> dict:
     unknown = [s for s in only if s not in EXPERIMENTS]
     if unknown:
         p.error(f"unknown experiment(s) {unknown}; known: {list(EXPERIMENTS)}")
+    from sltheory import cli
+    for name in only:   # (a run folder without results is reported as missing below, not an error)
+        if getattr(args, name) is not None:
+            cli.path(f"--{name.replace('_', '-')}", getattr(args, name))
+    cli.output_dir("--fig-dir", args.fig_dir)
+    cli.output_dir("--table-dir", args.table_dir)
     written, missing = [], []
     for name in only:
         module, rebuild, command = EXPERIMENTS[name]
@@ -91,4 +97,5 @@ def main(argv=None) -> dict:
 
 
 if __name__ == "__main__":
-    main()
+    from sltheory import cli
+    cli.run(main)

@@ -46,6 +46,8 @@ STYLE = {"exact": ("C0", "o-"), "sparsest": ("C1", "s-"), "staged": ("C2", "^-")
 
 DEFAULTS = dict(ns=tuple(range(4, 33, 2)), problems=2000, tol=1e-4, brute_max_n=14, brute_problems=20,
                 milp_max_n=20, milp_problems=5, milp_time_limit=10.0, seed=0)
+#: Largest --problems (per n; 500× the default): the problems are held in memory at once.
+MAX_PROBLEMS = 1_000_000
 QUICK = dict(ns=(4, 8, 12), problems=50, brute_max_n=8, brute_problems=3, milp_max_n=8, milp_problems=2)
 
 
@@ -194,6 +196,16 @@ def main(argv=None) -> dict:
     if cfg["brute_max_n"] > 20:
         p.error("--brute-max-n must be ≤ 20 (2^20 subsets per problem in Python)")
     import sltheory
+    from sltheory import cli
+
+    cli.count("--seed", cfg["seed"], minimum=0)
+    cli.count("--problems", cfg["problems"], maximum=MAX_PROBLEMS)
+    cli.count("--milp-problems", cfg["milp_problems"], maximum=MAX_PROBLEMS)
+    cli.count("--milp-max-n", cfg["milp_max_n"], minimum=0, maximum=64)
+    cli.output_dir("--run-root", args.run_root)
+    for flag, folder in (("--fig-dir", args.fig_dir), ("--table-dir", args.table_dir)):
+        if folder is not None:
+            cli.output_dir(flag, folder)
     from sltheory.runs import RunFolder, mark_latest
 
     hashed = dict(cfg, ns=list(cfg["ns"]), schema_version=SCHEMA_VERSION, sltheory_version=sltheory.__version__)
@@ -212,4 +224,5 @@ def main(argv=None) -> dict:
 
 
 if __name__ == "__main__":
-    main()
+    from sltheory import cli
+    cli.run(main)

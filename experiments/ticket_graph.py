@@ -102,6 +102,12 @@ def main(argv=None) -> dict:
         p.error("--dims must give a small target (≥ 2 positive widths, ≤ 64 weights: the figure is for reading)")
     if not 1 <= args.n <= 16:
         p.error("--n must be in 1..16 (the figure is for reading)")
+    from sltheory import cli
+    cli.count("--seed", args.seed, minimum=0)
+    cli.count("--target-seed", args.target_seed, minimum=0)
+    cli.output_dir("--run-root", args.run_root)
+    if not args.no_plot:
+        cli.output_dir("--fig-dir", args.fig_dir)
     cfg = {"construction": args.construction, "dims": dims, "n": args.n, "seed": args.seed,
            "target_seed": args.target_seed, "schema_version": SCHEMA_VERSION,
            "sltheory_version": sltheory.__version__}
@@ -120,4 +126,5 @@ def main(argv=None) -> dict:
 
 
 if __name__ == "__main__":
-    sys.exit(0 if main() else 1)
+    from sltheory import cli
+    sys.exit(0 if cli.run(main) else 1)

@@ -180,6 +180,25 @@ class SweepConfig:
             positive("eps", e)
         positive("delta", self.delta, upper=1)
         positive("adv_lr", self.adv_lr)
+        from sltheory import cli
+        try:   # the library's limits (eps ≥ 1e-12, delta ≥ 1e-100), and folders that can be written
+            for e in self.eps:
+                cli.eps("eps", e)
+            cli.delta("delta", self.delta)
+            for name in ("run_root", "fig_dir", "table_dir"):
+                cli.output_dir(name, getattr(self, name))
+        except sltheory.SltheoryError as exc:
+            raise ConfigError(str(exc)) from None
+        sized = [("dims", self.dims, self.rhos), ("trained_dims", self.trained_dims, self.trained_rhos)]
+        if self.mnist is not None:
+            sized.append(("mnist_dims", self.mnist_dims, self.trained_rhos))
+        for field_name, dims, grids in sized:   # no target or random network beyond the library's cap
+            n_target = sum(a * b for a, b in zip(dims[:-1], dims[1:]))
+            for name, grid in grids:
+                if max(grid) * n_target > cli.MAX_RANDOM_WEIGHTS:
+                    raise ConfigError(f"{field_name} {'-'.join(map(str, dims))} ({n_target:,} weights) at ρ = "
+                                      f"{max(grid):g} for {name} asks for {max(grid) * n_target:.3g} random weights, "
+                                      f"more than the {cli.MAX_RANDOM_WEIGHTS:,} the library builds")
         if self.device not in ("auto", "cpu", "cuda"):
             raise ConfigError(f"device must be auto, cpu or cuda, got {self.device!r}")
         if self.device == "cuda":
@@ -857,4 +876,5 @@ def main(argv=None) -> dict:
 
 
 if __name__ == "__main__":
-    main()
+    from sltheory import cli
+    cli.run(main)

@@ -16,16 +16,18 @@ from __future__ import annotations
 
 from ._backend import ops
 from ._checks import _symbolic, nonnegative_int, positive_float
+from .errors import InvalidArgumentError
 
 
 def counting_lower_bound(d_in, d_out, eps):
     """m ≥ d_in d_out log₂(1/(2ε)) − 1 prunable weights (Pensia et al. 2020, Theorem 2), for
-    integers d_in, d_out ≥ 1 and 0 < ε < 1/2 (ε ≥ 1e-300, so 1/(2ε) is finite); symbols pass."""
+    integers d_in, d_out ≥ 1 and 0 < ε ≤ 1/2 (the bound is trivial, −1, at 1/2; ε ≥ 1e-300, so
+    1/(2ε) is finite); symbols pass."""
     for name, d in (("d_in", d_in), ("d_out", d_out)):
         if not _symbolic(d):
             nonnegative_int(name, d, minimum=1)
-    if not _symbolic(eps):
-        positive_float("eps", eps, upper=0.5)
+    if not _symbolic(eps) and positive_float("eps", eps) > 0.5:
+        raise InvalidArgumentError(f"eps must be ≤ 1/2 for the counting bound (ε-packing of the unit ball), got {eps!r}")
     o = ops(d_in, d_out, eps)
     return d_in * d_out * o.log2(1 / (2 * eps)) - 1
 
