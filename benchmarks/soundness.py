@@ -253,6 +253,10 @@ def report(results: list[dict], by_index: dict[int, Case], wall: float, workers:
                 errors=len(errs), violations=len(viol), wall=wall, results=results)
 
 
+#: Largest --tickets (the cases are drawn and held up front; 10⁷ would take weeks anyway).
+MAX_TICKETS = 10_000_000
+
+
 def main(argv=None) -> dict:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0],
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
@@ -263,6 +267,9 @@ def main(argv=None) -> dict:
     args = parser.parse_args(argv)
     if args.tickets < 1 or args.seed < 0 or args.workers < 1:
         parser.error("--tickets and --workers must be ≥ 1, --seed ≥ 0")
+    from sltheory import cli
+    cli.count("--tickets", args.tickets, maximum=MAX_TICKETS)   # the case list is drawn up front
+    cli.count("--workers", args.workers, maximum=4 * (os.cpu_count() or 1))   # one process each
     todo = cases(args.tickets, args.seed)
     by_index = {c.index: c for c in todo}
     start = time.perf_counter()
@@ -282,5 +289,6 @@ def main(argv=None) -> dict:
 
 
 if __name__ == "__main__":
-    res = main()
+    from sltheory import cli
+    res = cli.run(main)
     sys.exit(1 if res["violations"] else 2 if res["errors"] else 0)
