@@ -30,6 +30,7 @@ Run from the repository root::
 from __future__ import annotations
 
 import argparse
+import json
 import math
 import os
 import sys
@@ -247,12 +248,21 @@ def report(results: list[dict], by_index: dict[int, Case], wall: float, workers:
     for key in sorted(groups, key=lambda k: (k[0] == "all", k)):
         label = key[0] + (f" / {key[1]}" if key[1] else "")
         p(f"  {label:<34}{_quantiles(groups[key])}   {len(groups[key])}")
+    loose = sorted((r for r in checked if r["lower"] > 0), key=lambda r: r["error_bound"] / r["lower"])[-LOOSEST:]
+    if loose:
+        p(f"\nthe {len(loose)} loosest certificates (error_bound / lower bound):")
+        for r in reversed(loose):
+            c = by_index[r["index"]]
+            p(f"  case {c.index}: {c.construction} {c.mode} dims={c.dims} n={c.n} scale={c.scale}: "
+              f"{r['error_bound']:.4g} / {r['lower']:.4g} = {r['error_bound'] / r['lower']:.4g} ({r['method']})")
     secs = [r["seconds"] for r in results]
     p(f"\nper case: median {np.median(secs):.3f} s, max {max(secs):.2f} s (build + lower bound, one core)")
     return dict(cases=len(results), checked=len(checked), build_failed=status["build_failed"],
                 errors=len(errs), violations=len(viol), wall=wall, results=results)
 
 
+#: How many of the loosest certificates the report lists.
+LOOSEST = 8
 #: Largest --tickets (the cases are drawn and held up front; 10⁷ would take weeks anyway).
 MAX_TICKETS = 10_000_000
 
@@ -264,6 +274,7 @@ def main(argv=None) -> dict:
     parser.add_argument("--seed", type=int, default=0, help="seed of the case generator (default 0)")
     parser.add_argument("--workers", type=int, default=1,
                         help="processes (default 1: in this process); each uses one thread")
+    parser.add_argument("--json", metavar="PATH", help="also write every case and result to this JSON file")
     parser.add_argument("--progress", type=int, default=1000,
                         help="print a progress line to stderr every this many cases (default 1000)")
     args = parser.parse_args(argv)
@@ -298,6 +309,10 @@ def main(argv=None) -> dict:
             results = collect(pool.map(check, todo, chunksize=8))
     summary = report(results, by_index, time.perf_counter() - start, args.workers)
     summary["case_list"] = [asdict(c) for c in todo]
+    if args.json:
+        from sltheory.runs import atomic_write_text
+        atomic_write_text(args.json, json.dumps({"seed": args.seed, "lower_bound": LOWER_BOUND,
+                                            "cases": summary["case_list"], "results": results}))
     return summary
 
 
