@@ -23,8 +23,12 @@ same in every run that draws at least i + 1).
 
 Run from the repository root::
 
-    python benchmarks/soundness.py                       # 10,000 tickets
-    python benchmarks/soundness.py --tickets 300         # the slice CI runs (about a minute)
+    python benchmarks/soundness.py --workers 2           # 10,000 tickets: 7-8.5 min on 2 cores
+    python benchmarks/soundness.py --tickets 300         # CI's slice (tests/test_soundness.py): ~30-50 s
+
+Measured at 65239af (seed 0, 10,000 cases): 8,892 tickets checked, 1,108 builds failed, 0
+unexpected errors, 0 violations; error_bound / lower bound median 1.26, 90% 4.95, 99% 41.0, max
+3,565 (burkholz, layer-wise); 505 s wall, 993 s CPU on 2 workers.
 """
 
 from __future__ import annotations
