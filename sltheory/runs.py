@@ -106,14 +106,19 @@ def _mkstemp_like_open(dir_fd: int) -> tuple[int, str | None]:
         else:
             _lock(fd)
             return fd, None
+    fd, name = _create_named(dir_fd)
+    _lock(fd)
+    return fd, name
+
+
+def _create_named(dir_fd: int) -> tuple[int, str]:
+    """A new, empty ``.sl-<pid>-<hex>.tmp`` in ``dir_fd`` (a fresh name until one is free)."""
     while True:
         name = _temp_name()
         try:
-            fd = os.open(name, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_CLOEXEC, 0o666, dir_fd=dir_fd)
+            return os.open(name, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_CLOEXEC, 0o666, dir_fd=dir_fd), name
         except FileExistsError:
             continue
-        _lock(fd)
-        return fd, name
 
 
 def _lock(fd: int) -> None:
@@ -139,13 +144,7 @@ def _name_anonymous(fd: int, dir_fd: int) -> tuple[int, str]:
             break
         return fd, name
     size = os.fstat(fd).st_size
-    while True:
-        name = _temp_name()
-        try:
-            out = os.open(name, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_CLOEXEC, 0o666, dir_fd=dir_fd)
-        except FileExistsError:
-            continue
-        break
+    out, name = _create_named(dir_fd)
     try:
         _lock(out)
         offset = 0
