@@ -75,10 +75,11 @@ class Ticket:
 
     def save(self, path):
         """Write this ticket compactly to ``path``: plan, seed and the sorted flat indices of the
-        kept weights (no weights), with error_bound, stats and the certificate, in one compressed
-        ``.npz`` with a JSON header (no pickle); atomic. ``sltheory.load_ticket(path)`` re-samples
-        the random network and reproduces ``network`` bit for bit (see :mod:`sltheory.ticket_io`).
-        Returns the path."""
+        kept weights (no weights), with error_bound, stats and the certificate, in one ``.npz``
+        with a JSON header (no pickle) and one SHA-256 over the header and the kept indices (an
+        edited file is refused); atomic. ``sltheory.load_ticket(path)`` re-samples the random
+        network and reproduces ``network`` bit for bit (see :mod:`sltheory.ticket_io`); the bound it
+        reads is a stored claim, which :meth:`recertify` recomputes. Returns the path."""
         from .ticket_io import save_ticket
 
         return save_ticket(self, path)
