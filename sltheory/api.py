@@ -86,6 +86,11 @@ def approximate(target, random_net: RandomNetwork, eps=None, *, weight_tol=None,
     if not isinstance(random_net, RandomNetwork):
         raise RandomNetworkError("random_net must come from sltheory.random_network (it carries "
                                  f"the plan the construction needs); got {type(random_net).__name__}")
+    for t, (lin, shape) in enumerate(zip(random_net.linears(), random_net.plan.layer_shapes)):
+        if lin.weight.dtype != torch.float64 or tuple(lin.weight.shape) != tuple(shape):
+            raise RandomNetworkError(f"random layer {t} holds {lin.weight.dtype} weights of shape "
+                                     f"{tuple(lin.weight.shape)}; its plan says float64 {tuple(shape)} (the "
+                                     "certificate's rounding terms are float64's): use the network as sampled")
     rescale = strict_bool("rescale", rescale)
     eps = eps_arg("eps", eps, allow_none=True)
     if weight_tol is not None:

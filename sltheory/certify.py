@@ -65,7 +65,8 @@ Floating point: both networks are evaluated in float64. A computed layer is
 ``fl(Mh) = (M + δM) h`` with |δM| ≤ γ_K |M| (Higham, Thm 3.5), γ_K = K u/(1 − K u), K the largest
 number of nonzeros in a row, u = 2⁻⁵³. Hence ‖fl-net − net‖ ≤ Π_t (‖M_t‖ + γ_K ‖|M_t|‖) − Π_t ‖M_t‖
 (‖·‖₂ bounded by √(‖·‖₁‖·‖_∞)); this *float slack* of both networks is added to the bound, so it
-also covers the errors measured in floating point (``method="layerwise"`` keeps exactly this).
+also covers the errors measured in floating point (``method="layerwise"`` adds the per-pair slack below as well, which covers the effective maps
+being computed in float; Burkholz's copy certificate adds that rounding to each e_ℓ).
 ``"auto"``/``"sdp"`` treat the ticket pair by pair (:func:`pair_float_slack`), which is far
 tighter on wide random layers and also covers the effective maps being computed in float: for a
 pair h ↦ B σ(A h) with one weight per row of A, |fl(Ah) − Ah| ≤ γ_1 |A||h| and
@@ -176,10 +177,27 @@ def _certificate(target: Target, errs, gs, deltas, ticket_matrices, target_slack
     slack = float_slack(target.weights) if target_slack is None else target_slack
     if ticket_matrices is not None:
         slack += float_slack(ticket_matrices)
+    slack += rescale_slack(target, deltas[-1] + slack)
     scale = target.output_scale
     bound = (deltas[-1] + slack) * scale
     return Certificate(error_bound=bound, layer_errors=tuple(errs), map_norms=tuple(gs),
                        propagated=tuple(deltas), float_slack=slack * scale, layerwise_bound=bound)
+
+
+def rescale_slack(target: Target, inner: float) -> float:
+    """With ``rescale=True`` (output scale S ≠ 1), what rounding adds, in units of the rescaled
+    target (multiply by S): the stored W̃_i = fl(W_i/s_i) are within u|W̃_i| of W_i/s_i, so the
+    stored rescaled target is within Π(‖W̃_i‖ + 2u‖|W̃_i|‖) − Π‖W̃_i‖ of f/S_exact; S = fl(Π s_i) is
+    within γ_l of S_exact, and the ticket's last step fl(S·y) within u of S·y, so both cost at most
+    γ_{l+1}·sup‖g̃‖ ≤ γ_{l+1}(Π‖W̃_i‖ + ``inner``) with ``inner`` the bound for the rescaled target.
+    0 when S = 1 (nothing was divided)."""
+    if target.output_scale == 1.0:
+        return 0.0
+    exact, perturbed = 1.0, 1.0
+    for W, nrm in zip(target.weights, target.norms):
+        exact *= nrm
+        perturbed *= nrm + 2 * UNIT_ROUNDOFF * _abs_norm_bound(np.asarray(W))
+    return ((perturbed - exact) + gamma(target.depth + 1) * (exact + inner)) * (1 + 1e-6)
 
 
 def pair_float_slack(ticket_matrices, map_norms) -> float | None:
@@ -277,8 +295,8 @@ def certify(target: Target, maps: list[EffectiveMap], ticket_matrices=None, *, m
     ``maps[i]`` is the effective map of the i-th target layer (``N`` given for the first layer,
     whose inputs can be negative). ``ticket_matrices`` (the masked random matrices in order,
     A_1, B_1, A_2, B_2, …) adds the ticket's floating-point slack; the target's is always added.
-    ``method``: ``"layerwise"`` (the recursion with the generic float slack: the certificate as it
-    was before the S-procedure bound), ``"sdp"`` (the S-procedure bound whatever its cost) or
+    ``method``: ``"layerwise"`` (the recursion with the generic float slack plus the per-pair one for
+    the maps computed in float), ``"sdp"`` (the S-procedure bound whatever its cost) or
     ``"auto"`` (the S-procedure bound when one Newton step costs ≤ ``max_flops``, else the
     recursion with the per-pair float slack). Every method returns at most the layer-wise
     certificate, which ``layerwise_bound`` records.
@@ -294,12 +312,16 @@ def certify(target: Target, maps: list[EffectiveMap], ticket_matrices=None, *, m
         raise InvalidArgumentError(f"max_flops must be a real number ≥ 0, got {max_flops!r}")
     errs, gs, deltas = _layerwise(target, maps)
     target_slack = float_slack(target.weights)
-    old = _certificate(target, errs, gs, deltas, ticket_matrices, target_slack)
+    pair = None
+    if ticket_matrices is not None and len(ticket_matrices) == 2 * target.depth:
+        pair = pair_float_slack(ticket_matrices, gs)
+    # the recursion: the generic slack covers evaluating both networks; the maps it read were
+    # computed in float too, which the pair slack covers (it also covers evaluation: an overcount)
+    old = _certificate(target, errs, gs, deltas, ticket_matrices, target_slack + (pair or 0.0))
     if method == "layerwise":
         return old
     slack = target_slack
     if ticket_matrices is not None:
-        pair = pair_float_slack(ticket_matrices, gs) if len(ticket_matrices) == 2 * target.depth else None
         slack += float_slack(ticket_matrices) if pair is None else pair
     best, name = float(deltas[-1]), "layerwise"
     dims = target.dims
@@ -307,6 +329,7 @@ def certify(target: Target, maps: list[EffectiveMap], ticket_matrices=None, *, m
         b = sdp_bound(target, maps, deltas)
         if b is not None and b < best:
             best, name = b, "sdp"
+    slack += rescale_slack(target, best + slack)
     scale = target.output_scale
     bound = (best + slack) * scale
     if not bound < old.error_bound:
@@ -516,6 +539,11 @@ def certify_copies(target: Target, first: EffectiveMap, later, copies, ticket_ma
     if first.P.shape != W1.shape or first.N is None:
         raise CertificateError(f"first map has shape {first.P.shape}, expected {W1.shape} with N")
     e = spectral_norm(np.hstack([first.P - W1, first.N + W1]))
+    if ticket_matrices is not None:
+        # P₁, N₁ = B A^± were computed in float: each entry within γ_K (|B||A|) of the exact one
+        A, B = _csr(ticket_matrices[0]), _csr(ticket_matrices[1])
+        K = int(B.getnnz(axis=1).max()) if B.shape[0] and B.shape[1] else 0
+        e += 2 * gamma(K) * _abs_norm_bound(abs(B) @ abs(A)) * (1 + 1e-6)
     delta, R = e, target.norms[0]
     errs, gs, deltas = [e], [spectral_norm(np.hstack([first.P, first.N]))], [e]
     for k, (P, M) in enumerate(later, start=1):
@@ -523,6 +551,10 @@ def certify_copies(target: Target, first: EffectiveMap, later, copies, ticket_ma
         if P.shape != Wk.shape:
             raise CertificateError(f"layer {k} map has shape {P.shape}, expected {Wk.shape}")
         e = spectral_norm(P - Wk)
+        # P (sums over ρ copies) was computed in float: each entry within γ_ρ of Σ|terms|
+        rho = M.shape[1] // P.shape[1] if P.shape[1] else 0
+        Pabs = np.asarray(abs(_csr(M)).toarray().reshape(M.shape[0], P.shape[1], rho).sum(axis=2)) if rho else P
+        e += gamma(rho) * _abs_norm_bound(Pabs) * (1 + 1e-6)
         g = matrix_norm_bound(M)
         delta = g * delta + e * R
         R *= target.norms[k]

@@ -425,6 +425,9 @@ def read_rows(path, columns: dict) -> list[dict]:
         if reader.fieldnames is not None and list(reader.fieldnames) != list(columns):
             raise InvalidArgumentError(f"{path} has columns {reader.fieldnames}, expected {list(columns)}")
         for raw in reader:
+            if None in raw or any(v is None for v in raw.values()):   # a field too many, or too few
+                raise InvalidArgumentError(f"{path}: line {reader.line_num} does not have exactly {len(columns)} "
+                                           "fields (a damaged file: delete the run folder and rerun)")
             out.append({k: _parse(v, columns[k], f"{path}: column {k}") for k, v in raw.items()})
     return out
 

@@ -9,6 +9,7 @@ It is given either as an ``nn.Sequential`` of ``nn.Linear(bias=False)`` and ``nn
 from __future__ import annotations
 
 import math
+import numbers
 from dataclasses import dataclass
 
 import numpy as np
@@ -212,9 +213,16 @@ def as_target(target, *, check_norms: bool = True, rescale: bool = False) -> Tar
     """
     check_norms = strict_bool("check_norms", check_norms)
     rescale = strict_bool("rescale", rescale)
+    base_scales = None
     if isinstance(target, Target):
-        return target
-    if isinstance(target, nn.Sequential):
+        # a Target is re-validated like any input: its norms are recomputed (the certificate trusts
+        # them), its scales checked; rescaling multiplies into them
+        base_scales = tuple(target.scales)
+        if len(base_scales) != len(target.weights) or not all(
+                isinstance(v, numbers.Real) and math.isfinite(v) and v > 0 for v in base_scales):
+            raise TargetError(f"Target.scales {base_scales!r} are not one finite positive factor per layer")
+        mats = _matrices_from_list(list(target.weights))
+    elif isinstance(target, nn.Sequential):
         mats = _matrices_from_sequential(target)
     elif isinstance(target, nn.Module):
         raise TargetError(f"target of type {type(target).__name__} is not supported: pass an "
@@ -237,7 +245,7 @@ def as_target(target, *, check_norms: bool = True, rescale: bool = False) -> Tar
         prev_out = w.shape[0]
 
     weights, norms, scales = [], [], []
-    for idx, w in mats:
+    for pos, (idx, w) in enumerate(mats):
         nrm = spectral_norm(w)
         if not math.isfinite(nrm):
             raise TargetError(f"layer {idx}'s spectral norm overflows float64 (largest |w| = {np.abs(w).max():.3g}): "
@@ -255,7 +263,7 @@ def as_target(target, *, check_norms: bool = True, rescale: bool = False) -> Tar
             nrm = spectral_norm(w)
         weights.append(w)
         norms.append(nrm)
-        scales.append(scale)
+        scales.append(scale if base_scales is None else scale * float(base_scales[pos]))
     if not math.isfinite(math.prod(scales)):
         raise TargetError(f"rescale=True: the product of the layers' norms S = Π‖W_i‖₂ overflows float64 (log10 S = "
                           f"{sum(math.log10(s) for s in scales):.1f}), so the bound S × (bound for W_i/‖W_i‖₂) could "

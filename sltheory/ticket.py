@@ -97,6 +97,8 @@ class Ticket:
         Raises :class:`~sltheory.errors.CertificateError` when the ticket carries no plan, or when
         ``target`` does not fit it (shapes, or the output scale that rescaling gives).
         """
+        import dataclasses
+
         import scipy.sparse as sp
 
         from .constructions import registry
@@ -106,24 +108,27 @@ class Ticket:
         if self.plan is None:
             raise CertificateError("this ticket carries no plan of its random network (build it with "
                                    "sltheory.approximate), so its certificate cannot be recomputed")
+        linears, net_scale = _network_layout(self.network)
+        if len(linears) != len(self.plan.layer_shapes):
+            raise CertificateError(f"the network has {len(linears)} linear layers, the plan {len(self.plan.layer_shapes)}")
         per_weight = self.stats.get("mode") == "per_weight"
-        scale = float(self.stats.get("output_scale", 1.0))
-        tgt = as_target(target, check_norms=not per_weight, rescale=not per_weight and scale != 1.0)
+        tgt = as_target(target, check_norms=not per_weight, rescale=not per_weight and net_scale != 1.0)
         if tgt.shapes != tuple(tuple(s) for s in self.plan.target_shapes):
             raise CertificateError(f"the ticket was built for target shapes {self.plan.target_shapes}, got "
                                    f"{tgt.shapes}")
-        if not abs(tgt.output_scale - scale) <= 1e-12 * scale:
-            raise CertificateError(f"the ticket's network scales its output by {scale:.17g} (rescale=True), "
-                                   f"this target by {tgt.output_scale:.17g}: it is not the target the ticket "
-                                   "was built for")
-        linears = [m for m in self.network.modules() if isinstance(m, nn.Linear)]
-        mats = []
-        for mask, lin in zip(self.masks, linears):
-            m = mask.detach().cpu().numpy()
-            w = lin.weight.detach().cpu().to(torch.float64).numpy()
-            rows, cols = np.nonzero(m)
-            mats.append(sp.csr_matrix((w[rows, cols], (rows, cols)), shape=w.shape))
-        return registry.get(self.plan.construction).certify(tgt, self.plan, mats, method=method)
+        S = tgt.output_scale
+        if not abs(S - net_scale) <= 1e-9 * S:
+            raise CertificateError(f"the ticket's network scales its output by {net_scale:.17g}, this target by "
+                                   f"{S:.17g} (rescale=True): it is not the target the ticket was built for")
+        # the network as it is (every weight it holds, not only those its masks keep), in float64
+        mats = [sp.csr_matrix(lin.weight.detach().cpu().to(torch.float64).numpy()) for lin in linears]
+        cert = registry.get(self.plan.construction).certify(tgt, self.plan, mats, method=method)
+        if net_scale != S:
+            # network = net_scale·g̃ against f = S·f̃: add |net_scale − S|·sup‖g̃‖, sup‖g̃‖ ≤ Π‖W̃_i‖ + bound/S
+            extra = abs(net_scale - S) * (float(np.prod(tgt.norms)) + cert.error_bound / S) * (1 + 1e-9)
+            cert = dataclasses.replace(cert, error_bound=cert.error_bound + extra,
+                                       float_slack=cert.float_slack + extra)
+        return cert
 
     def to_networkx(self, *, kept_only: bool = False, max_edges: int = MAX_GRAPH_EDGES):
         """The ticket as a ``networkx.DiGraph`` (a DAG), for one's own analyses.
@@ -171,6 +176,29 @@ class Ticket:
         the count, before building anything. Requires networkx (``pip install networkx``).
         """
         return _ticket_graph(self, kept_only=kept_only, max_edges=max_edges)
+
+
+def _network_layout(network: nn.Module) -> tuple[list[nn.Linear], float]:
+    """The linears of a ticket's network and its output scale, checking that it is what the
+    certificate models: an nn.Sequential of bias-free nn.Linear and nn.ReLU alternating (a Linear
+    last), optionally followed by one :class:`ScaledOutput`; CertificateError otherwise."""
+    from .errors import CertificateError
+
+    mods = list(network) if isinstance(network, nn.Sequential) and type(network) is nn.Sequential else None
+    if not mods:
+        raise CertificateError(f"the ticket's network is a {type(network).__name__}, not a plain nn.Sequential")
+    scale = 1.0
+    if type(mods[-1]) is ScaledOutput:
+        scale = float(mods[-1].scale)
+        mods = mods[:-1]
+        if not (np.isfinite(scale) and scale > 0):
+            raise CertificateError(f"the network's output scale {scale!r} is not finite and > 0")
+    linears = mods[0::2]
+    if not linears or any(type(m) is not nn.Linear or m.bias is not None for m in linears) or \
+            any(type(m) is not nn.ReLU for m in mods[1::2]) or len(mods) % 2 == 0:
+        raise CertificateError("the ticket's network is not bias-free nn.Linear and nn.ReLU alternating "
+                               "(a Linear last, then at most one ScaledOutput)")
+    return linears, scale
 
 
 def _import_networkx():

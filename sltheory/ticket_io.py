@@ -460,6 +460,24 @@ def _check_header(header: dict, path: Path, max_weights: int) -> None:
     need(header.get("dtype", "float64") == "float64", "dtype", "float64")
 
 
+def _check_consistency(header: dict, path: Path) -> None:
+    """After the digest: the fields that say the same thing twice must agree (a digest proves no
+    authorship, and version-1 files have none over the header)."""
+    def need(ok, field, what):
+        if not ok:
+            raise TicketFileError(f"{path}: the ticket header's {field} is not {what} (corrupt or crafted file)",
+                                  path=path)
+    plan, scale = header["plan"], header["output_scale"]
+    depth = len(plan["target_shapes"])
+    need(len(plan["n"]) == depth and len(plan["signed"]) == depth and len(plan["pairs"]) == depth,
+         "plan.n / plan.signed / plan.pairs", f"one entry per target layer ({depth})")
+    need(header["construction"] == plan["construction"], "construction", "the plan's construction")
+    need(scale > 0 and header["stats"].get("output_scale", 1.0) == scale, "output_scale",
+         "> 0 and equal to stats['output_scale']")
+    need(header["certificate"].get("error_bound", header["error_bound"]) == header["error_bound"], "error_bound",
+         "equal to the certificate's error_bound")
+
+
 def _read(path: Path, max_weights: int) -> tuple[dict, list[np.ndarray]]:
     """Header and index arrays of the ticket file at ``path``, every check of the module docstring
     up to (not including) the re-sampling done."""
@@ -528,6 +546,7 @@ def _read_archive(zf: zipfile.ZipFile, path: Path, max_weights: int) -> tuple[di
         if stored != _file_digest([("header.npy", head), *zip(expected, raw)]).encode("ascii"):
             raise TicketFileError(f"{path}: the file was altered or corrupted (its SHA-256 over the header and the "
                                   "kept indices does not match)", path=path)
+    _check_consistency(header, path)
     masks = [_npy_array(data, name, dt, c, path) for data, name, dt, c in zip(raw, expected, dtypes, counts)]
     return header, masks
 

@@ -110,3 +110,75 @@ def test_recertify_after_load(tmp_path):
     ticket = sltheory.approximate(W, rand, weight_tol=0.05)
     loaded = sltheory.load_ticket(ticket.save(tmp_path / "t.npz"))
     assert loaded.recertify(W).error_bound == pytest.approx(ticket.error_bound, rel=1e-9)
+
+
+# ---------------------------------------------------------------- what a ticket claims, forged
+def _ticket(construction="subset_sum", scale=1.0, rescale=False):
+    W = [scale * w for w in sltheory.gaussian_target((3, 4, 4), 1)]
+    return W, sltheory.approximate(W, sltheory.random_network(W, n=8, seed=0, construction=construction),
+                                   rescale=rescale)
+
+
+def test_recertify_refuses_a_plan_that_is_not_the_constructions_layout():
+    """A plan re-pointing target layer 2 at the first pair (a header field anyone can edit, digest
+    recomputed) would have certified 0.14 for a network whose error is 3.9."""
+    import dataclasses
+    W, t = _ticket()
+    forged_plan = dataclasses.replace(t.plan, pairs=((0, 1), (0, 1)))
+    forged = sltheory.Ticket(network=t.network, masks=t.masks, error_bound=t.error_bound, stats=t.stats,
+                             construction=t.construction, certificate=t.certificate, plan=forged_plan, seed=t.seed)
+    with pytest.raises(sltheory.CertificateError, match="layout"):
+        forged.recertify(W)
+    Wb, tb = _ticket("burkholz")
+    forged_plan = dataclasses.replace(tb.plan, options={**tb.plan.options, "copies": (8, 2)})
+    forged = sltheory.Ticket(network=tb.network, masks=tb.masks, error_bound=tb.error_bound, stats=tb.stats,
+                             construction=tb.construction, certificate=tb.certificate, plan=forged_plan, seed=tb.seed)
+    with pytest.raises(sltheory.CertificateError, match="layout"):
+        forged.recertify(Wb)
+
+
+def test_recertify_reads_the_output_scale_from_the_network():
+    W, t = _ticket(scale=1.5, rescale=True)
+    assert t.recertify(W).error_bound == pytest.approx(t.error_bound, rel=1e-9)
+    t.network[-1].scale *= 3          # the stats still say the old scale
+    with pytest.raises(sltheory.CertificateError, match="scales its output"):
+        t.recertify(W)
+
+
+def test_recertify_certifies_every_weight_the_network_holds():
+    """A weight set outside the masks is part of the network: recertify bounds the network as it is."""
+    W, t = _ticket()
+    with torch.no_grad():
+        r, c = (~t.masks[-1]).nonzero()[0]
+        t.network[-1].weight[r, c] = 0.9
+    err, _ = sltheory.adversarial_error(sltheory.as_target(W).to_module(), t.network, 3, **ADV)
+    assert err > t.error_bound                      # the stored claim no longer holds ...
+    assert t.recertify(W).error_bound >= err        # ... and the recomputed bound covers the network
+
+
+def test_a_target_object_is_revalidated():
+    """sltheory.Target is public: its norms are recomputed, not trusted (norms of 1e-3 for weights of
+    norm 2 certified 1.0 against an error of 1.96)."""
+    W = [2 * w for w in sltheory.gaussian_target((3, 4, 4), 1)]
+    fake = sltheory.Target(tuple(W), (1e-3, 1e-3), (1.0, 1.0))
+    with pytest.raises(sltheory.NormAssumptionError):
+        sltheory.approximate(fake, sltheory.random_network(W, n=6, seed=0))
+    with pytest.raises(sltheory.TargetError, match="scales"):
+        sltheory.as_target(sltheory.Target(tuple(W), (2.0, 2.0), (float("nan"), 1.0)))
+    t = sltheory.as_target(W, rescale=True)
+    assert sltheory.as_target(t).scales == t.scales and sltheory.as_target(t).norms == t.norms
+
+
+def test_a_random_network_not_as_sampled_is_refused():
+    W = sltheory.gaussian_target((3, 4, 4), 1)
+    rand = sltheory.random_network(W, n=8, seed=0)
+    with pytest.raises(sltheory.RandomNetworkError, match="float64"):
+        sltheory.approximate(W, rand.float())
+
+
+def test_burkholz_certify_checks_its_method():
+    W, t = _ticket("burkholz")
+    for bad in ("bogus", None, 3):
+        with pytest.raises(sltheory.InvalidArgumentError):
+            t.recertify(W, method=bad)
+    assert t.recertify(W, method="layerwise").error_bound == pytest.approx(t.error_bound, rel=1e-9)

@@ -21,7 +21,7 @@ import numpy as np
 import pytest
 
 from sltheory.errors import InvalidArgumentError
-from sltheory.runs import RunFolder, folder_lock
+from sltheory.runs import RunFolder, folder_lock, read_rows
 
 REPO = Path(__file__).resolve().parents[1]
 COLUMNS = {"who": int, "i": int, "value": float, "note": str}
@@ -254,3 +254,11 @@ def test_a_failing_job_stops_the_pool_at_once(tmp_path):
         for p in started.iterdir():
             if p.read_text() and _running(int(p.read_text())):
                 os.kill(int(p.read_text()), signal.SIGKILL)
+
+
+@pytest.mark.parametrize("line", ["2,2,9", "3"])
+def test_a_damaged_results_row_is_a_typed_error(tmp_path, line):
+    path = tmp_path / "results.csv"
+    path.write_text("a,b\n1,2\n" + line + "\n")
+    with pytest.raises(InvalidArgumentError, match="exactly 2 fields"):
+        read_rows(path, {"a": int, "b": int})

@@ -285,3 +285,18 @@ def test_header_values_that_would_not_load_back_are_refused(tmp_path):
     with pytest.raises(InvalidArgumentError, match="__tuple__"):
         odd.save(tmp_path / "t.npz")
     assert os.listdir(tmp_path) == []
+
+
+@pytest.mark.parametrize("edit", [
+    lambda h, a: h.update(output_scale=h["output_scale"] * 3),
+    lambda h, a: h.update(construction="malach"),
+    lambda h, a: h.update(error_bound=h["error_bound"] / 2),
+    lambda h, a: h["plan"].update(n={"__tuple__": h["plan"]["n"]["__tuple__"][:1]}),
+])
+def test_fields_that_say_the_same_thing_twice_must_agree(tmp_path, edit):
+    """Even with the digest recomputed (it proves no authorship), a header whose output scale, construction,
+    bound or per-layer fields contradict each other is refused."""
+    path = tiny_ticket(rescale=True).save(tmp_path / "t.npz")
+    _rewrite(path, edit, redigest=True)
+    with pytest.raises(TicketFileError, match="crafted"):
+        sltheory.load_ticket(path)

@@ -72,8 +72,45 @@ class Construction(ABC):
 
         Default (the depth-2l pair constructions): target layer i is the pair ``plan.pairs[i]``
         = (A, B), its effective map read by :func:`sltheory.certify.pair_effective_map`, and the
-        bound is :func:`sltheory.certify.certify` with the pair-wise float slack."""
+        bound is :func:`sltheory.certify.certify` with the pair-wise float slack. The plan must
+        have the construction's own layout (a plan read from a file is a claim too):
+        :func:`check_pair_layout`."""
+        check_pair_layout(self.name, target, plan, matrices)
         return certify(target, pair_maps(plan, matrices), list(matrices), method=method)
+
+
+def check_layout(name: str, target: Target, plan: Plan, matrices, layer_shapes) -> None:
+    """Refuse (CertificateError) a plan or matrices that are not ``name``'s layout for ``target``:
+    the plan's construction and target shapes, its random layer shapes against ``layer_shapes``
+    (what the construction builds for these target shapes), and every matrix against them."""
+    if plan.construction != name:
+        raise CertificateError(f"a plan of the {plan.construction!r} construction cannot be certified as {name}")
+    if tuple(map(tuple, plan.target_shapes)) != tuple(target.shapes):
+        raise CertificateError(f"the plan is for target shapes {plan.target_shapes}, the target has {target.shapes}")
+    if tuple(map(tuple, plan.layer_shapes)) != tuple(map(tuple, layer_shapes)):
+        raise CertificateError(f"the plan's random layers {plan.layer_shapes} are not the {name} layout "
+                               f"{tuple(layer_shapes)} for target shapes {target.shapes}")
+    if len(matrices) != len(plan.layer_shapes):
+        raise CertificateError(f"{len(matrices)} masked matrices for a plan of {len(plan.layer_shapes)} "
+                               "random layers")
+    for t, (M, shape) in enumerate(zip(matrices, plan.layer_shapes)):
+        if tuple(M.shape) != tuple(shape):
+            raise CertificateError(f"masked matrix {t} has shape {tuple(M.shape)}, the plan's layer {tuple(shape)}")
+
+
+def check_pair_layout(name: str, target: Target, plan: Plan, matrices) -> None:
+    """The depth-2l layout: target layer i is random layers (2i, 2i+1) = (A_i: H_i × d_in,
+    B_i: d_out × H_i), inputs signed on the first layer only."""
+    depth = target.depth
+    if tuple(map(tuple, plan.pairs)) != tuple((2 * i, 2 * i + 1) for i in range(depth)) or \
+            tuple(plan.signed) != (True,) + (False,) * (depth - 1) or len(plan.layer_shapes) != 2 * depth:
+        raise CertificateError(f"the plan's pairs {plan.pairs} / signed {plan.signed} are not the depth-2l layout "
+                               f"of {name} for a target of depth {depth}")
+    shapes = []
+    for i, (d_out, d_in) in enumerate(target.shapes):
+        H = plan.layer_shapes[2 * i][0]
+        shapes += [(H, d_in), (d_out, H)]
+    check_layout(name, target, plan, matrices, shapes)
 
 
 def pair_maps(plan: Plan, matrices) -> list:

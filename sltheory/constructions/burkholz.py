@@ -32,16 +32,15 @@ from __future__ import annotations
 import math
 
 import numpy as np
-import scipy.sparse as sp
 
 from .._checks import bound_args, depth_arg, nonnegative_int, plan_args, positive_float, rule_samples
-from ..certify import Certificate, certify_copies, pair_effective_map
+from ..certify import METHODS, Certificate, _csr, certify_copies, pair_effective_map
 from ..errors import ApproximationFailedError, CertificateError, InvalidArgumentError, NetworkTooLargeError
 from ..network import Plan, RandomNetwork
 from ..subset_sum import masks_to_bool, solve
 from ..targets import Target
 from ._pairs import MAX_RANDOM_WEIGHTS, PairLayer, masked_sparse
-from .base import Construction, PruneResult
+from .base import Construction, PruneResult, check_layout
 from .._backend import ops
 from .subset_sum import C_DEFAULT, MAX_N, N_REACH, samples_per_block
 
@@ -187,12 +186,18 @@ class Burkholz(Construction):
         """:func:`sltheory.certify.certify_copies` of the masked random weights ``matrices`` (the
         univariate layer and the first copy layer as a pair, then one copy layer per target layer;
         ``method`` has no other choice here than the layer-wise recursion)."""
-        if len(matrices) != len(plan.layer_shapes):
-            raise CertificateError(f"{len(matrices)} masked matrices for a plan of {len(plan.layer_shapes)} "
-                                   "random layers")
-        copies = plan.options["copies"]
-        mats = [M.tocsr() if sp.issparse(M) else sp.csr_matrix(np.asarray(M, dtype=np.float64))
-                for M in matrices]
+        if method not in METHODS:
+            raise InvalidArgumentError(f"method must be one of {METHODS}, got {method!r}")
+        if len(plan.n) != target.depth:
+            raise CertificateError(f"the plan has {len(plan.n)} sample counts for a target of depth {target.depth}")
+        dims = target.dims
+        shapes, copies = layer_sizes(dims, list(plan.n))
+        if tuple(plan.options.get("copies", ())) != tuple(copies) or \
+                tuple(map(tuple, plan.pairs)) != ((0, 1),) + tuple((k + 1,) for k in range(1, target.depth)):
+            raise CertificateError(f"the plan's copies {plan.options.get('copies')} / pairs {plan.pairs} are not the "
+                                   f"burkholz layout {tuple(copies)} for n = {plan.n}")
+        check_layout(self.name, target, plan, matrices, shapes)
+        mats = [_csr(M) for M in matrices]
         maps = []
         for k in range(1, target.depth):
             sM = mats[k + 1]
