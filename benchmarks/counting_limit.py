@@ -15,10 +15,12 @@ for a chain of levers, each applied on top of the previous one:
    pruning is that of lever 2 (the extra units after a ReLU are the ones never used).
 2. ``negative half``: the library's default, the negative half spared after ReLUs; success of
    ``approximate(eps=ε)`` at the rule's n over ``--rule-seeds`` seeds (d ≤ ``--dense-max-d``).
-3. ``uniform τ, measured n`` (d ≤ ``--dense-max-d``): the smallest common n at which ≥ 95% of the seeds give a ticket whose
+3. ``uniform τ, measured n`` (d ≤ ``--dense-max-d``): the smallest common n at which ≥ 95% of the seeds give a
+   ticket whose
    every weight error is within the proof's uniform tolerance τ_i = e/√(d_in' d_out) (e the
    per-layer budget (1+ε)^{1/l} − 1; the theorem's ε/(d l) up to constants), which guarantees ε.
-4. ``spectral, measured n`` (d ≤ ``--dense-max-d``): the smallest common n at which ≥ 95% of the seeds give a ticket whose
+4. ``spectral, measured n`` (d ≤ ``--dense-max-d``): the smallest common n at which ≥ 95% of the seeds give a
+   ticket whose
    *certificate* is ≤ ε (sltheory.certify: spectral norms of the actual error matrices, propagated;
    the S-procedure bound where it is affordable) — the tolerance allocated from the actual error
    propagation instead of a uniform τ.
@@ -284,7 +286,8 @@ def run_cell(d: int, depth: int, eps: float, seeds: int, rule_seeds: int, delta:
 def print_cell(rows):
     r0 = rows[0]
     print(f"\nd = {r0['d']}, depth {r0['depth']}, ε = {r0['eps']:g}: counting bound "
-          f"{r0['depth']} × {r0['d']}² × log₂(1/(2ε)) = {r0['depth'] * r0['d'] ** 2 * math.log2(1 / (2 * r0['eps'])):,.0f}")
+          f"{r0['depth']} × {r0['d']}² × log₂(1/(2ε)) = "
+          f"{r0['depth'] * r0['d'] ** 2 * math.log2(1 / (2 * r0['eps'])):,.0f}")
     print(f"  {'lever':<31} {'network':<10} {'n':<13} {'random w.':>11} {'ρ_c':>6} {'per layer':<17} "
           f"{'success':<16} {'extra bits (log₂√d_in′)':<28} note")
     for r in rows:

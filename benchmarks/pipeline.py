@@ -58,7 +58,8 @@ def main(argv=None):
     parser.add_argument("--compare-negative-half", action="store_true",
                         help="also build with spare_negative_half=False and compare")
     parser.add_argument("--staged", action="store_true",
-                        help="prune with the staged solver (min_cardinality=False) instead of minimum-cardinality subsets")
+                        help="prune with the staged solver (min_cardinality=False) instead of minimum-cardinality "
+                             "subsets")
     parser.add_argument("--adversarial", action="store_true",
                         help="search for the worst input and print bound / found error")
     args = parser.parse_args(argv)

@@ -160,7 +160,8 @@ def main(argv=None):
     for w in widths:   # every size's network planned (nothing sampled) before any worker starts
         sltheory.construction(args.construction).plan(((w, INPUTS), (w, w)), eps=args.eps, delta=args.delta,
                                                       max_weights=args.max_weights)
-    print(f"{args.construction}: 64-w-w targets, eps {args.eps}, delta {args.delta}, seed {args.seed}; {os.cpu_count()} CPUs, "
+    print(f"{args.construction}: 64-w-w targets, eps {args.eps}, delta {args.delta}, seed {args.seed}; "
+          f"{os.cpu_count()} CPUs, "
           f"load average at start {os.getloadavg()[0]:.2f}; one subprocess per size")
     rows, failed = [], []
     for w in widths:
@@ -203,7 +204,8 @@ def main(argv=None):
     for r in big:
         total = r["t_sample"] + r["t_approximate"]
         ok = total <= GOAL_S and r["peak_gib"] <= GOAL_GIB
-        print(f"\ngoal (≥ 10M target weights, ≤ {GOAL_S:.0f} s, ≤ {GOAL_GIB:.0f} GiB): {r['target_weights']:,} weights, "
+        print(f"\ngoal (≥ 10M target weights, ≤ {GOAL_S:.0f} s, ≤ {GOAL_GIB:.0f} GiB): "
+              f"{r['target_weights']:,} weights, "
               f"sample + approximate {total:.0f} s, peak {r['peak_gib']:.1f} GiB -> {'met' if ok else 'NOT met'}")
     print(f"load average at end {os.getloadavg()[0]:.2f}")
     if failed:

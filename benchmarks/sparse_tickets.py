@@ -146,7 +146,8 @@ def main(argv=None):
     taus = args.taus or ([0.1, 0.01] if args.quick else [0.1, 0.03, 0.01, 0.003])
     ns = args.ns or ([16, 32] if args.quick else [16, 24, 32, 40, 48, 64])
     epochs = args.epochs if args.epochs is not None else (15 if args.quick else 40)
-    if hidden < 1 or epochs < 1 or args.seed < 0 or not all(t > 0 for t in taus) or not all(1 <= n <= MAX_N for n in ns):
+    if (hidden < 1 or epochs < 1 or args.seed < 0 or not all(t > 0 for t in taus)
+            or not all(1 <= n <= MAX_N for n in ns)):
         parser.error(f"--hidden and --epochs must be ≥ 1, --seed ≥ 0, every --taus > 0 and every --ns in 1..{MAX_N}")
     from sltheory import cli
     for tau in taus:

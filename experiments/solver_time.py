@@ -170,11 +170,16 @@ def main(argv=None) -> dict:
                                 formatter_class=argparse.ArgumentDefaultsHelpFormatter)
     p.add_argument("--ns", type=lambda s: tuple(int(v) for v in s.split(",")), default=None,
                    help=f"comma list of n (default {','.join(map(str, DEFAULTS['ns']))})")
-    p.add_argument("--problems", type=int, default=None, help=f"problems per n for our solver (default {DEFAULTS['problems']})")
-    p.add_argument("--tol", type=float, default=None, help=f"tolerance of the sparsest/staged modes (default {DEFAULTS['tol']})")
-    p.add_argument("--brute-max-n", type=int, default=None, help=f"largest n for brute force (default {DEFAULTS['brute_max_n']})")
-    p.add_argument("--milp-max-n", type=int, default=None, help=f"largest n for the MIP (default {DEFAULTS['milp_max_n']})")
-    p.add_argument("--milp-problems", type=int, default=None, help=f"MIP problems per n (default {DEFAULTS['milp_problems']})")
+    p.add_argument("--problems", type=int, default=None,
+                   help=f"problems per n for our solver (default {DEFAULTS['problems']})")
+    p.add_argument("--tol", type=float, default=None,
+                   help=f"tolerance of the sparsest/staged modes (default {DEFAULTS['tol']})")
+    p.add_argument("--brute-max-n", type=int, default=None,
+                   help=f"largest n for brute force (default {DEFAULTS['brute_max_n']})")
+    p.add_argument("--milp-max-n", type=int, default=None,
+                   help=f"largest n for the MIP (default {DEFAULTS['milp_max_n']})")
+    p.add_argument("--milp-problems", type=int, default=None,
+                   help=f"MIP problems per n (default {DEFAULTS['milp_problems']})")
     p.add_argument("--seed", type=int, default=None, help=f"problem generator seed (default {DEFAULTS['seed']})")
     p.add_argument("--run-root", default=str(DEFAULT_RUN_ROOT), help="folder of run folders")
     p.add_argument("--fig-dir", default=None, help=f"figure folder (default {DEFAULT_FIG_DIR}; --quick: run folder)")

@@ -234,7 +234,8 @@ class SweepConfig:
 
 
 QUICK = dict(
-    rhos=(("subset_sum", (12, 24)), ("subset_sum_blockdiag", (6, 12)), ("burkholz", (16, 48)), ("orseau", (64, 256)), ("malach", (64, 256))),
+    rhos=(("subset_sum", (12, 24)), ("subset_sum_blockdiag", (6, 12)), ("burkholz", (16, 48)), ("orseau", (64, 256)),
+          ("malach", (64, 256))),
     dims=(2, 3, 2), trained_rhos=(("subset_sum", (64,)),), trained_dims=(64, 4, 10), seeds=(0,), eps=(0.3,),
     adv_starts=64, adv_refine=2, adv_steps=10, workers=1,
 )
@@ -519,7 +520,9 @@ def _per_rho(rs, key):
         if not vals:
             continue
         x.append(_median([r["random_per_target"] for r in g]))
-        med.append(statistics.median(vals)); lo.append(min(vals)); hi.append(max(vals))
+        med.append(statistics.median(vals))
+        lo.append(min(vals))
+        hi.append(max(vals))
     return np.array(x), np.array(med), np.array(lo), np.array(hi)
 
 
@@ -570,7 +573,8 @@ def figures(run_dir, out_dir) -> list[Path]:
                 label=rf"theorem: width for error $\varepsilon$ ($\delta$={delta:g})")
         ax.plot(counting_curve(dims, eps_grid), eps_grid, ":", color="k", lw=1.5,
                 label="counting lower bound (any construction)")
-        ax.set_xscale("log"); ax.set_yscale("log")
+        ax.set_xscale("log")
+        ax.set_yscale("log")
         lo_x = min(x.min() if len(x) else 10, 1) / 1.5
         hi_x = max(x.max() if len(x) else 10, 10) * 30
         ax.set_xlim(lo_x, hi_x)
@@ -608,8 +612,10 @@ def figures(run_dir, out_dir) -> list[Path]:
         ax.axvline(cnt, color="k", ls=":", lw=1)
         ax.annotate("counting bound", (cnt, 0.5), rotation=90, fontsize=6, ha="right", va="center",
                     xytext=(-2, 0), textcoords="offset points")
-        ax.set_xscale("log"); ax.set_ylim(-0.05, 1.05)
-        ax.set_xlabel("ρ = random weights / target weights"); ax.set_ylabel(f"success rate at ε = {e:g}")
+        ax.set_xscale("log")
+        ax.set_ylim(-0.05, 1.05)
+        ax.set_xlabel("ρ = random weights / target weights")
+        ax.set_ylabel(f"success rate at ε = {e:g}")
         ax.set_title(rf"approximate(eps={e:g}) succeeds; dash-dot: theorem's width ($\delta$={delta:g})", fontsize=8)
         ax.grid(True, alpha=0.3)
         ax.legend(fontsize=7, loc="upper left")
@@ -629,8 +635,10 @@ def figures(run_dir, out_dir) -> list[Path]:
         xe, ke, _, _ = _per_rho(rs_e, "eps_kept_per_target")
         if len(xe):
             ax.plot(xe, ke, "s--", color=c, ms=4, label=f"{name}: sparsest ticket with bound ≤ {e_min:g}")
-    ax.set_xscale("log"); ax.set_yscale("log")
-    ax.set_xlabel("ρ = random weights / target weights"); ax.set_ylabel("kept random weights / target weights")
+    ax.set_xscale("log")
+    ax.set_yscale("log")
+    ax.set_xlabel("ρ = random weights / target weights")
+    ax.set_ylabel("kept random weights / target weights")
     ax.set_title(f"Ticket size, target {target} (median over seeds)", fontsize=10)
     ax.grid(True, which="major", alpha=0.3)
     ax.legend(fontsize=7)
@@ -652,8 +660,10 @@ def figures(run_dir, out_dir) -> list[Path]:
                 ax.plot(x, ag, "x:", color=c, label=f"{name}: predictions equal to the target's")
             tacc = _median([r["target_accuracy"] for r in rs_t])
             ax.axhline(tacc, color="k", ls="--", lw=1, label=f"target test accuracy {tacc:.4f}")
-            ax.set_xscale("log"); ax.set_ylim(0, 1.02)
-            ax.set_xlabel("ρ = random weights / target weights"); ax.set_ylabel("test accuracy / agreement")
+            ax.set_xscale("log")
+            ax.set_ylim(0, 1.02)
+            ax.set_xlabel("ρ = random weights / target weights")
+            ax.set_ylabel("test accuracy / agreement")
             ax.set_title(f"trained target {label}", fontsize=10)
             ax.grid(True, alpha=0.3)
             ax.legend(fontsize=7, loc="lower right")
@@ -733,7 +743,8 @@ def _int_list(text: str) -> tuple[int, ...]:
         else:
             vals = tuple(int(p) for p in text.split(",") if p.strip())
     except ValueError:
-        raise argparse.ArgumentTypeError(f"expected comma-separated integers or start:stop[:step], got {text!r}") from None
+        raise argparse.ArgumentTypeError(f"expected comma-separated integers or start:stop[:step], "
+                                         f"got {text!r}") from None
     if not vals:
         raise argparse.ArgumentTypeError(f"empty list: {text!r}")
     return vals
@@ -795,7 +806,8 @@ def build_parser() -> argparse.ArgumentParser:
                    help=f"random-network seeds (default {','.join(map(str, d.seeds))})")
     p.add_argument("--eps", type=_float_list, default=None,
                    help=f"accuracies whose success is measured (default {','.join(map(str, d.eps))})")
-    p.add_argument("--delta", type=float, default=None, help=f"failure probability of the width rules (default {d.delta})")
+    p.add_argument("--delta", type=float, default=None,
+                   help=f"failure probability of the width rules (default {d.delta})")
     p.add_argument("--device", choices=("auto", "cpu", "cuda"), default=None,
                    help="torch device of the random networks, forward passes and adversarial search; "
                         "auto = cuda when available (default auto)")
@@ -806,10 +818,12 @@ def build_parser() -> argparse.ArgumentParser:
                         "(default: all cores; 1 = run in this process)")
     p.add_argument("--ray-address", default=None,
                    help="join this Ray cluster ('auto' or 'ray://host:port'); default: start a local one")
-    p.add_argument("--adv-starts", type=int, default=None, help=f"adversarial search: random starts (default {d.adv_starts})")
+    p.add_argument("--adv-starts", type=int, default=None,
+                   help=f"adversarial search: random starts (default {d.adv_starts})")
     p.add_argument("--adv-refine", type=int, default=None,
                    help=f"adversarial search: starts refined by ascent (default {d.adv_refine})")
-    p.add_argument("--adv-steps", type=int, default=None, help=f"adversarial search: ascent steps (default {d.adv_steps})")
+    p.add_argument("--adv-steps", type=int, default=None,
+                   help=f"adversarial search: ascent steps (default {d.adv_steps})")
     p.add_argument("--adv-lr", type=float, default=None, help=f"adversarial search: initial step (default {d.adv_lr})")
     p.add_argument("--run-root", default=None, help=f"folder of run folders (default {DEFAULT_RUN_ROOT})")
     p.add_argument("--fig-dir", default=None,

@@ -56,7 +56,8 @@ def run() -> Proof:
                 m = row // copies[k]
                 for j in range(Wk.shape[1]):
                     parts = rng.dirichlet(np.ones(copies[k - 1])) * Wk[m, j]
-                    Mk[row, j * copies[k - 1]:(j + 1) * copies[k - 1]] = parts + 1e-2 * rng.standard_normal(copies[k - 1])
+                    rho = copies[k - 1]
+                    Mk[row, j * rho:(j + 1) * rho] = parts + 1e-2 * rng.standard_normal(rho)
             Pk = Mk.reshape(Mk.shape[0], Wk.shape[1], copies[k - 1]).sum(axis=2)
             later.append((Pk, Mk))
         cert = certify_copies(tgt, first, later, copies)

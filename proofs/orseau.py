@@ -34,7 +34,8 @@ def run() -> Proof:
     conv = sp.integrate(1 / L ** 2, (sv, s, 0))
     P.equal("log|ab| has density (−s)/L² on [L, 0] (convolution of two U[L, 0])", conv, -s / L ** 2)
     mass = sp.integrate(-s / L ** 2, (s, y - sp.log(2), y))
-    P.equal("mass of [y − ln 2, y] = ((ln 2)² − 2 y ln 2)/(2L²)", mass, (sp.log(2) ** 2 - 2 * y * sp.log(2)) / (2 * L ** 2))
+    P.equal("mass of [y − ln 2, y] = ((ln 2)² − 2 y ln 2)/(2L²)", mass,
+            (sp.log(2) ** 2 - 2 * y * sp.log(2)) / (2 * L ** 2))
     yn = sp.Symbol("y_n", nonpositive=True)  # the interval's top end, y ≤ 0
     P.nonneg("… minus its value at y = 0 is −y ln 2/L² ≥ 0 for y ≤ 0",
              sp.simplify(mass.subs(y, yn) - mass.subs(y, 0)), grid={yn: [0, -0.5, -5], L: [-1, -5, -20]})

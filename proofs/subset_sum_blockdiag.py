@@ -59,7 +59,8 @@ def run() -> Proof:
                                    construction="subset_sum_blockdiag")
     A = rand.linears()[0].weight.numpy()
     p_ks = stats.kstest(np.abs(A[A != 0]), "uniform").pvalue
-    P.check("1d. sampled |a_k| ~ U[0, 1] (Kolmogorov–Smirnov)", "measured", p_ks > 1e-3, f"p = {p_ks:.3f}, {int((A != 0).sum())} weights")
+    P.check("1d. sampled |a_k| ~ U[0, 1] (Kolmogorov–Smirnov)", "measured", p_ks > 1e-3,
+            f"p = {p_ks:.3f}, {int((A != 0).sum())} weights")
     mins_dense, exact = [], True
     for seed in range(5):
         for dims in ((4, 8, 4), (12, 6, 3)):

@@ -33,7 +33,8 @@ __all__ = [
     "InvalidArgumentError",
     "NetworkTooLargeError",
     "NormAssumptionError", "Plan", "RandomNetwork", "RandomNetworkError", "SltheoryError", "Target",
-    "TargetError", "Ticket", "TicketFileError", "TicketVersionError", "adversarial_error", "approximate", "as_target", "certify",
+    "TargetError", "Ticket", "TicketFileError", "TicketVersionError", "adversarial_error", "approximate", "as_target",
+    "certify",
     "construction", "constructions", "counting_lower_bound", "datasets", "gaussian_target", "load_ticket",
     "plotting", "random_network",
 ]

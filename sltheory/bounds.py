@@ -27,7 +27,8 @@ def counting_lower_bound(d_in, d_out, eps):
         if not _symbolic(d):
             nonnegative_int(name, d, minimum=1)
     if not _symbolic(eps) and positive_float("eps", eps) > 0.5:
-        raise InvalidArgumentError(f"eps must be ≤ 1/2 for the counting bound (ε-packing of the unit ball), got {eps!r}")
+        raise InvalidArgumentError(f"eps must be ≤ 1/2 for the counting bound (ε-packing of the unit ball), "
+                                   f"got {eps!r}")
     o = ops(d_in, d_out, eps)
     return d_in * d_out * o.log2(1 / (2 * eps)) - 1
 

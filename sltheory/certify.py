@@ -65,8 +65,8 @@ Floating point: both networks are evaluated in float64. A computed layer is
 ``fl(Mh) = (M + δM) h`` with |δM| ≤ γ_K |M| (Higham, Thm 3.5), γ_K = K u/(1 − K u), K the largest
 number of nonzeros in a row, u = 2⁻⁵³. Hence ‖fl-net − net‖ ≤ Π_t (‖M_t‖ + γ_K ‖|M_t|‖) − Π_t ‖M_t‖
 (‖·‖₂ bounded by √(‖·‖₁‖·‖_∞)); this *float slack* of both networks is added to the bound, so it
-also covers the errors measured in floating point (``method="layerwise"`` adds the per-pair slack below as well, which covers the effective maps
-being computed in float; Burkholz's copy certificate adds that rounding to each e_ℓ).
+also covers the errors measured in floating point (``method="layerwise"`` adds the per-pair slack below as well,
+which covers the effective maps being computed in float; Burkholz's copy certificate adds that rounding to each e_ℓ).
 ``"auto"``/``"sdp"`` treat the ticket pair by pair (:func:`pair_float_slack`), which is far
 tighter on wide random layers and also covers the effective maps being computed in float: for a
 pair h ↦ B σ(A h) with one weight per row of A, |fl(Ah) − Ah| ≤ γ_1 |A||h| and

@@ -110,7 +110,8 @@ class Ticket:
                                    "sltheory.approximate), so its certificate cannot be recomputed")
         linears, net_scale = _network_layout(self.network)
         if len(linears) != len(self.plan.layer_shapes):
-            raise CertificateError(f"the network has {len(linears)} linear layers, the plan {len(self.plan.layer_shapes)}")
+            raise CertificateError(f"the network has {len(linears)} linear layers, the plan "
+                                   f"{len(self.plan.layer_shapes)}")
         per_weight = self.stats.get("mode") == "per_weight"
         tgt = as_target(target, check_norms=not per_weight, rescale=not per_weight and net_scale != 1.0)
         if tgt.shapes != tuple(tuple(s) for s in self.plan.target_shapes):

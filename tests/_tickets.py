@@ -9,7 +9,8 @@ import sltheory
 ADV = dict(starts=256, refine=4, steps=30)  # adversarial search, small enough for 2 cores
 
 #: samples per block small enough for fast property tests, per construction
-SMALL_N = {"subset_sum": (1, 14), "subset_sum_blockdiag": (1, 14), "malach": (1, 300), "orseau": (1, 300), "burkholz": (1, 12)}
+SMALL_N = {"subset_sum": (1, 14), "subset_sum_blockdiag": (1, 14), "malach": (1, 300), "orseau": (1, 300),
+           "burkholz": (1, 12)}
 
 
 def linears(module):

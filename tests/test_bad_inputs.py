@@ -614,7 +614,8 @@ def test_api_table_ids_are_unique():
 # (script, arguments); "{tmp}" becomes a fresh temporary folder, "{file}" an existing plain file.
 CLI_CASES: list[tuple[str, list[str]]] = [
     ("experiments/width_sweep.py", ["--quick", "--no-plot", "--dims", "100000,100000", "--run-root", "{tmp}"]),
-    ("experiments/width_sweep.py", ["--quick", "--no-plot", "--trained-dims", "64,1000000000,10", "--run-root", "{tmp}"]),
+    ("experiments/width_sweep.py",
+     ["--quick", "--no-plot", "--trained-dims", "64,1000000000,10", "--run-root", "{tmp}"]),
     ("experiments/width_sweep.py", ["--quick", "--no-plot", "--dims", "0,3", "--run-root", "{tmp}"]),
     ("experiments/width_sweep.py", ["--quick", "--no-plot", "--seeds", "-1", "--run-root", "{tmp}"]),
     ("experiments/width_sweep.py", ["--quick", "--no-plot", "--eps", "nan", "--run-root", "{tmp}"]),
@@ -708,7 +709,8 @@ def test_cli_bad_input_exits_2_with_one_line(script, args, tmp_path):
     proc = run_cli(script, args, tmp_path)
     assert cli_verdict(proc) == "clean", (proc.returncode, proc.stdout[-2000:], proc.stderr[-2000:])
     # nothing written: validation comes before any file
-    assert not (tmp_path / "out").exists() or not any((tmp_path / "out").rglob("*")), list((tmp_path / "out").rglob("*"))
+    out = tmp_path / "out"
+    assert not out.exists() or not any(out.rglob("*")), list(out.rglob("*"))
 
 
 # ----------------------------------------------------------------------------- counting (script mode)

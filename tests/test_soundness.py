@@ -93,7 +93,8 @@ def test_error_bound_dominates_lower_bound(case):
 def test_case_grid_covers_every_construction_mode_depth_and_dimension():
     seen = {(c.construction, c.mode, len(c.dims) - 1, c.dims[0] > 3) for c in CASES}
     for c in CONSTRUCTIONS:
-        modes = ["eps", "best"] + (["weight_tol"] if getattr(sltheory.construction(c), "per_weight_mode", False) else [])
+        per_weight = getattr(sltheory.construction(c), "per_weight_mode", False)
+        modes = ["eps", "best"] + (["weight_tol"] if per_weight else [])
         for mode in modes:
             for depth in (1, 2, 3):
                 assert (c, mode, depth, False) in seen and (c, mode, depth, True) in seen, (c, mode, depth)

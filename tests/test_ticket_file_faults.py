@@ -59,7 +59,8 @@ def same(a, b) -> bool:
         if isinstance(x, nn.Linear) and not (x.weight.shape == y.weight.shape and torch.equal(
                 x.weight.view(torch.int64), y.weight.view(torch.int64))):
             return False
-        if isinstance(x, sltheory.ticket.ScaledOutput) and np.float64(x.scale).tobytes() != np.float64(y.scale).tobytes():
+        if (isinstance(x, sltheory.ticket.ScaledOutput)
+                and np.float64(x.scale).tobytes() != np.float64(y.scale).tobytes()):
             return False
     return (len(a.masks) == len(b.masks) and all(torch.equal(x, y) for x, y in zip(a.masks, b.masks))
             and np.float64(a.error_bound).tobytes() == np.float64(b.error_bound).tobytes()
