@@ -10,7 +10,7 @@ from ._checks import MIN_EPS, delta_arg, device_arg, eps_arg, nonnegative_int, s
 from .constructions import registry
 from .constructions._pairs import masked_sparse
 from .errors import CertificateError, InvalidArgumentError, RandomNetworkError
-from .network import RandomNetwork, masked_copy
+from .network import RandomNetwork, masked_copy, plain_relu_network
 from .targets import as_target, target_shapes
 from .ticket import ScaledOutput, Ticket
 
@@ -86,11 +86,15 @@ def approximate(target, random_net: RandomNetwork, eps=None, *, weight_tol=None,
     if not isinstance(random_net, RandomNetwork):
         raise RandomNetworkError("random_net must come from sltheory.random_network (it carries "
                                  f"the plan the construction needs); got {type(random_net).__name__}")
-    for t, (lin, shape) in enumerate(zip(random_net.linears(), random_net.plan.layer_shapes)):
-        if lin.weight.dtype != torch.float64 or tuple(lin.weight.shape) != tuple(shape):
-            raise RandomNetworkError(f"random layer {t} holds {lin.weight.dtype} weights of shape "
-                                     f"{tuple(lin.weight.shape)}; its plan says float64 {tuple(shape)} (the "
-                                     "certificate's rounding terms are float64's): use the network as sampled")
+    # the network as sampled: what the certificate models (module kinds, no hooks, float64 weights)
+    linears, _ = plain_relu_network(random_net, what="random_net")
+    if len(linears) != len(random_net.plan.layer_shapes):
+        raise RandomNetworkError(f"random_net has {len(linears)} linear layers, its plan "
+                                 f"{len(random_net.plan.layer_shapes)}: use the network as sampled")
+    for t, (lin, shape) in enumerate(zip(linears, random_net.plan.layer_shapes)):
+        if tuple(lin.weight.shape) != tuple(shape):
+            raise RandomNetworkError(f"random layer {t} has shape {tuple(lin.weight.shape)}; its plan says "
+                                     f"{tuple(shape)}: use the network as sampled")
     rescale = strict_bool("rescale", rescale)
     eps = eps_arg("eps", eps, allow_none=True)
     if weight_tol is not None:

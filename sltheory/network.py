@@ -168,3 +168,62 @@ def masked_copy(rand: nn.Sequential, masks: list[torch.Tensor]) -> nn.Sequential
         else:
             layers.append(type(mod)())
     return nn.Sequential(*layers)
+
+
+def own_behaviour(mod: nn.Module, base: type) -> str | None:
+    """Why ``mod`` (an instance of ``base`` or of a subclass) may not compute what ``base`` computes:
+    a subclass overriding ``forward`` (or ``__call__``), a ``forward`` set on the instance, forward
+    hooks, or parameters a hook could compute the weight from (legacy weight_norm's weight_g /
+    weight_v). None if it does."""
+    cls = type(mod)
+    if isinstance(getattr(mod, "weight", None), nn.parameter.UninitializedParameter):
+        return "it is a lazy module that was never run (uninitialized weight)"
+    if cls is not base and (cls.forward is not base.forward or cls.__call__ is not base.__call__):
+        return f"{cls.__name__} overrides {base.__name__}.forward"
+    if "forward" in vars(mod) or "__call__" in vars(mod):
+        return "its forward was replaced on the instance"
+    if mod._forward_hooks or mod._forward_pre_hooks or getattr(mod, "_forward_hooks_with_kwargs", None):
+        return "it has forward hooks"
+    extra = {n for n, _ in mod.named_parameters(recurse=False)} - {"weight", "bias"}
+    if extra or any(True for _ in mod.named_buffers(recurse=False)):
+        return f"it holds other parameters or buffers ({sorted(extra)[:3] or 'buffers'})"
+    return None
+
+
+def plain_relu_network(module: nn.Module, *, what: str, error=RandomNetworkError, tail: type | None = None):
+    """The linears of ``module`` (and its ``tail`` module, or None), checking that it computes what
+    the certificate models: an nn.Sequential (or RandomNetwork) of bias-free, float64, finite
+    nn.Linear and nn.ReLU alternating, a Linear last, optionally followed by one ``tail`` module,
+    each exactly of its class and without hooks or a replaced forward; ``error`` otherwise."""
+    if not isinstance(module, nn.Sequential) or type(module) not in (nn.Sequential, RandomNetwork):
+        raise error(f"{what} is a {type(module).__name__}, not a plain nn.Sequential")
+    why = own_behaviour(module, type(module))
+    if why is not None:
+        raise error(f"{what} is not supported: {why}")
+    mods = list(module)
+    end = None
+    if tail is not None and mods and isinstance(mods[-1], tail):
+        end, mods = mods[-1], mods[:-1]
+    if not mods or len(mods) % 2 == 0:
+        raise error(f"{what} is not nn.Linear and nn.ReLU alternating with a Linear last")
+    for i, m in enumerate([end] if end is not None else [], start=len(mods)):
+        if type(m) is not tail or own_behaviour(m, tail) is not None:
+            raise error(f"{what}: module {i} ({type(m).__name__}) is not a plain {tail.__name__}")
+    for i, m in enumerate(mods):
+        base = nn.Linear if i % 2 == 0 else nn.ReLU
+        if type(m) is not base:
+            raise error(f"{what}: module {i} is a {type(m).__name__}, expected exactly nn.{base.__name__}")
+        why = own_behaviour(m, base)
+        if why is not None:
+            raise error(f"{what}: module {i} ({base.__name__}) is not supported: {why}")
+        if base is nn.Linear:
+            w = m.weight
+            if m.bias is not None:
+                raise error(f"{what}: module {i} (Linear) has a bias")
+            if w.device.type == "meta" or w.dtype != torch.float64:
+                raise error(f"{what}: module {i} (Linear) holds {w.dtype} weights on {w.device.type}; the "
+                            "certificate is for float64 weights with values")
+            if not bool(torch.isfinite(w).all()):
+                raise error(f"{what}: module {i} (Linear) has non-finite weights")
+    return mods[0::2], end
+

@@ -17,6 +17,7 @@ import torch
 from torch import nn
 
 from ._checks import dims_arg, nonnegative_int, strict_bool
+from .network import own_behaviour
 from .errors import NormAssumptionError, TargetError
 from ._linalg import GRAM_MIN_SIDE, spectral_norm_bound
 
@@ -102,16 +103,8 @@ MAX_TARGET_WEIGHTS = 200_000_000
 
 
 def _own_behaviour(mod: nn.Module, base: type) -> str | None:
-    """Why ``mod`` (an instance of ``base`` or of a subclass) may not compute what ``base`` computes:
-    a subclass overriding ``forward`` (or ``__call__``), or forward hooks. None if it does."""
-    cls = type(mod)
-    if isinstance(getattr(mod, "weight", None), nn.parameter.UninitializedParameter):
-        return "it is a lazy module that was never run (uninitialized weight)"
-    if cls is not base and (cls.forward is not base.forward or cls.__call__ is not base.__call__):
-        return f"{cls.__name__} overrides {base.__name__}.forward"
-    if mod._forward_hooks or mod._forward_pre_hooks:
-        return "it has forward hooks"
-    return None
+    """See :func:`sltheory.network.own_behaviour` (one definition for targets and tickets)."""
+    return own_behaviour(mod, base)
 
 
 def _linear_weight(idx: int, mod: nn.Linear) -> np.ndarray:

@@ -10,7 +10,7 @@ from torch import nn
 
 from .certify import Certificate
 from .errors import InvalidArgumentError, NetworkTooLargeError
-from .network import Plan, sample_plan_layer, slot_columns
+from .network import Plan, plain_relu_network, sample_plan_layer, slot_columns
 
 #: Default cap on the edges :meth:`Ticket.to_networkx` builds (networkx keeps a Python dict per
 #: edge: about 0.5–1 KB each, so 10⁶ edges ≈ 1 GB). Raise it with ``max_edges=``.
@@ -67,6 +67,8 @@ class Ticket:
             if tuple(mask.shape) != tuple(lin.weight.shape):
                 raise InvalidArgumentError(f"mask {t} has shape {tuple(mask.shape)}, layer "
                                            f"{tuple(lin.weight.shape)}")
+        if not isinstance(self.stats, dict):
+            raise InvalidArgumentError(f"stats must be a dict, got {type(self.stats).__name__}")
         if not self.error_bound >= 0:
             raise InvalidArgumentError(f"error_bound must be ≥ 0, got {self.error_bound}")
 
@@ -181,24 +183,17 @@ class Ticket:
 
 def _network_layout(network: nn.Module) -> tuple[list[nn.Linear], float]:
     """The linears of a ticket's network and its output scale, checking that it is what the
-    certificate models: an nn.Sequential of bias-free nn.Linear and nn.ReLU alternating (a Linear
-    last), optionally followed by one :class:`ScaledOutput`; CertificateError otherwise."""
+    certificate models (:func:`sltheory.network.plain_relu_network`, with at most one
+    :class:`ScaledOutput` at the end whose scale is a finite float > 0); CertificateError otherwise."""
     from .errors import CertificateError
 
-    mods = list(network) if isinstance(network, nn.Sequential) and type(network) is nn.Sequential else None
-    if not mods:
-        raise CertificateError(f"the ticket's network is a {type(network).__name__}, not a plain nn.Sequential")
+    linears, tail = plain_relu_network(network, what="the ticket's network", error=CertificateError,
+                                       tail=ScaledOutput)
     scale = 1.0
-    if type(mods[-1]) is ScaledOutput:
-        scale = float(mods[-1].scale)
-        mods = mods[:-1]
-        if not (np.isfinite(scale) and scale > 0):
-            raise CertificateError(f"the network's output scale {scale!r} is not finite and > 0")
-    linears = mods[0::2]
-    if not linears or any(type(m) is not nn.Linear or m.bias is not None for m in linears) or \
-            any(type(m) is not nn.ReLU for m in mods[1::2]) or len(mods) % 2 == 0:
-        raise CertificateError("the ticket's network is not bias-free nn.Linear and nn.ReLU alternating "
-                               "(a Linear last, then at most one ScaledOutput)")
+    if tail is not None:
+        scale = tail.scale
+        if not isinstance(scale, float) or not (np.isfinite(scale) and scale > 0):
+            raise CertificateError(f"the network's output scale {scale!r} is not a finite float > 0")
     return linears, scale
 
 

@@ -182,3 +182,46 @@ def test_burkholz_certify_checks_its_method():
         with pytest.raises(sltheory.InvalidArgumentError):
             t.recertify(W, method=bad)
     assert t.recertify(W, method="layerwise").error_bound == pytest.approx(t.error_bound, rel=1e-9)
+
+
+def _one_layer():
+    W = np.array([[-.6, -.5, -.4], [-.3, .2, -.5]])
+    return [W / np.linalg.norm(W, 2)]
+
+
+@pytest.mark.parametrize("change", [
+    lambda r: r.append(torch.nn.ReLU()),                                   # bound 0.0074, error 0.999
+    lambda r: r.__setitem__(1, torch.nn.Identity()) if len(r) > 1 else r.append(torch.nn.Identity()),
+    lambda r: r[0].register_forward_hook(lambda m, i, o: 2 * o),
+    lambda r: setattr(r[0], "forward", lambda x: 50 * torch.nn.functional.linear(x, r[0].weight)),
+])
+def test_approximate_refuses_a_random_network_that_computes_something_else(change):
+    """Modules, hooks or a forward the certificate does not model (second review): refused before pruning."""
+    W = _one_layer()
+    rand = sltheory.random_network(W, eps=0.01, seed=0)
+    change(rand)
+    with pytest.raises(sltheory.RandomNetworkError):
+        sltheory.approximate(W, rand, eps=0.01)
+
+
+@pytest.mark.parametrize("change", [
+    lambda n: n[2].register_forward_hook(lambda m, i, o: o + 100),         # recertified 0.69, error 84
+    lambda n: setattr(n[2], "forward", lambda x: 50 * torch.nn.functional.linear(x, n[2].weight)),
+    lambda n: n[2].weight.data.__setitem__((0, 0), float("nan")),
+    lambda n: n[2].weight.data.__setitem__((0, 0), float("inf")),
+    lambda n: n.to(torch.float32),
+])
+def test_recertify_refuses_a_network_that_computes_something_else(change):
+    import copy
+    W, t = _ticket()
+    t = copy.deepcopy(t)
+    change(t.network)
+    with pytest.raises(sltheory.CertificateError):
+        t.recertify(W)
+
+
+def test_a_target_with_a_replaced_forward_is_refused():
+    target = torch.nn.Sequential(torch.nn.Linear(3, 2, bias=False))
+    target[0].forward = lambda x: 0 * x[..., :2]
+    with pytest.raises(sltheory.TargetError, match="replaced"):
+        sltheory.as_target(target)

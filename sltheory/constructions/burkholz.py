@@ -192,7 +192,8 @@ class Burkholz(Construction):
             raise CertificateError(f"the plan has {len(plan.n)} sample counts for a target of depth {target.depth}")
         dims = target.dims
         shapes, copies = layer_sizes(dims, list(plan.n))
-        if tuple(plan.options.get("copies", ())) != tuple(copies) or \
+        stored = plan.options.get("copies") if isinstance(plan.options, dict) else None
+        if not isinstance(stored, tuple) or tuple(stored) != tuple(copies) or \
                 tuple(map(tuple, plan.pairs)) != ((0, 1),) + tuple((k + 1,) for k in range(1, target.depth)):
             raise CertificateError(f"the plan's copies {plan.options.get('copies')} / pairs {plan.pairs} are not the "
                                    f"burkholz layout {tuple(copies)} for n = {plan.n}")
