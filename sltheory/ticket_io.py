@@ -73,6 +73,7 @@ import numpy as np
 import torch
 from torch import nn
 
+from ._checks import device_arg, path_arg
 from .certify import Certificate
 from .constructions._pairs import MAX_RANDOM_WEIGHTS
 from .errors import InvalidArgumentError, RandomNetworkError, TicketFileError, TicketVersionError
@@ -171,44 +172,6 @@ def _output_scale(network: nn.Module) -> float:
     return float(scaled[-1].scale) if scaled else 1.0
 
 
-def _as_path(path) -> Path:
-    """``path`` (str, bytes or os.PathLike) as a Path; InvalidArgumentError for another type, an
-    empty path or a NUL character."""
-    if not isinstance(path, (str, bytes, os.PathLike)):
-        raise InvalidArgumentError(f"path must be a str or os.PathLike, got {type(path).__name__}")
-    try:
-        text = os.fsdecode(os.fspath(path))
-    except TypeError as exc:
-        raise InvalidArgumentError(f"path: {exc}") from None
-    if not text:
-        raise InvalidArgumentError("path is empty")
-    if "\0" in text:
-        raise InvalidArgumentError(f"path {text!r} contains a NUL character")
-    return Path(text)
-
-
-def _device(device) -> torch.device:
-    """``device`` (None: cpu) as a torch.device that can hold the loaded weights; InvalidArgumentError
-    otherwise (meta tensors hold no values; an unavailable accelerator)."""
-    try:
-        dev = torch.device("cpu" if device is None else device)
-    except (RuntimeError, TypeError, ValueError) as exc:
-        raise InvalidArgumentError(f"device {device!r}: {exc}") from None
-    if dev.type == "meta":
-        raise InvalidArgumentError("device 'meta' holds no values: load the ticket on 'cpu' or an accelerator")
-    if dev.type == "cuda":
-        if not torch.cuda.is_available():
-            raise InvalidArgumentError(f"device {device!r}: CUDA is not available here")
-        if dev.index is not None and dev.index >= torch.cuda.device_count():
-            raise InvalidArgumentError(f"device {device!r}: there are {torch.cuda.device_count()} CUDA devices")
-    elif dev.type != "cpu":
-        try:
-            torch.empty(0, device=dev)
-        except (RuntimeError, AssertionError) as exc:   # torch asserts for a backend it was built without
-            raise InvalidArgumentError(f"device {device!r} is not available: {exc}") from None
-    return dev
-
-
 def _regular_file_stat(path: Path, action: str):
     """``os.stat(path)`` (None if it does not exist); a TicketFileError unless a regular file."""
     try:
@@ -238,7 +201,7 @@ def save_ticket(ticket: Ticket, path) -> Path:
     leaves no temporary file (see :func:`sltheory.runs.atomic_write`)."""
     if not isinstance(ticket, Ticket):
         raise InvalidArgumentError(f"expected a Ticket, got {type(ticket).__name__}")
-    path = _as_path(path)
+    path = path_arg("path", path, error=TicketFileError)
     if ticket.plan is None or ticket.seed is None:
         raise InvalidArgumentError("this ticket carries no plan/seed of its random network (build it with "
                                    "sltheory.approximate), so it cannot be saved compactly")
@@ -397,13 +360,19 @@ def _is_shape(v) -> bool:
     return isinstance(v, tuple) and len(v) == 2 and all(_is_int(x) and x >= 0 for x in v)
 
 
-def _check_header(header: dict, path: Path, max_weights: int) -> None:
-    """Types and hard limits of every header field load_ticket uses (TicketFileError naming the
-    first bad one), before anything is allocated from them."""
+def _header_check(path: Path):
+    """``need(ok, field, what)``: a TicketFileError naming the header field of ``path`` unless ``ok``."""
     def need(ok, field, what):
         if not ok:
             raise TicketFileError(f"{path}: the ticket header's {field} is not {what} (corrupt or crafted file)",
                                   path=path)
+    return need
+
+
+def _check_header(header: dict, path: Path, max_weights: int) -> None:
+    """Types and hard limits of every header field load_ticket uses (TicketFileError naming the
+    first bad one), before anything is allocated from them."""
+    need = _header_check(path)
     plan = header.get("plan")
     need(isinstance(plan, dict), "plan", "a dict")
     unknown = set(plan) - {f.name for f in dataclasses.fields(Plan)}
@@ -463,10 +432,7 @@ def _check_header(header: dict, path: Path, max_weights: int) -> None:
 def _check_consistency(header: dict, path: Path) -> None:
     """After the digest: the fields that say the same thing twice must agree (a digest proves no
     authorship, and version-1 files have none over the header)."""
-    def need(ok, field, what):
-        if not ok:
-            raise TicketFileError(f"{path}: the ticket header's {field} is not {what} (corrupt or crafted file)",
-                                  path=path)
+    need = _header_check(path)
     plan, scale = header["plan"], header["output_scale"]
     depth = len(plan["target_shapes"])
     need(len(plan["n"]) == depth and len(plan["signed"]) == depth and len(plan["pairs"]) == depth,
@@ -578,10 +544,10 @@ def load_ticket(path, *, device=None, max_weights: int = MAX_RANDOM_WEIGHTS) -> 
     :class:`~sltheory.errors.TicketVersionError` (a format version this sltheory does not read),
     :class:`~sltheory.errors.InvalidArgumentError` (``path`` not a path; ``device`` that cannot hold
     the weights: meta, an unavailable accelerator; ``max_weights`` not a positive int)."""
-    path = _as_path(path)
+    path = path_arg("path", path, error=TicketFileError)
     if not _is_int(max_weights) or max_weights < 1:
         raise InvalidArgumentError(f"max_weights must be a positive int, got {max_weights!r}")
-    dev = _device(device)
+    dev = device_arg("device", device) or torch.device("cpu")
     header, index_arrays = _read(path, max_weights)
     version = header["version"]
     try:
