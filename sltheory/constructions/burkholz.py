@@ -204,9 +204,7 @@ class Burkholz(Construction):
             sM = mats[k + 1]
             # P = M (1_ρ ⊗ I): sum each row's kept weights over the copies of every input
             d_in = target.weights[k].shape[1]
-            rho_in = copies[k - 1]
-            if sM.shape[1] != d_in * rho_in:
-                raise CertificateError(f"random layer {k + 1} has {sM.shape[1]} inputs, expected {d_in}·{rho_in}")
+            rho_in = copies[k - 1]     # (check_layout: layer k + 1 has d_in · ρ_in inputs)
             P = np.asarray(sM.toarray().reshape(sM.shape[0], d_in, rho_in).sum(axis=2))
             maps.append((P, sM))
         return certify_copies(target, pair_effective_map(mats[0], mats[1], True), maps, copies, mats)
