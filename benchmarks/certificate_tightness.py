@@ -77,7 +77,7 @@ def main(argv=None) -> int:
     if args.seeds:
         cfg["seeds"] = tuple(args.seeds)
     from sltheory import cli
-    from sltheory.certify import MAX_SEARCH_ENTRIES
+    from sltheory.certificate import MAX_SEARCH_ENTRIES
     for n in cfg["ns"]:
         cli.count("--ns", n, maximum=64)
     # the current search holds 4 × starts points of the widest input at once

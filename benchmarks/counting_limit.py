@@ -21,7 +21,7 @@ for a chain of levers, each applied on top of the previous one:
    per-layer budget (1+ε)^{1/l} − 1; the theorem's ε/(d l) up to constants), which guarantees ε.
 4. ``spectral, measured n`` (d ≤ ``--dense-max-d``): the smallest common n at which ≥ 95% of the seeds give a
    ticket whose
-   *certificate* is ≤ ε (sltheory.certify: spectral norms of the actual error matrices, propagated;
+   *certificate* is ≤ ε (sltheory.certificate: spectral norms of the actual error matrices, propagated;
    the S-procedure bound where it is affordable) — the tolerance allocated from the actual error
    propagation instead of a uniform τ.
 5. ``block-diagonal first sub-layer``: lever 4 on ``subset_sum_blockdiag`` (a variant, its own
@@ -323,10 +323,10 @@ def _read(run_dir: Path) -> list[dict]:
 
 def _append(run_dir: Path, rows: list[dict]) -> list[dict]:
     """Add one finished cell's rows to run_dir/results.csv (atomic rewrite, under the run folder's
-    lock, the one :class:`sltheory.runs.RunFolder` takes, so that several processes filling the same
+    lock, the one :class:`sltheory.experiment.runs.RunFolder` takes, so that several processes filling the same
     run folder — one per depth, say — lose no row). A cell's rows replace all its saved rows.
     Returns every saved row."""
-    from sltheory.runs import atomic_write_text, folder_lock
+    from sltheory.experiment.runs import atomic_write_text, folder_lock
 
     with folder_lock(run_dir):
         cells = {_cell(r) for r in rows}
@@ -341,7 +341,7 @@ def _append(run_dir: Path, rows: list[dict]) -> list[dict]:
 
 
 def latest_run_dir(root=DEFAULT_RUN_ROOT) -> Path:
-    from sltheory.runs import latest
+    from sltheory.experiment.runs import latest
 
     return latest(root)
 
@@ -349,7 +349,7 @@ def latest_run_dir(root=DEFAULT_RUN_ROOT) -> Path:
 def table(run_dir, table_dir) -> list[str]:
     """paper/tables/counting_limit.tex from a saved run: per (d, depth, ε), ρ_c of every lever,
     and the n of the last lever."""
-    from sltheory.runs import atomic_write_text
+    from sltheory.experiment.runs import atomic_write_text
 
     with open(Path(run_dir) / "results.csv", newline="") as fh:
         rows = list(csv.DictReader(fh))
@@ -403,7 +403,7 @@ def main(argv=None):
     for depth in depths:   # the smallest network a cell samples (block-diagonal pairs, n = 1) must fit
         for d in dims:
             sltheory.construction("subset_sum_blockdiag").plan(((d, d),) * depth, eps=None, delta=args.delta, n=1)
-    from sltheory.runs import atomic_write_text, mark_latest
+    from sltheory.experiment.runs import atomic_write_text, mark_latest
 
     # The run folder is named by the per-cell settings only: runs over other grids (another depth,
     # another d) with the same settings fill the same folder, and a finished cell is not redone.

@@ -69,7 +69,7 @@ def worker(width: int, eps: float, delta: float, seed: int, max_weights: int, co
     import torch
 
     import sltheory
-    from sltheory.certify import certify, pair_effective_map
+    from sltheory.certificate.bound import certify, pair_effective_map
     from sltheory.constructions._pairs import masked_sparse
 
     tiny = sltheory.gaussian_target((4, 4, 2), 0)

@@ -314,7 +314,7 @@ def main(argv=None) -> dict:
     summary = report(results, by_index, time.perf_counter() - start, args.workers)
     summary["case_list"] = [asdict(c) for c in todo]
     if args.json:
-        from sltheory.runs import atomic_write_text
+        from sltheory.experiment.runs import atomic_write_text
         atomic_write_text(args.json, json.dumps({"seed": args.seed, "lower_bound": LOWER_BOUND,
                                             "cases": summary["case_list"], "results": results}))
     return summary

@@ -28,7 +28,7 @@ import json
 import math
 from pathlib import Path
 
-from sltheory.runs import atomic_write_text, latest, mark_latest
+from sltheory.experiment.runs import atomic_write_text, latest, mark_latest
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 DEFAULT_RUN_ROOT = REPO_ROOT / "runs" / "fidelity"

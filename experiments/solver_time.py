@@ -106,7 +106,7 @@ def figure(run_dir, out_dir) -> list[Path]:
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    from sltheory.runs import read_rows, savefig_atomic
+    from sltheory.experiment.runs import read_rows, savefig_atomic
 
     rows = read_rows(Path(run_dir) / "results.csv", COLUMNS)
     if not rows:
@@ -139,7 +139,7 @@ def figure(run_dir, out_dir) -> list[Path]:
 
 def table(run_dir, out_dir) -> list[Path]:
     """solver_time.tex (a tabular: µs per weight by method and n) from ``run_dir`` only."""
-    from sltheory.runs import atomic_write_text, read_rows
+    from sltheory.experiment.runs import atomic_write_text, read_rows
 
     rows = read_rows(Path(run_dir) / "results.csv", COLUMNS)
     ns = sorted({r["n"] for r in rows})
@@ -161,7 +161,7 @@ def table(run_dir, out_dir) -> list[Path]:
 
 
 def latest_run_dir(run_root=DEFAULT_RUN_ROOT) -> Path:
-    from sltheory.runs import latest
+    from sltheory.experiment.runs import latest
     return latest(run_root)
 
 
@@ -211,7 +211,7 @@ def main(argv=None) -> dict:
     for flag, folder in (("--fig-dir", args.fig_dir), ("--table-dir", args.table_dir)):
         if folder is not None:
             cli.output_dir(flag, folder)
-    from sltheory.runs import RunFolder, mark_latest
+    from sltheory.experiment.runs import RunFolder, mark_latest
 
     hashed = dict(cfg, ns=list(cfg["ns"]), schema_version=SCHEMA_VERSION, sltheory_version=sltheory.__version__)
     folder = RunFolder(args.run_root, hashed, COLUMNS, KEY).prepare()

@@ -51,8 +51,8 @@ def figure(run_dir, out_dir) -> list[Path]:
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    from sltheory.plotting import draw_ticket_graph, graph_from_json
-    from sltheory.runs import read_rows, savefig_atomic
+    from sltheory.report.plotting import draw_ticket_graph, graph_from_json
+    from sltheory.experiment.runs import read_rows, savefig_atomic
 
     run_dir = Path(run_dir)
     g = graph_from_json((run_dir / "graph.json").read_text())
@@ -73,7 +73,7 @@ def figure(run_dir, out_dir) -> list[Path]:
 
 
 def latest_run_dir(run_root=DEFAULT_RUN_ROOT) -> Path:
-    from sltheory.runs import latest
+    from sltheory.experiment.runs import latest
     return latest(run_root)
 
 
@@ -90,7 +90,7 @@ def main(argv=None) -> dict:
     p.add_argument("--no-plot", action="store_true", help="skip the figure")
     args = p.parse_args(argv)
     import sltheory
-    from sltheory.runs import RunFolder, atomic_write_text, mark_latest
+    from sltheory.experiment.runs import RunFolder, atomic_write_text, mark_latest
 
     if args.construction not in sltheory.constructions():
         p.error(f"unknown construction {args.construction!r}; registered: {sorted(sltheory.constructions())}")
@@ -113,7 +113,7 @@ def main(argv=None) -> dict:
            "sltheory_version": sltheory.__version__}
     folder = RunFolder(args.run_root, cfg, COLUMNS, KEY).prepare()
     if not (folder.path / "graph.json").exists() or not folder.read():
-        from sltheory.plotting import graph_to_json
+        from sltheory.report.plotting import graph_to_json
         g, row = build(cfg)
         atomic_write_text(folder.path / "graph.json", graph_to_json(g))
         folder.add([row])

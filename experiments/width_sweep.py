@@ -2,7 +2,7 @@
 
 For each registered construction (``sltheory.constructions()``), each target, a grid of
 overparameterization factors ρ = random weights / target weights, and several seeds, one job
-(:func:`sltheory.sweep.run_job`) samples the theorem's random network at that width, prunes it,
+(:func:`sltheory.experiment.sweep.run_job`) samples the theorem's random network at that width, prunes it,
 and records: the certified bound on sup_{‖x‖₂≤1} ‖f(x) − g(x)‖₂ of the best ticket, an
 adversarial lower bound on the same sup, kept and total random weights, success of
 ``approximate(eps=ε)`` for each ε, wall time, and for trained targets the test accuracy of target
@@ -123,7 +123,7 @@ class SweepConfig:
     def validate(self) -> None:
         """Raise :class:`ConfigError` naming the first invalid field."""
         import sltheory
-        from sltheory.executors import check_executor
+        from sltheory.experiment.executors import check_executor
 
         def ints(name, values, minimum, *, unique=True):
             if not isinstance(values, tuple) or len(values) == 0:
@@ -316,7 +316,7 @@ def factor_for_rho(construction: str, dims, rho: float, eps: float, delta: float
 
 
 def make_jobs(cfg: SweepConfig, targets: dict, device: str, out=None) -> list:
-    from sltheory.sweep import SweepJob
+    from sltheory.experiment.sweep import SweepJob
 
     jobs = []
     width_eps = max(cfg.eps)
@@ -343,8 +343,8 @@ def make_jobs(cfg: SweepConfig, targets: dict, device: str, out=None) -> list:
 
 # ----------------------------------------------------------------------------- run
 def run_folder(cfg: SweepConfig, targets: dict):
-    from sltheory.runs import RunFolder
-    from sltheory.sweep import COLUMNS, KEY
+    from sltheory.experiment.runs import RunFolder
+    from sltheory.experiment.sweep import COLUMNS, KEY
     return RunFolder(cfg.run_root, cfg.hashed_dict(targets), COLUMNS, KEY)
 
 
@@ -356,9 +356,9 @@ def _progress(total: int, initial: int):
 
 def run(cfg: SweepConfig, *, make_plots: bool = True, out=None) -> dict:
     """Run (or resume) the sweep; returns {'run_dir', 'rows', 'violations', 'figures', 'tables'}."""
-    from sltheory.executors import run_jobs
-    from sltheory.runs import mark_latest
-    from sltheory.sweep import run_job
+    from sltheory.experiment.executors import run_jobs
+    from sltheory.experiment.runs import mark_latest
+    from sltheory.experiment.sweep import run_job
 
     out = sys.stdout if out is None else out
     cfg.validate()
@@ -480,8 +480,8 @@ COLORS = {"subset_sum": "C0", "burkholz": "C1", "orseau": "C2", "malach": "C3", 
 def _load(run_dir):
     import json
 
-    from sltheory.runs import read_rows
-    from sltheory.sweep import COLUMNS
+    from sltheory.experiment.runs import read_rows
+    from sltheory.experiment.sweep import COLUMNS
     run_dir = Path(run_dir)
     cfg = json.loads((run_dir / "config.json").read_text())
     rows = read_rows(run_dir / "results.csv", COLUMNS)
@@ -533,7 +533,7 @@ def figures(run_dir, out_dir) -> list[Path]:
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    from sltheory.runs import savefig_atomic
+    from sltheory.experiment.runs import savefig_atomic
 
     cfg, rows = _load(run_dir)
     out_dir = Path(out_dir)
@@ -690,7 +690,7 @@ def _tex_escape(s: str) -> str:
 def tables(run_dir, out_dir) -> list[Path]:
     """Write sweep_summary.tex (and trained.tex when there are trained targets): complete
     ``tabular`` environments generated from ``run_dir`` only."""
-    from sltheory.runs import atomic_write_text
+    from sltheory.experiment.runs import atomic_write_text
 
     cfg, rows = _load(run_dir)
     out_dir = Path(out_dir)
@@ -874,7 +874,7 @@ def config_from_args(args: argparse.Namespace) -> SweepConfig:
 def latest_run_dir(run_root=DEFAULT_RUN_ROOT) -> Path:
     """The run folder of the last finished sweep under ``run_root`` (what make_figures.py reads
     by default), from the ``latest`` pointer file :func:`run` writes."""
-    from sltheory.runs import latest
+    from sltheory.experiment.runs import latest
     return latest(run_root)
 
 

@@ -1,5 +1,5 @@
 """Burkholz 2022 (arXiv:2205.02321) as built by sltheory's "burkholz": depth L+1 with ρ copies
-of every hidden neuron; the copy-space certificate (sltheory.certify.certify_copies) and the
+of every hidden neuron; the copy-space certificate (sltheory.certificate.bound.certify_copies) and the
 width rule.
 
 Steps: ‖1_ρ⊗h‖ = √ρ‖h‖; M(1_ρ⊗h) = P h with P = M(1_ρ⊗I) (sum over copies); σ acts entrywise so
@@ -14,7 +14,7 @@ from __future__ import annotations
 import numpy as np
 import sympy as sp
 
-from sltheory.certify import EffectiveMap, certify_copies
+from sltheory.certificate.bound import EffectiveMap, certify_copies
 from sltheory.constructions.burkholz import CONSTRUCTION as SPEC
 from sltheory.constructions.burkholz import copies_rule, layer_sizes, samples_per_problem
 from sltheory.constructions.subset_sum import samples_per_block

@@ -1,11 +1,11 @@
 """The certified bound of ``ticket.error_bound`` (sltheory/certify.py) as an inequality chain.
 
-Each step of the module docstring of :mod:`sltheory.certify` is checked: the identities with
+Each step of the module docstring of :mod:`sltheory.certificate.bound` is checked: the identities with
 sympy (symbolic), the inequalities sympy cannot decide on grids, and the whole chain end to end
 on random pruned-like networks (the bound must dominate every sampled error). The recursion is
 checked through :func:`sltheory.bounds.propagate`, the very function ``certify`` calls.
 
-The S-procedure bound (``method="sdp"``, :mod:`sltheory._sdp`): the constraints (c1)–(c4) hold
+The S-procedure bound (``method="sdp"``, :mod:`sltheory.certificate.sprocedure`): the constraints (c1)–(c4) hold
 on every reachable state, the Lagrangian identity vᵀS v = t‖z‖² − ‖Lv‖² − Σ y_k (p_k·v)(q_k·v),
 the κ shift that turns an almost-feasible S into a bound, the whole bound end to end (random
 networks, errors sampled and searched), and the per-pair float slack against exact rationals.
@@ -18,9 +18,9 @@ from fractions import Fraction
 import numpy as np
 import sympy as sp
 
-from sltheory import _sdp
+from sltheory.certificate import sprocedure as _sdp
 from sltheory.bounds import propagate
-from sltheory.certify import EffectiveMap, certify, float_slack, pair_effective_map, pair_float_slack
+from sltheory.certificate.bound import EffectiveMap, certify, float_slack, pair_effective_map, pair_float_slack
 from sltheory.targets import as_target
 
 from ._check import Proof
@@ -121,7 +121,7 @@ def run() -> Proof:
 
 
 def _sprocedure(P: Proof, rng) -> None:
-    """Steps of the S-procedure bound (module docstring of sltheory.certify)."""
+    """Steps of the S-procedure bound (module docstring of sltheory.certificate.bound)."""
     s, t, a, lam = sp.symbols("s t a lambda", real=True)
     dsig = relu(s) - relu(t)
     grid = {s: np.linspace(-2, 2, 41).tolist(), t: np.linspace(-2, 2, 41).tolist()}
@@ -159,7 +159,7 @@ def _sprocedure(P: Proof, rng) -> None:
     # searched error and never exceeds the layer-wise bound.
     import torch
 
-    from sltheory.certify import adversarial_error
+    from sltheory.certificate import adversarial_error
 
     worst, not_below, count = 0.0, 0, 0
     for k in range(40):

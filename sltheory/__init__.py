@@ -9,32 +9,58 @@ Public API (everything else is private)::
     ticket.save("t.npz"); ticket = sltheory.load_ticket("t.npz")   # plan + seed + kept indices
     graph = ticket.to_networkx(kept_only=True)      # networkx DAG: weight, kept, serves per edge
     sltheory.plotting.draw_ticket_graph(graph)       # + graph_to_json / graph_from_json
+
+The package's rooms (each sub-package's docstring says what it may import; arrows point down)::
+
+    cli/            the ``sltheory`` command and the scripts' shared argument checks
+    report/         figures and tables from saved run folders; ticket drawings
+    experiment/     run folders, executors, jobs (width sweep)
+    search/         mask search methods, registered by name (empty until the search issue)
+    api.py          approximate, random_network
+    ticket/         Ticket, its file format
+    constructions/  one module per construction, registered by name
+    certificate/    the sound bound, the S-procedure, the adversarial search
+    subset_sum/     the subset-sum solvers (numba, torch, brute force)
+    data/           digits, local MNIST, generated targets, small trained MLPs
+    network.py, targets.py                         the core objects: Plan, RandomNetwork, Target
+    errors.py, _checks.py, bounds.py, _linalg.py, _atomic.py, _backend.py     the foundation
 """
 
+import importlib as _importlib
+import sys as _sys
+
+from . import certificate, data, experiment, report, search, ticket  # noqa: F401 (the sub-packages, as attributes)
+from . import data as datasets
 from .api import approximate, random_network
-from .certify import Certificate, adversarial_error, certify
 from .bounds import counting_lower_bound
+from .certificate import Certificate, adversarial_error, certify
 from .constructions.registry import constructions
 from .constructions.registry import get as construction
+from .data import gaussian_target
 from .errors import (ApproximationFailedError, CertificateError, DatasetError, InvalidArgumentError,
                      NetworkTooLargeError, NormAssumptionError, RandomNetworkError, SltheoryError, TargetError,
                      TicketFileError, TicketVersionError)
 from .network import Plan, RandomNetwork
-from .targets import Target, as_target, gaussian_target
-from .ticket import Ticket
-from .ticket_io import load_ticket
-from . import datasets
-from . import plotting
+from .report import plotting
+from .targets import Target, as_target
+from .ticket import Ticket, load_ticket
 
 __version__ = "0.1.0"
 
+#: Module paths from before the sub-package layout (issue 12), kept importable
+#: (``from sltheory.runs import RunFolder`` still works): old name → the module that now holds it.
+_MOVED = {
+    "certify": "certificate", "_sdp": "certificate.sprocedure", "ticket_io": "ticket", "runs": "experiment.runs",
+    "executors": "experiment.executors", "sweep": "experiment.sweep", "datasets": "data", "plotting": "report.plotting",
+}
+for _old, _new in _MOVED.items():
+    _sys.modules.setdefault(f"{__name__}.{_old}", _importlib.import_module(f"{__name__}.{_new}"))
+del _old, _new
+
 __all__ = [
-    "ApproximationFailedError", "Certificate", "CertificateError", "DatasetError",
-    "InvalidArgumentError",
-    "NetworkTooLargeError",
-    "NormAssumptionError", "Plan", "RandomNetwork", "RandomNetworkError", "SltheoryError", "Target",
-    "TargetError", "Ticket", "TicketFileError", "TicketVersionError", "adversarial_error", "approximate", "as_target",
-    "certify",
-    "construction", "constructions", "counting_lower_bound", "datasets", "gaussian_target", "load_ticket",
-    "plotting", "random_network",
+    "ApproximationFailedError", "Certificate", "CertificateError", "DatasetError", "InvalidArgumentError",
+    "NetworkTooLargeError", "NormAssumptionError", "Plan", "RandomNetwork", "RandomNetworkError", "SltheoryError",
+    "Target", "TargetError", "Ticket", "TicketFileError", "TicketVersionError", "adversarial_error", "approximate",
+    "as_target", "certify", "construction", "constructions", "counting_lower_bound", "datasets", "gaussian_target",
+    "load_ticket", "plotting", "random_network",
 ]

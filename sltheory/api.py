@@ -10,9 +10,9 @@ from ._checks import MIN_EPS, delta_arg, device_arg, eps_arg, nonnegative_int, s
 from .constructions import registry
 from .constructions._pairs import masked_sparse
 from .errors import CertificateError, InvalidArgumentError, RandomNetworkError
-from .network import RandomNetwork, masked_copy, plain_relu_network
+from .network import RandomNetwork, ScaledOutput, masked_copy, plain_relu_network
 from .targets import as_target, target_shapes
-from .ticket import ScaledOutput, Ticket
+from .ticket import Ticket
 
 
 def random_network(target, *, eps=None, delta=0.05, seed, construction: str = "subset_sum",
@@ -60,7 +60,7 @@ def approximate(target, random_net: RandomNetwork, eps=None, *, weight_tol=None,
     what n would be needed). With ``eps=None``: every weight at its optimal subset, and its bound.
 
     What the bound covers: sup_{‖x‖₂≤1} ‖target(x) − ticket.network(x)‖₂ with *both* networks
-    evaluated in float64, rounding included (:mod:`sltheory.certify`), the target's weights read
+    evaluated in float64, rounding included (:mod:`sltheory.certificate.bound`), the target's weights read
     exactly (float32/float16 weights are exact in float64). A float32 or float16 evaluation of
     either network adds its own rounding, which the bound does not include (size in
     :func:`sltheory.adversarial_error`, which evaluates in float64 to check the bound). ``eps`` ≥

@@ -8,7 +8,7 @@
 * :func:`layer_error_budget`, :func:`weight_tolerance`, :func:`weight_tolerance_heuristic` — how
   a network-level ε is split into per-layer spectral budgets and per-weight tolerances by the
   depth-2l constructions (checked in ``proofs/subset_sum.py``).
-* :func:`propagate` — one step of the certified error recursion of :func:`sltheory.certify`
+* :func:`propagate` — one step of the certified error recursion of :func:`sltheory.certificate.certify`
   (its docstring has the inequality chain; ``proofs/certificate.py`` checks it).
 """
 

@@ -94,6 +94,21 @@ class RandomNetwork(nn.Sequential):
         return [m for m in self if isinstance(m, nn.Linear)]
 
 
+class ScaledOutput(nn.Module):
+    """Multiplies the output by a fixed constant (used only with ``rescale=True``)."""
+
+    def __init__(self, scale: float):
+        super().__init__()
+        self.scale = float(scale)
+
+    def forward(self, x):
+        return x * self.scale
+
+    def extra_repr(self) -> str:
+        return f"scale={self.scale:.6g}"
+
+
+
 def sample_layer(seed: int, index: int, shape: tuple[int, int], distribution=("uniform",),
                  device=None) -> torch.Tensor:
     """Weights of random layer ``index``, float64, from (seed, index) only.

@@ -16,7 +16,7 @@ import numpy as np
 import torch
 from torch import nn
 
-from ._checks import dims_arg, nonnegative_int, strict_bool
+from ._checks import strict_bool
 from .network import own_behaviour
 from .errors import NormAssumptionError, TargetError
 from ._linalg import GRAM_MIN_SIDE, spectral_norm_bound
@@ -262,19 +262,6 @@ def as_target(target, *, check_norms: bool = True, rescale: bool = False) -> Tar
                           f"{sum(math.log10(s) for s in scales):.1f}), so the bound S × (bound for W_i/‖W_i‖₂) could "
                           "not be finite: scale the target down")
     return Target(tuple(weights), tuple(norms), tuple(scales))
-
-
-def gaussian_target(dims, seed: int) -> list[np.ndarray]:
-    """A generated target: W_i (d_i × d_{i−1}) i.i.d. N(0, 1) from ``numpy.random.default_rng(seed)``,
-    each divided by its spectral norm, so ‖W_i‖₂ = 1 (the theorems' boundary case)."""
-    dims = dims_arg("dims", dims, max_weights=MAX_TARGET_WEIGHTS)
-    seed = nonnegative_int("seed", seed)
-    rng = np.random.default_rng(seed)
-    mats = []
-    for d_in, d_out in zip(dims[:-1], dims[1:]):
-        w = rng.standard_normal((d_out, d_in))
-        mats.append(w / np.linalg.norm(w, 2))
-    return mats
 
 
 def target_shapes(target) -> tuple[tuple[int, int], ...]:

@@ -5,7 +5,7 @@ import pytest
 import torch
 
 import sltheory
-from sltheory.certify import EffectiveMap, certify, float_slack, pair_effective_map
+from sltheory.certificate.bound import EffectiveMap, certify, float_slack, pair_effective_map
 from sltheory.errors import CertificateError
 
 
@@ -98,8 +98,8 @@ def test_adversarial_search_finds_a_relu_kink():
 from hypothesis import given, settings  # noqa: E402
 from hypothesis import strategies as st  # noqa: E402
 
-from sltheory import _sdp  # noqa: E402
-from sltheory.certify import METHODS, sdp_bound  # noqa: E402
+from sltheory.certificate import sprocedure as _sdp  # noqa: E402
+from sltheory.certificate.bound import METHODS, sdp_bound  # noqa: E402
 from sltheory.errors import InvalidArgumentError  # noqa: E402
 from sltheory.testing import strategies as sst  # noqa: E402
 
@@ -235,7 +235,7 @@ def test_pair_float_slack_covers_float_evaluation():
 def test_pair_float_slack_applies_only_to_one_weight_per_row_chains():
     """The per-pair slack assumes each row of A_i keeps one weight (its γ₁): for any other chain it
     declines, and certify falls back to the generic float slack (γ_K per row count)."""
-    from sltheory.certify import pair_float_slack
+    from sltheory.certificate.bound import pair_float_slack
 
     rng = np.random.default_rng(3)
     A = np.zeros((6, 3))

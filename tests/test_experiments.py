@@ -18,8 +18,8 @@ import ticket_graph  # noqa: E402
 import width_sweep  # noqa: E402
 
 from sltheory.errors import InvalidArgumentError  # noqa: E402
-from sltheory.executors import run_jobs  # noqa: E402
-from sltheory.sweep import COLUMNS  # noqa: E402
+from sltheory.experiment.executors import run_jobs  # noqa: E402
+from sltheory.experiment.sweep import COLUMNS  # noqa: E402
 
 TIME_COLUMNS = {c for c in COLUMNS if c.startswith("time_")}
 

@@ -15,8 +15,8 @@ import pytest  # noqa: E402
 
 import sltheory  # noqa: E402
 from sltheory import InvalidArgumentError, NetworkTooLargeError  # noqa: E402
-from sltheory.certify import pair_effective_map  # noqa: E402
-from sltheory.plotting import draw_ticket_graph, graph_from_json, graph_to_json, weight_label  # noqa: E402
+from sltheory.certificate.bound import pair_effective_map  # noqa: E402
+from sltheory.report.plotting import draw_ticket_graph, graph_from_json, graph_to_json, weight_label  # noqa: E402
 
 from _tickets import linears  # noqa: E402
 

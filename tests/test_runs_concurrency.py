@@ -21,7 +21,7 @@ import numpy as np
 import pytest
 
 from sltheory.errors import InvalidArgumentError
-from sltheory.runs import RunFolder, folder_lock, read_rows
+from sltheory.experiment.runs import RunFolder, folder_lock, read_rows
 
 REPO = Path(__file__).resolve().parents[1]
 COLUMNS = {"who": int, "i": int, "value": float, "note": str}
@@ -87,7 +87,7 @@ def test_prepare_refuses_a_corrupt_or_different_config(tmp_path):
 WRITER = textwrap.dedent('''
     import sys, time
     from pathlib import Path
-    from sltheory.runs import RunFolder
+    from sltheory.experiment.runs import RunFolder
     root, who, n, pattern, ready, writers = sys.argv[1], int(sys.argv[2]), int(sys.argv[3]), sys.argv[4], \\
         Path(sys.argv[5]), int(sys.argv[6])
     f = RunFolder(root, {"experiment": "concurrency"}, {"who": int, "i": int, "value": float, "note": str},
@@ -139,7 +139,7 @@ def test_the_folder_lock_makes_a_writer_wait(tmp_path):
     """While this process holds the folder's lock, another process's add() writes nothing; it
     writes as soon as the lock is released."""
     f = _folder(tmp_path / "runs").prepare()
-    code = ("import sys; from sltheory.runs import RunFolder; "
+    code = ("import sys; from sltheory.experiment.runs import RunFolder; "
             "f = RunFolder(sys.argv[1], {'experiment': 'concurrency'}, {'who': int, 'i': int, 'value': float, "
             "'note': str}, ('who', 'i')); print('ready', flush=True); f.add([{'who': 1, 'i': 0}]); "
             "print('added', flush=True)")
@@ -166,7 +166,7 @@ JOB = textwrap.dedent('''
 SWEEP = textwrap.dedent('''
     import sys
     from sleepy_job import job
-    from sltheory.executors import run_jobs
+    from sltheory.experiment.executors import run_jobs
 
     if __name__ == "__main__":
         for _ in run_jobs(job, [f"{sys.argv[1]}/started-{i}" for i in range(4)], workers=2):
@@ -231,7 +231,7 @@ def test_a_failing_job_stops_the_pool_at_once(tmp_path):
     code = textwrap.dedent('''
         import sys, time
         from sleepy_job import fail_or_sleep
-        from sltheory.executors import run_jobs
+        from sltheory.experiment.executors import run_jobs
         if __name__ == "__main__":
             t = time.time()
             try:

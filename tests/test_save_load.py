@@ -1,4 +1,4 @@
-"""Compact tickets on disk (sltheory.ticket_io): plan + seed + kept indices, loaded bit for bit."""
+"""Compact tickets on disk (sltheory.ticket.fileformat): plan + seed + kept indices, loaded bit for bit."""
 
 import json
 import os
@@ -10,7 +10,7 @@ from torch import nn
 
 import sltheory
 from sltheory import InvalidArgumentError, TicketFileError, TicketVersionError
-from sltheory.ticket_io import FORMAT_VERSION, _file_digest, _index_dtype, _npy_bytes
+from sltheory.ticket.fileformat import FORMAT_VERSION, _file_digest, _index_dtype, _npy_bytes
 
 from _tickets import SMALL_N  # noqa: E402
 
@@ -223,7 +223,7 @@ def test_failed_save_keeps_existing_file(tmp_path, monkeypatch):
     def boom(fh, members):   # fails halfway through writing the archive
         fh.write(b"PK\x03\x04" + bytes(100))
         raise OSError("disk full (simulated)")
-    monkeypatch.setattr(sltheory.ticket_io, "_write_zip", boom)
+    monkeypatch.setattr(sltheory.ticket.fileformat, "_write_zip", boom)
     with pytest.raises(OSError, match="disk full"):
         tiny_ticket(seed=4).save(path)
     assert path.read_bytes() == before

@@ -37,7 +37,7 @@ from torch import nn
 
 import sltheory
 from sltheory import TicketFileError
-from sltheory.runs import atomic_write, atomic_write_text
+from sltheory._atomic import atomic_write, atomic_write_text
 
 DATA = Path(__file__).parent / "data"
 
@@ -149,7 +149,7 @@ def _write(path: Path, arrays: dict, *, redigest=True, raw: dict | None = None) 
     """A ticket file holding ``arrays`` (the header a dict), with a correct file digest when
     ``redigest`` (a forger's file: only the structural checks can refuse it). ``raw``: members
     written as given bytes instead."""
-    from sltheory.ticket_io import _file_digest, _npy_bytes
+    from sltheory.ticket.fileformat import _file_digest, _npy_bytes
     arrays = dict(arrays)
     blob = json.dumps(arrays.pop("header"), sort_keys=True, separators=(",", ":")).encode()
     members = [("header.npy", _npy_bytes(np.frombuffer(blob, dtype=np.uint8)))]
@@ -226,7 +226,7 @@ def test_member_claiming_more_bytes_than_its_header_allows_is_not_decompressed(t
 
 
 def test_oversized_header_and_too_many_members_are_refused(tmp_path):
-    from sltheory.ticket_io import MAX_HEADER_BYTES, MAX_LAYERS, _npy_bytes
+    from sltheory.ticket.fileformat import MAX_HEADER_BYTES, MAX_LAYERS, _npy_bytes
 
     path = tmp_path / "big_header.npz"
     for size, message in [(MAX_HEADER_BYTES + 1, "MAX_HEADER_BYTES"), (2 * MAX_HEADER_BYTES, "claims")]:
@@ -278,7 +278,7 @@ def test_forged_header_with_a_valid_digest_is_checked_field_by_field(tmp_path, e
 
 
 def test_deeply_nested_header_is_a_typed_error(tmp_path):
-    from sltheory.ticket_io import _npy_bytes
+    from sltheory.ticket.fileformat import _npy_bytes
 
     blob = b"[" * 100_000 + b"]" * 100_000
     path = tmp_path / "deep.npz"
@@ -371,9 +371,9 @@ def test_written_file_has_the_permissions_open_gives(tmp_path):
 
 @pytest.mark.parametrize("anonymous", [True, False])
 def test_failed_write_leaves_nothing_either_way(tmp_path, monkeypatch, anonymous):
-    import sltheory.runs
+    import sltheory._atomic
 
-    monkeypatch.setattr(sltheory.runs, "_ANONYMOUS_TEMPS", anonymous and sltheory.runs._ANONYMOUS_TEMPS)
+    monkeypatch.setattr(sltheory._atomic, "_ANONYMOUS_TEMPS", anonymous and sltheory._atomic._ANONYMOUS_TEMPS)
     atomic_write_text(tmp_path / "a.txt", "old")
 
     def fail(fh):
@@ -424,10 +424,10 @@ def test_stale_temp_files_of_dead_writers_are_removed(tmp_path):
 KILLER = r"""
 import json, os, random, signal, sys, time, types
 package, kills, seed, folders = sys.argv[1], int(sys.argv[2]), int(sys.argv[3]), sys.argv[4:]
-# sltheory.runs alone (it needs only sltheory.errors): an empty package skips torch's import (seconds)
+# sltheory._atomic alone (it needs only sltheory.errors): an empty package skips torch's import (seconds)
 sys.modules["sltheory"] = types.ModuleType("sltheory")
 sys.modules["sltheory"].__path__ = [package]
-import sltheory.runs as runs
+import sltheory._atomic as runs
 payload = os.urandom(1 << 16) * 128
 rng = random.Random(seed)
 report = []
@@ -464,7 +464,7 @@ def run_killer(folders: list[Path], kills: int, seed: int) -> list[list[list[str
 
 @pytest.mark.skipif(not hasattr(os, "fork"), reason="needs fork")
 def test_writer_killed_mid_write_leaves_no_temp_file(tmp_path):
-    from sltheory.runs import _ANONYMOUS_TEMPS, _TEMP_NAME
+    from sltheory._atomic import _ANONYMOUS_TEMPS, _TEMP_NAME
 
     folders = [tmp_path / "anonymous", tmp_path / "named"]
     for f in folders:

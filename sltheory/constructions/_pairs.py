@@ -9,7 +9,7 @@ Per target layer W (d_out × d_in) and random pair (A: H × d_in, B: d_out × H)
   where inputs can be negative (the first layer);
 * for each output o and slot (j, s) the construction's *selector* picks a subset S of the slot's
   units with Σ_{k∈S} |a_k| B[o, k] ≈ s·W[o, j] (a problem of "samples" |a_k| B[o, k]);
-* the per-weight tolerance starts loose and shrinks until the certificate (sltheory.certify)
+* the per-weight tolerance starts loose and shrinks until the certificate (sltheory.certificate)
   is ≤ ε; failing that, every weight at the selector's best, else ApproximationFailedError;
 * or, in the *per-weight mode* (``weight_tol``, :func:`per_weight`), every problem at one fixed
   tolerance τ; the entries of the effective maps are checked against τ and the certificate,
@@ -30,7 +30,7 @@ import scipy.sparse as sp
 from numba import njit
 
 from ..bounds import layer_error_budget, weight_tolerance, weight_tolerance_heuristic
-from ..certify import certify
+from ..certificate.bound import certify
 from .._checks import bound_args, depth_arg, nonnegative_int, positive_float, rule_samples, strict_bool
 from ..errors import ApproximationFailedError, InvalidArgumentError, NetworkTooLargeError
 from ..network import Plan, RandomNetwork

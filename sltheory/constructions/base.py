@@ -8,7 +8,7 @@ from typing import ClassVar
 
 import numpy as np
 
-from ..certify import Certificate, certify, pair_effective_map
+from ..certificate.bound import Certificate, certify, pair_effective_map
 from ..errors import CertificateError
 from ..network import Plan, RandomNetwork
 from ..targets import Target
@@ -71,8 +71,8 @@ class Construction(ABC):
         sparse), so the bound is a function of what the ticket carries, nothing else.
 
         Default (the depth-2l pair constructions): target layer i is the pair ``plan.pairs[i]``
-        = (A, B), its effective map read by :func:`sltheory.certify.pair_effective_map`, and the
-        bound is :func:`sltheory.certify.certify` with the pair-wise float slack. The plan must
+        = (A, B), its effective map read by :func:`sltheory.certificate.bound.pair_effective_map`, and the
+        bound is :func:`sltheory.certificate.bound.certify` with the pair-wise float slack. The plan must
         have the construction's own layout (a plan read from a file is a claim too):
         :func:`check_pair_layout`."""
         check_pair_layout(self.name, target, plan, matrices)

@@ -24,7 +24,7 @@ the construction succeeded in 4/6 seeds at n = 24 and 6/6 at n = 28, where the s
 rule gives 21). We take one n for every layer and ρ = n copies of each hidden neuron, solving
 n = rule(ρ = n) by fixed-point iteration. The random weights are
 2nd_0² + n d_1·2n d_0 + Σ_ℓ n d_ℓ·n d_{ℓ−1}: quadratic in the log factor.
-The certificate is :func:`sltheory.certify.certify_copies`.
+The certificate is :func:`sltheory.certificate.bound.certify_copies`.
 """
 
 from __future__ import annotations
@@ -34,7 +34,7 @@ import math
 import numpy as np
 
 from .._checks import bound_args, depth_arg, nonnegative_int, plan_args, positive_float, rule_samples
-from ..certify import METHODS, Certificate, _csr, certify_copies, pair_effective_map
+from ..certificate.bound import METHODS, Certificate, _csr, certify_copies, pair_effective_map
 from ..errors import ApproximationFailedError, CertificateError, InvalidArgumentError, NetworkTooLargeError
 from ..network import Plan, RandomNetwork
 from ..subset_sum import masks_to_bool, solve
@@ -183,7 +183,7 @@ class Burkholz(Construction):
                     {"copies": tuple(copies), "n_reach": n_reach, "width_factor": width_factor})
 
     def certify(self, target: Target, plan: Plan, matrices, *, method: str = "auto") -> Certificate:
-        """:func:`sltheory.certify.certify_copies` of the masked random weights ``matrices`` (the
+        """:func:`sltheory.certificate.bound.certify_copies` of the masked random weights ``matrices`` (the
         univariate layer and the first copy layer as a pair, then one copy layer per target layer;
         ``method`` has no other choice here than the layer-wise recursion)."""
         if method not in METHODS:

@@ -37,7 +37,7 @@ Pensia et al.'s experiment pruned a raw trained MNIST network weight by weight, 
 within ε = 0.01, with no norm assumption. ``approximate(target, rand, weight_tol=τ)`` does that:
 every problem at tolerance τ, so every entry of the effective maps satisfies |P − W| ≤ τ and
 (first layer) |N + W| ≤ τ, checked from the masked weights; the claim is this per-weight bound,
-and the network-level error is whatever the certificate (sltheory.certify, actual norms ‖W_i‖₂,
+and the network-level error is whatever the certificate (sltheory.certificate, actual norms ‖W_i‖₂,
 which may exceed 1) then gives — reported, not promised. Width rule (:func:`per_weight_samples`):
 each of the N problems (N = Σ_i d_in'·d_out) must succeed with probability ≥ 1 − δ/N, for every
 target |w| ≤ B (``weight_bound``, an explicit argument since the random network may not read

@@ -19,7 +19,7 @@ exactly n. The subset-sum problems (samples |a_k| B[o, k], k in the slot) theref
 of the dense proof's problems with n samples each, where the dense network's have at most n; so
 the same width rule (:func:`~sltheory.constructions.subset_sum.samples_per_block`, n per
 slot) gives the same guarantee: with probability ≥ 1 − δ, sup_{‖x‖₂≤1} ‖f − g‖₂ ≤ ε for every
-target with ‖W_i‖₂ ≤ 1. The certificate (:mod:`sltheory.certify`) is unchanged: it only needs one
+target with ‖W_i‖₂ ≤ 1. The certificate (:mod:`sltheory.certificate.bound`) is unchanged: it only needs one
 kept weight per row of A, which here holds by construction.
 
 **Size.** Random weights per pair: n·d_in'·(1 + d_out) (one per hidden unit in A, d_out in B),

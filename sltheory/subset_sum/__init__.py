@@ -1,4 +1,10 @@
-"""Random subset sum numerics: pure array code, knows nothing about networks."""
+"""Random subset sum numerics: pure array code, knows nothing about networks.
+
+The fast solver (:mod:`.solver`, numba kernels in :mod:`._kernels`), a torch solver for one mode
+on any device (:mod:`.torch_solver`) and brute force (:mod:`.reference`) to test them against.
+
+May import: the foundation only (``sltheory.errors``).
+"""
 
 from .reference import brute_force, brute_force_min_size, brute_force_sparsest
 from .solver import MAX_SAMPLES, MODES, STAGES, SubsetSumResult, masks_to_bool, popcount, solve, subset_sums

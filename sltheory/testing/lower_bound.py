@@ -4,7 +4,7 @@
     assert ticket.error_bound >= value          # what a sound certificate must satisfy
 
 ``f`` and ``g`` are float64 torch modules (or callables) of a batch ``(B, dim)``. Nothing here
-uses sltheory's certificate or adversarial search (:mod:`sltheory.certify`): it is a separate
+uses sltheory's certificate or adversarial search (:mod:`sltheory.certificate.bound`): it is a separate
 implementation, so a bug there cannot hide itself here.
 
 **Soundness is by construction.** Every value this module reports is ‖f(x) − g(x)‖₂ evaluated

@@ -1,7 +1,7 @@
-"""The S-procedure (Lagrangian relaxation) bound of :func:`sltheory.certify.certify` (``method="sdp"``).
+"""The S-procedure (Lagrangian relaxation) bound of :func:`sltheory.certificate.bound.certify` (``method="sdp"``).
 
 Everything here is private; the inequality chain is in the module docstring of
-:mod:`sltheory.certify` (section *S-procedure bound*) and is checked in ``proofs/certificate.py``.
+:mod:`sltheory.certificate.bound` (section *S-procedure bound*) and is checked in ``proofs/certificate.py``.
 
 Lifted variables (one real vector v per input x, ‖x‖₂ ≤ 1), for a target of depth l with hidden
 widths d_1 … d_{l−1}:
@@ -24,7 +24,7 @@ from dataclasses import dataclass
 import numpy as np
 import scipy.linalg as sla
 
-from ._linalg import UNIT_ROUNDOFF, gamma
+from .._linalg import UNIT_ROUNDOFF, gamma
 
 _CONTROLLER = []
 

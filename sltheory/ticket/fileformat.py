@@ -22,22 +22,23 @@ of ``.npy`` members (``numpy.load`` opens it; no pickle anywhere):
   output_scale, layer shapes, error_bound, certificate, stats, …) and every kept index, and through
   ``kept_sha256`` the kept weights' bytes.
 
-:func:`load_ticket` checks, in this order, before it allocates anything sized by the file: that the
-path is a regular file (a FIFO, device, socket or folder is refused, never opened for reading), the
-zip directory's size, each member's size against hard limits (:data:`MAX_HEADER_BYTES`,
-:data:`MAX_LAYERS`, ``max_weights`` for out·in of every layer and for their sum, kept counts ≤ out·in,
-index arrays of exactly the size the header gives), then the file digest (an altered or corrupted
-file is a :class:`~sltheory.errors.TicketFileError`), then the indices (sorted, unique, in range).
-Only then does it re-sample every random layer from (plan, seed), one at a time, keep the weights
-at the stored indices (0 elsewhere, as :func:`~sltheory.network.masked_copy` does) and check
-``kept_sha256``: the loaded network equals the saved one bit for bit, or a ``TicketFileError`` says
-that the random stream changed (another numpy generator, for instance). Every corruption of the
-file is a ``TicketFileError`` (``tests/test_ticket_file_faults.py`` flips every byte of saved
-tickets). The digest is not a signature: it detects corruption and edits made by anything but a
-deliberate forger, who can recompute it — so the stored error bound stays a *claim*, which
-``ticket.recertify(target)`` recomputes from the target.
+:func:`read_ticket` (behind :func:`sltheory.load_ticket`) checks, in this order, before it allocates
+anything sized by the file: that the path is a regular file (a FIFO, device, socket or folder is
+refused, never opened for reading), the zip directory's size, each member's size against hard limits
+(:data:`MAX_HEADER_BYTES`, :data:`MAX_LAYERS`, ``max_weights`` for out·in of every layer and for
+their sum, kept counts ≤ out·in, index arrays of exactly the size the header gives), then the file
+digest (an altered or corrupted file is a :class:`~sltheory.errors.TicketFileError`), then the
+indices (sorted, unique, in range). Only then does it re-sample every random layer from (plan,
+seed), one at a time, keep the weights at the stored indices (0 elsewhere, as
+:func:`~sltheory.network.masked_copy` does) and check ``kept_sha256``: the loaded network equals the
+saved one bit for bit, or a ``TicketFileError`` says that the random stream changed (another numpy
+generator, for instance). Every corruption of the file is a ``TicketFileError``
+(``tests/test_ticket_file_faults.py`` flips every byte of saved tickets). The digest is not a
+signature: it detects corruption and edits made by anything but a deliberate forger, who can
+recompute it — so the stored error bound stays a *claim*, which ``ticket.recertify(target)``
+recomputes from the target.
 
-Writes are atomic (:func:`sltheory.runs.atomic_write`: an anonymous temp file in the same folder,
+Writes are atomic (:func:`sltheory._atomic.atomic_write`: an anonymous temp file in the same folder,
 fsync, ``os.replace``; a writer killed mid-save leaves no file behind). Saving the same ticket twice
 gives the same bytes (fixed zip timestamps, sorted JSON keys).
 
@@ -73,12 +74,12 @@ import numpy as np
 import torch
 from torch import nn
 
-from ._checks import device_arg, path_arg
-from .certify import Certificate
-from .constructions._pairs import MAX_RANDOM_WEIGHTS
-from .errors import InvalidArgumentError, RandomNetworkError, TicketFileError, TicketVersionError
-from .network import Plan, sample_plan_layer
-from .ticket import ScaledOutput, Ticket
+from .._atomic import atomic_write
+from .._checks import device_arg, path_arg
+from ..certificate.bound import Certificate
+from ..constructions._pairs import MAX_RANDOM_WEIGHTS
+from ..errors import InvalidArgumentError, RandomNetworkError, TicketFileError, TicketVersionError
+from ..network import Plan, ScaledOutput, sample_plan_layer
 
 FORMAT = "sltheory.ticket"
 #: Version of the file format this module writes (it also reads version 1: module docstring).
@@ -96,7 +97,7 @@ _ZIP_FLAGS_OK = 0x0002 | 0x0004 | 0x0008 | 0x0800   # deflate options, data desc
 _DIGEST_PREFIX = b"sltheory.ticket/2\n"
 _HEX64 = re.compile(r"[0-9a-f]{64}")
 
-__all__ = ["FORMAT_VERSION", "MAX_HEADER_BYTES", "MAX_LAYERS", "load_ticket", "save_ticket"]
+__all__ = ["FORMAT", "FORMAT_VERSION", "MAX_HEADER_BYTES", "MAX_LAYERS", "read_ticket", "write_ticket"]
 
 
 # ------------------------------------------------------------------ JSON with tuples
@@ -189,8 +190,9 @@ def _regular_file_stat(path: Path, action: str):
 
 
 # ------------------------------------------------------------------ save
-def save_ticket(ticket: Ticket, path) -> Path:
-    """Write ``ticket`` to ``path`` in format version 2 (module docstring); returns the path.
+def write_ticket(ticket, path) -> Path:
+    """Write ``ticket`` (a :class:`~sltheory.ticket.Ticket`, checked by the caller,
+    :func:`sltheory.ticket.save_ticket`) to ``path`` in format version 2 (module docstring); returns the path.
 
     Checked before anything is written (:class:`~sltheory.errors.TicketFileError`): the folder
     exists, ``path`` is a regular file or does not exist (no folder, FIFO, device, socket), its
@@ -198,9 +200,7 @@ def save_ticket(ticket: Ticket, path) -> Path:
     carries no plan/seed or would not load back (masks that do not fit the plan, a header or a
     layer count beyond :data:`MAX_HEADER_BYTES` / :data:`MAX_LAYERS`). Any legal file name works;
     an existing file is replaced atomically, never left half-written, and a save killed midway
-    leaves no temporary file (see :func:`sltheory.runs.atomic_write`)."""
-    if not isinstance(ticket, Ticket):
-        raise InvalidArgumentError(f"expected a Ticket, got {type(ticket).__name__}")
+    leaves no temporary file (see :func:`sltheory._atomic.atomic_write`)."""
     path = path_arg("path", path, error=TicketFileError)
     if ticket.plan is None or ticket.seed is None:
         raise InvalidArgumentError("this ticket carries no plan/seed of its random network (build it with "
@@ -253,9 +253,6 @@ def save_ticket(ticket: Ticket, path) -> Path:
     members.insert(0, ("header.npy", _npy_bytes(np.frombuffer(blob, dtype=np.uint8))))
     digest = _file_digest(members)
     members.append(("sha256.npy", _npy_bytes(np.frombuffer(digest.encode("ascii"), dtype=np.uint8))))
-
-    from .runs import atomic_write
-
     atomic_write(path, lambda fh: _write_zip(fh, members), binary=True)
     return path
 
@@ -518,8 +515,11 @@ def _read_archive(zf: zipfile.ZipFile, path: Path, max_weights: int) -> tuple[di
 
 
 # ------------------------------------------------------------------ load
-def load_ticket(path, *, device=None, max_weights: int = MAX_RANDOM_WEIGHTS) -> Ticket:
-    """Read a ticket written by :meth:`Ticket.save` / :func:`save_ticket`: the random network is
+def read_ticket(path, *, device=None, max_weights: int = MAX_RANDOM_WEIGHTS) -> dict:
+    """The fields of the :class:`~sltheory.ticket.Ticket` stored in ``path`` (keyword arguments of its
+    constructor; :func:`sltheory.ticket.load_ticket` builds the ticket from them).
+
+    Reads a ticket written by :meth:`Ticket.save` / :func:`save_ticket`: the random network is
     re-sampled from the stored (plan, seed) layer by layer and masked with the stored indices, so
     every weight equals the saved ticket's bit for bit (checked with the stored SHA-256 of the kept
     weights).
@@ -594,8 +594,5 @@ def load_ticket(path, *, device=None, max_weights: int = MAX_RANDOM_WEIGHTS) -> 
         layers.append(ScaledOutput(output_scale))
     if version == 1:
         stats["file_format_version"] = 1
-    try:
-        return Ticket(network=nn.Sequential(*layers), masks=tuple(masks), error_bound=error_bound, stats=stats,
-                      construction=construction, certificate=certificate, plan=plan, seed=seed)
-    except InvalidArgumentError as exc:
-        raise TicketFileError(f"{path}: the stored ticket is not valid: {exc}", path=path) from exc
+    return dict(network=nn.Sequential(*layers), masks=tuple(masks), error_bound=error_bound, stats=stats,
+                construction=construction, certificate=certificate, plan=plan, seed=seed)

@@ -2,7 +2,7 @@
 
 A :class:`SweepJob` is self-contained and picklable (target weights and test data travel with it),
 so :func:`run_job` runs unchanged in this process, in a process pool or on a Ray worker
-(:mod:`sltheory.executors`). It returns one row per requested ε (:data:`COLUMNS`):
+(:mod:`sltheory.experiment.executors`). It returns one row per requested ε (:data:`COLUMNS`):
 
 1. ``random_network(target, eps=width_eps, delta, seed, construction, width_factor)``: the
    theorem's random network at ``width_factor`` × the rule's width for ``width_eps``;
@@ -93,18 +93,19 @@ def run_job(job: SweepJob) -> list[dict]:
     """Run one job; returns its rows (one per ε in ``job.eps``)."""
     import torch
 
-    import sltheory
+    from ..api import approximate, random_network
+    from ..certificate import adversarial_error
+    from ..errors import ApproximationFailedError
 
     weights = [np.asarray(w, dtype=np.float64) for w in job.weights]
     t_start = time.perf_counter()
-    rand = sltheory.random_network(weights, eps=job.width_eps, delta=job.delta, seed=job.seed,
-                                   construction=job.construction, width_factor=job.width_factor,
-                                   device=job.device)
+    rand = random_network(weights, eps=job.width_eps, delta=job.delta, seed=job.seed,
+                          construction=job.construction, width_factor=job.width_factor, device=job.device)
     t_sampled = time.perf_counter()
-    best = sltheory.approximate(weights, rand, rescale=job.rescale)
+    best = approximate(weights, rand, rescale=job.rescale)
     t_pruned = time.perf_counter()
     f = _target_module(weights, job.device)
-    adv, _ = sltheory.adversarial_error(f, best.network, weights[0].shape[1], starts=job.adv_starts,
+    adv, _ = adversarial_error(f, best.network, weights[0].shape[1], starts=job.adv_starts,
                                         refine=job.adv_refine, steps=job.adv_steps, lr=job.adv_lr,
                                         seed=job.seed, device=job.device)
     t_adv = time.perf_counter()
@@ -135,8 +136,8 @@ def run_job(job: SweepJob) -> list[dict]:
         t0 = time.perf_counter()
         row = dict(common, eps=float(eps))
         try:
-            tk = sltheory.approximate(weights, rand, eps=eps, rescale=job.rescale)
-        except sltheory.ApproximationFailedError as exc:
+            tk = approximate(weights, rand, eps=eps, rescale=job.rescale)
+        except ApproximationFailedError as exc:
             row.update(eps_success=False, eps_bound=float(exc.error_bound))
         else:
             row.update(eps_success=True, eps_bound=float(tk.error_bound),

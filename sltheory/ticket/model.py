@@ -3,32 +3,23 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from pathlib import Path
 
 import numpy as np
 import torch
 from torch import nn
 
-from .certify import Certificate
-from .errors import InvalidArgumentError, NetworkTooLargeError
-from .network import Plan, plain_relu_network, sample_plan_layer, slot_columns
+from ..certificate.bound import Certificate
+from ..constructions import registry
+from ..errors import CertificateError, InvalidArgumentError, NetworkTooLargeError, TicketFileError
+from ..network import Plan, ScaledOutput, plain_relu_network, sample_plan_layer, slot_columns
+from ..targets import as_target
+from . import fileformat
+from .fileformat import MAX_RANDOM_WEIGHTS
 
 #: Default cap on the edges :meth:`Ticket.to_networkx` builds (networkx keeps a Python dict per
 #: edge: about 0.5–1 KB each, so 10⁶ edges ≈ 1 GB). Raise it with ``max_edges=``.
 MAX_GRAPH_EDGES = 1_000_000
-
-
-class ScaledOutput(nn.Module):
-    """Multiplies the output by a fixed constant (used only with ``rescale=True``)."""
-
-    def __init__(self, scale: float):
-        super().__init__()
-        self.scale = float(scale)
-
-    def forward(self, x):
-        return x * self.scale
-
-    def extra_repr(self) -> str:
-        return f"scale={self.scale:.6g}"
 
 
 @dataclass(frozen=True)
@@ -80,10 +71,8 @@ class Ticket:
         kept weights (no weights), with error_bound, stats and the certificate, in one ``.npz``
         with a JSON header (no pickle) and one SHA-256 over the header and the kept indices (an
         edited file is refused); atomic. ``sltheory.load_ticket(path)`` re-samples the random
-        network and reproduces ``network`` bit for bit (see :mod:`sltheory.ticket_io`); the bound it
+        network and reproduces ``network`` bit for bit (see :mod:`sltheory.ticket.fileformat`); the bound it
         reads is a stored claim, which :meth:`recertify` recomputes. Returns the path."""
-        from .ticket_io import save_ticket
-
         return save_ticket(self, path)
 
     def recertify(self, target, *, method: str = "auto") -> Certificate:
@@ -102,10 +91,6 @@ class Ticket:
         import dataclasses
 
         import scipy.sparse as sp
-
-        from .constructions import registry
-        from .errors import CertificateError
-        from .targets import as_target
 
         if self.plan is None:
             raise CertificateError("this ticket carries no plan of its random network (build it with "
@@ -185,7 +170,6 @@ def _network_layout(network: nn.Module) -> tuple[list[nn.Linear], float]:
     """The linears of a ticket's network and its output scale, checking that it is what the
     certificate models (:func:`sltheory.network.plain_relu_network`, with at most one
     :class:`ScaledOutput` at the end whose scale is a finite float > 0); CertificateError otherwise."""
-    from .errors import CertificateError
 
     linears, tail = plain_relu_network(network, what="the ticket's network", error=CertificateError,
                                        tail=ScaledOutput)
@@ -321,3 +305,31 @@ def _ticket_graph(ticket: Ticket, *, kept_only: bool, max_edges: int):
                           {"weight": w, "kept": k, "layer": idx, "serves": kept_serves[(r, c)] if k else ()})
                          for r, c, w, k in zip(er.tolist(), ec.tolist(), values, kept))
     return g
+
+
+def save_ticket(ticket: Ticket, path) -> Path:
+    """Write ``ticket`` to ``path`` (:mod:`sltheory.ticket.fileformat`, format version 2); returns the path.
+
+    Checked before anything is written (:class:`~sltheory.errors.TicketFileError`): the folder
+    exists, ``path`` is a regular file or does not exist (no folder, FIFO, device, socket), its
+    name fits the file system; :class:`~sltheory.errors.InvalidArgumentError` for anything but a
+    Ticket, and for a ticket that carries no plan/seed or would not load back (masks that do not
+    fit the plan, a header or a layer count beyond the format's limits). Any legal file name works;
+    an existing file is replaced atomically, never left half-written, and a save killed midway
+    leaves no temporary file (:func:`sltheory._atomic.atomic_write`)."""
+    if not isinstance(ticket, Ticket):
+        raise InvalidArgumentError(f"expected a Ticket, got {type(ticket).__name__}")
+    return fileformat.write_ticket(ticket, path)
+
+
+def load_ticket(path, *, device=None, max_weights: int = MAX_RANDOM_WEIGHTS) -> Ticket:
+    """The ticket stored in ``path``, its random network re-sampled from (plan, seed) bit for bit.
+
+    See :func:`sltheory.ticket.fileformat.read_ticket` for the checks, the limits
+    (``max_weights``) and the typed errors; the error bound read is a *stored claim* that
+    :meth:`Ticket.recertify` recomputes from the target."""
+    fields = fileformat.read_ticket(path, device=device, max_weights=max_weights)
+    try:
+        return Ticket(**fields)
+    except InvalidArgumentError as exc:
+        raise TicketFileError(f"{path}: the stored ticket is not valid: {exc}", path=path) from exc

@@ -30,7 +30,7 @@ So sup_{‖x‖₂≤1} ‖f(x) − g(x)‖₂ ≤ Δ_l. Spectral norms come fro
 This multiplies worst cases layer by layer (‖W_i‖ = 1 for every layer, although the target's
 own output sup‖f‖ is often far below Π‖W_i‖), so it is loose by 5–20× at depth 3.
 
-**S-procedure bound** (``method="sdp"``, in :mod:`sltheory._sdp`). Write E_1 = [P_1 − W_1,
+**S-procedure bound** (``method="sdp"``, in :mod:`sltheory.certificate.sprocedure`). Write E_1 = [P_1 − W_1,
 N_1 + W_1], E_i = P_i − W_i, z = [x⁺; x⁻] (z ≥ 0, ‖z‖ = ‖x‖ ≤ 1, z⁺_j z⁻_j = 0), a_i = W_i h_{i−1}
 (a_1 = W_1 x), â_i the ticket's pre-activation, ξ_i := â_i − a_i and δ_i := ĥ_i − h_i. Exactly,
 
@@ -78,7 +78,6 @@ d_out × d_in matrix |B||A|, of norm ν ≤ √(‖·‖₁‖·‖_∞)); the c
 
 from __future__ import annotations
 
-import copy
 import math
 import numbers
 from dataclasses import dataclass
@@ -86,14 +85,12 @@ from dataclasses import dataclass
 import numpy as np
 import scipy.sparse as sp
 import scipy.sparse.linalg  # noqa: F401  (sp.linalg.norm)
-import torch
 
-from . import _sdp
-from ._checks import device_arg, nonnegative_int, positive_float
-from ._linalg import UNIT_ROUNDOFF, gamma
-from .bounds import propagate
-from .errors import CertificateError, InvalidArgumentError
-from .targets import Target, spectral_norm
+from . import sprocedure
+from .._linalg import UNIT_ROUNDOFF, gamma
+from ..bounds import propagate
+from ..errors import CertificateError, InvalidArgumentError
+from ..targets import Target, spectral_norm
 
 #: The certificate methods: "layerwise" (the recursion), "sdp" (the S-procedure bound, whatever
 #: its cost), "auto" (the S-procedure bound when a Newton step costs ≤ SDP_MAX_FLOPS; the smaller).
@@ -278,13 +275,13 @@ def sdp_bound(target: Target, maps: list[EffectiveMap], deltas=None) -> float | 
     if not all(SDP_SCALE_RANGE[0] <= abs(v) <= SDP_SCALE_RANGE[1] for v in [out, *scales, *radii] if v != 0):
         return None
     args = (Ws, maps[0].P, maps[0].N, [m.P for m in maps[1:]], scales, out, radii)
-    forms, forms_abs = _sdp.build(*args)
+    forms, forms_abs = sprocedure.build(*args)
     if not all(np.all(np.isfinite(a)) for F in (forms, forms_abs) for a in (F.P, F.Q, F.L)):
         return None
-    solution = _sdp.solve(forms)
+    solution = sprocedure.solve(forms)
     if solution is None:
         return None
-    value = _sdp.verified_value(forms, forms_abs, *solution)
+    value = sprocedure.verified_value(forms, forms_abs, *solution)
     return float(np.sqrt(value)) * out * (1 + 4 * UNIT_ROUNDOFF)
 
 
@@ -325,7 +322,7 @@ def certify(target: Target, maps: list[EffectiveMap], ticket_matrices=None, *, m
         slack += float_slack(ticket_matrices) if pair is None else pair
     best, name = float(deltas[-1]), "layerwise"
     dims = target.dims
-    if method == "sdp" or _sdp.cost(dims[0], dims[1:-1]) <= max_flops:
+    if method == "sdp" or sprocedure.cost(dims[0], dims[1:-1]) <= max_flops:
         b = sdp_bound(target, maps, deltas)
         if b is not None and b < best:
             best, name = b, "sdp"
@@ -337,175 +334,6 @@ def certify(target: Target, maps: list[EffectiveMap], ticket_matrices=None, *, m
     return Certificate(error_bound=bound, layer_errors=tuple(errs), map_norms=tuple(gs),
                        propagated=tuple(deltas), float_slack=slack * scale, method=name,
                        layerwise_bound=old.error_bound)
-
-
-#: Largest starts × dim the adversarial search holds at once (float64 entries: 0.8 GB).
-MAX_SEARCH_ENTRIES = 100_000_000
-
-
-def _as_function(f, name: str = "f"):
-    """``f`` as a callable evaluated in float64 (what the certificate covers).
-
-    A module is evaluated as a float64 copy when any floating parameter or buffer has another
-    dtype (``copy.deepcopy(f).to(torch.float64)``: float32/float16 weights are exact in float64,
-    so the copy computes the same network without the low-precision rounding); a module already in
-    float64 is used as is. A plain callable gets float64 inputs and its output is cast to float64
-    (the precision it computes in is its own). InvalidArgumentError for anything else, and for
-    modules with complex or meta (valueless) tensors."""
-    if isinstance(f, torch.nn.Module):
-        tensors = list(f.parameters()) + list(f.buffers())
-        if any(t.is_complex() for t in tensors):
-            raise InvalidArgumentError(f"{name} ({type(f).__name__}) has complex parameters; the search compares "
-                                       "real networks")
-        if any(t.device.type == "meta" for t in tensors):
-            raise InvalidArgumentError(f"{name} ({type(f).__name__}) is on the 'meta' device: it holds no values")
-        if any(t.is_floating_point() and t.dtype != torch.float64 for t in tensors):
-            f = copy.deepcopy(f).to(torch.float64)
-    elif not callable(f):
-        raise InvalidArgumentError(f"{name} must be an nn.Module or a callable of a (B, dim) batch, got "
-                                   f"{type(f).__name__}")
-
-    def call(x):
-        return f(x).to(torch.float64)
-    return call
-
-
-def _probe(F, G, dim: int, device) -> None:
-    """Evaluate both functions on a (2, dim) batch: InvalidArgumentError, before the search, when
-    one fails or returns anything but a real (2, k) tensor of the same shape as the other's."""
-    x = torch.full((2, dim), dim ** -0.5, dtype=torch.float64, device=device)
-    outs = []
-    for name, fn in (("f", F), ("g", G)):
-        try:
-            with torch.no_grad():
-                out = fn(x)
-        except Exception as exc:  # noqa: BLE001 (any failure of a user function is reported, typed)
-            first = str(exc).strip().splitlines()[0][:200] if str(exc).strip() else ""
-            raise InvalidArgumentError(f"{name} cannot be evaluated on a float64 batch of shape (2, {dim}) on "
-                                       f"{device}: {type(exc).__name__}: {first}") from None
-        if not isinstance(out, torch.Tensor) or out.ndim != 2 or out.shape[0] != 2:
-            raise InvalidArgumentError(f"{name} must map a batch (B, {dim}) to a tensor (B, d_out); on (2, {dim}) "
-                                       f"it returned {type(out).__name__} {tuple(getattr(out, 'shape', ()))}")
-        outs.append(out)
-    if outs[0].shape != outs[1].shape:
-        raise InvalidArgumentError(f"f and g have different output widths ({outs[0].shape[1]} and "
-                                   f"{outs[1].shape[1]})")
-
-
-def _directions(directions, dim: int) -> torch.Tensor:
-    """The extra starting directions as a float64 (k, dim) CPU tensor of finite, nonzero rows."""
-    try:
-        d = torch.as_tensor(np.asarray(directions) if not isinstance(directions, torch.Tensor) else directions)
-    except (TypeError, ValueError, RuntimeError) as exc:
-        raise InvalidArgumentError(f"directions cannot be read as a real array: {exc}") from None
-    if d.is_complex() or not (d.is_floating_point() or d.dtype in (torch.int8, torch.int16, torch.int32,
-                                                                   torch.int64, torch.uint8)):
-        raise InvalidArgumentError(f"directions must be real numbers, got dtype {d.dtype}")
-    if d.numel() == 0 or d.numel() % dim:
-        raise InvalidArgumentError(f"directions hold {d.numel()} numbers: not rows of dim = {dim}")
-    d = d.detach().to(device="cpu", dtype=torch.float64).reshape(-1, dim)
-    if not bool(torch.isfinite(d).all()):
-        raise InvalidArgumentError("directions contain nan or inf")
-    if bool((torch.linalg.vector_norm(d, dim=1) == 0).any()):
-        raise InvalidArgumentError("directions contain a zero row (no direction)")
-    return d
-
-
-def adversarial_error(f, g, dim: int, *, starts: int = 2048, refine: int = 16, steps: int = 100,
-                      lr: float = 0.1, seed: int = 0, device=None, hops: int = 2, directions=None):
-    """Search for the input on the unit sphere that maximizes ‖f(x) − g(x)‖₂.
-
-    Knows nothing of constructions: ``f`` and ``g`` are two functions (modules or callables) of
-    a batch (B, dim). Bias-free ReLU networks are positively homogeneous, so the supremum over
-    the ball is reached on the sphere. Samples ``starts`` uniform directions (plus the rows of
-    ``directions``, if given), keeps the ``refine`` worst, and runs ``steps`` of projected
-    gradient ascent on each: a step of angle ``lr_b`` along the normalized tangent gradient,
-    accepted only if it increases the error (then ``lr_b`` grows by 1.5) and otherwise refused
-    (``lr_b`` halves). Then ``hops`` times: the 4 worst points found so far are perturbed by
-    random angles of 0.01–0.5 rad (``refine`` new points) and ascended again for ``steps // 2``
-    steps (basin hopping: the error is piecewise linear with many local maxima). Returns
-    ``(error, x)``, x of shape (dim,), float64; the error is recomputed at x.
-
-    **Precision.** Both functions are evaluated in float64: a module whose parameters are float32
-    or float16 through a float64 copy of it (its weights are exact in float64). That is what a
-    ticket's certified ``error_bound`` covers: the float64 evaluation of both networks, rounding
-    included, with the target's weights as given. Evaluating a network in a lower precision with
-    unit roundoff u (float32: u = 2⁻²⁴ ≈ 6·10⁻⁸; float16: u = 2⁻¹¹ ≈ 4.9·10⁻⁴) adds its own error,
-    bounded like the certificate's float slack: ‖fl(f)(x) − f(x)‖₂ ≤ u·Π‖W_i‖₂ (the input rounded)
-    + Π_i(‖W_i‖₂ + γ_K ‖|W_i|‖₂) − Π_i ‖W_i‖₂ with γ_K = K u/(1 − K u), K the inputs per neuron:
-    about K·u per layer for ‖W_i‖₂ ≤ 1 (float16, K = 64: ≈ 3·10⁻²), far above typical bounds. A
-    plain callable gets float64 inputs; the precision it computes in is its own.
-
-    Arguments are checked before any work (:class:`~sltheory.errors.InvalidArgumentError`):
-    ``f``/``g`` modules or callables that evaluate on a (2, dim) float64 batch to outputs of one
-    shape; ``dim``, ``starts``, ``refine``, ``steps`` integers ≥ 1 (starts × dim ≤
-    ``MAX_SEARCH_ENTRIES``), ``hops`` and ``seed`` integers ≥ 0, ``lr`` finite > 0, ``device``
-    "cpu" or an available "cuda", ``directions`` finite nonzero rows of length dim.
-    """
-    dim = nonnegative_int("dim", dim, minimum=1)
-    starts = nonnegative_int("starts", starts, minimum=1)
-    refine = nonnegative_int("refine", refine, minimum=1)
-    steps = nonnegative_int("steps", steps, minimum=1)
-    hops = nonnegative_int("hops", hops)
-    seed = nonnegative_int("seed", seed)
-    lr = positive_float("lr", lr)
-    if starts * dim > MAX_SEARCH_ENTRIES:
-        raise InvalidArgumentError(f"starts × dim = {starts:,} × {dim:,} exceeds {MAX_SEARCH_ENTRIES:,} float64 "
-                                   "entries held at once: use fewer starts")
-    device = device_arg("device", device) or torch.device("cpu")
-    if directions is not None:
-        directions = _directions(directions, dim)
-    gen = torch.Generator(device="cpu").manual_seed(seed)
-    F, G = _as_function(f, "f"), _as_function(g, "g")
-    _probe(F, G, dim, device)
-
-    def err(x):
-        return torch.linalg.vector_norm(F(x) - G(x), dim=1)
-
-    def unit(v):
-        return v / torch.linalg.vector_norm(v, dim=1, keepdim=True).clamp_min(1e-300)
-
-    def ascend(x, n_steps):
-        step = torch.full((x.shape[0], 1), float(lr), dtype=torch.float64, device=device)
-        for _ in range(n_steps):
-            x.requires_grad_(True)
-            v = err(x)
-            (grad,) = torch.autograd.grad(v.sum(), x)
-            with torch.no_grad():
-                x = x.detach()
-                tangent = grad - (grad * x).sum(dim=1, keepdim=True) * x
-                proposal = unit(x + step * unit(tangent))
-                better = (err(proposal) > v)[:, None]
-                x = torch.where(better, proposal, x)
-                step = torch.where(better, step * 1.5, step * 0.5).clamp(1e-12, 1.0)
-        return x.detach()
-
-    with torch.no_grad():
-        x = torch.randn(starts, dim, generator=gen, dtype=torch.float64)
-        if directions is not None:
-            x = torch.cat([directions, x])
-        x = unit(x.to(device))
-        top = torch.topk(err(x), min(refine, x.shape[0])).indices
-    best = ascend(x[top].clone(), steps)
-    for _ in range(hops):
-        with torch.no_grad():
-            seeds = best[torch.topk(err(best), min(4, best.shape[0])).indices]
-            k = max(1, refine // seeds.shape[0])
-            angle = torch.logspace(-2, math.log10(0.5), k, dtype=torch.float64).repeat(seeds.shape[0])
-            noise = unit(torch.randn(k * seeds.shape[0], dim, generator=gen, dtype=torch.float64).to(device))
-            base = seeds.repeat_interleave(k, dim=0)
-            noise = unit(noise - (noise * base).sum(dim=1, keepdim=True) * base)
-            angle = angle.to(device)[:, None]
-            cand = unit(torch.cos(angle) * base + torch.sin(angle) * noise)  # dim 1: no tangent, noise = 0
-        cand = ascend(cand, max(1, steps // 2))
-        with torch.no_grad():
-            pool = torch.cat([best, cand])
-            best = pool[torch.topk(err(pool), min(refine, pool.shape[0])).indices]
-    with torch.no_grad():
-        values = err(best)
-        best_x = best[int(torch.argmax(values))]
-        final = float(err(best_x[None])[0])
-    return final, best_x.cpu()
 
 
 def matrix_norm_bound(M) -> float:

@@ -13,8 +13,8 @@ from __future__ import annotations
 
 import json
 
-from ._checks import strict_bool
-from .errors import InvalidArgumentError
+from .._checks import strict_bool
+from ..errors import InvalidArgumentError
 
 #: Kept edges serving several target weights (a hidden unit used for several outputs).
 SHARED_COLOR = "0.25"

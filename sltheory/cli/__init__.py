@@ -20,6 +20,9 @@ a script will write into. Usage::
 
     if __name__ == "__main__":
         cli.run(main)
+
+May import: any room of the library (the command line sits on top of everything); nothing in the
+library imports it.
 """
 
 from __future__ import annotations
@@ -28,10 +31,10 @@ import os
 import sys
 from pathlib import Path
 
-from ._checks import (MIN_DELTA, MIN_EPS, delta_arg, device_arg, dims_arg, eps_arg, nonnegative_int, path_arg,
+from .._checks import (MIN_DELTA, MIN_EPS, delta_arg, device_arg, dims_arg, eps_arg, nonnegative_int, path_arg,
                       positive_float)
-from .constructions._pairs import MAX_RANDOM_WEIGHTS
-from .errors import InvalidArgumentError, SltheoryError
+from ..constructions._pairs import MAX_RANDOM_WEIGHTS
+from ..errors import InvalidArgumentError, SltheoryError
 
 __all__ = ["MAX_RANDOM_WEIGHTS", "MIN_DELTA", "MIN_EPS", "count", "delta", "device", "dims", "eps", "fail",
            "output_dir", "path", "positive", "run"]
