@@ -35,9 +35,9 @@ from pathlib import Path
 from .._checks import delta_arg, eps_arg, nonnegative_int, path_arg, positive_float
 from ..errors import InvalidArgumentError
 
-__all__ = ["option", "build_parser", "from_args", "parse", "check", "config_dict", "project_root", "int_list",
-           "float_list", "str_list", "count", "nonnegative", "positive", "eps", "delta", "output_dir", "one_of", "each",
-           "QUICK_FLAG", "library_version"]
+__all__ = ["option", "build_parser", "from_args", "parse", "check", "config_dict", "project_root", "library_version",
+           "int_list", "float_list", "str_list", "count", "counts", "nonnegative", "positive", "eps", "delta",
+           "output_dir", "one_of", "each", "QUICK_FLAG"]
 
 _NO_QUICK = object()
 #: The flag that selects every field's quick value (added when some field has one).
@@ -127,6 +127,13 @@ def _show(value) -> str:
 def count(name: str, value, *, minimum: int = 1, maximum: int | None = None) -> int:
     """An integer in [minimum, maximum] (the library's check); bind bounds with a lambda."""
     return nonnegative_int(name, value, minimum=minimum, maximum=maximum)
+
+
+def counts(*, minimum: int = 1, maximum: int | None = None) -> Callable:
+    """A :func:`count` check with its bounds bound: ``check=counts(maximum=64)``."""
+    def check_count(name, value):
+        return count(name, value, minimum=minimum, maximum=maximum)
+    return check_count
 
 
 def nonnegative(name: str, value) -> int:

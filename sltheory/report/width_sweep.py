@@ -1,0 +1,282 @@
+"""The width sweep's figures and tables, rebuilt from a saved run folder alone.
+
+:func:`figures` writes width_sweep, success_rate, kept_per_target and trained_accuracy (PDF + PNG),
+:func:`tables` sweep_summary.tex and trained.tex (complete ``tabular`` environments), both from
+``config.json`` and ``results.csv`` only: nothing is recomputed but the theorems' width curves
+(:func:`sltheory.experiment.width_sweep.theorem_curve`) and the counting lower bound.
+:func:`main` is the width sweep's command with these as its report (``experiments/width_sweep.py``).
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import statistics
+from pathlib import Path
+
+import numpy as np
+
+from ..bounds import counting_lower_bound
+from ..experiment import width_sweep as sweep
+from ..experiment.runs import atomic_write_text, latest, read_rows, savefig_atomic
+from ..experiment.sweep import COLUMNS
+from ..experiment.width_sweep import _median, summary_records, theorem_curve
+
+__all__ = ["FIGURES", "TABLES", "figures", "tables", "report", "main", "latest_run_dir", "counting_curve"]
+
+FIGURES = ("width_sweep", "success_rate", "kept_per_target", "trained_accuracy")
+TABLES = ("sweep_summary", "trained")
+
+
+def report(run_dir, fig_dir, table_dir) -> tuple[list[Path], list[Path]]:
+    """(figures, tables) of ``run_dir``, written into ``fig_dir`` and ``table_dir``."""
+    return figures(run_dir, fig_dir), tables(run_dir, table_dir)
+
+
+def main(argv=None, *, prog: str = "width_sweep.py") -> dict:
+    """Run (or resume) the width sweep from a command line, then make its figures and tables."""
+    return sweep.main(argv, report=report, prog=prog)
+
+
+def latest_run_dir(run_root=sweep.DEFAULT_RUN_ROOT) -> Path:
+    """The run folder of the last finished sweep under ``run_root`` (its ``latest`` pointer)."""
+    return latest(run_root)
+
+
+COLORS = {"subset_sum": "C0", "burkholz": "C1", "orseau": "C2", "malach": "C3", "subset_sum_blockdiag": "C4"}
+
+
+def _load(run_dir):
+    run_dir = Path(run_dir)
+    cfg = json.loads((run_dir / "config.json").read_text())
+    rows = read_rows(run_dir / "results.csv", COLUMNS)
+    if not rows:
+        raise FileNotFoundError(f"no results in {run_dir / 'results.csv'}: run experiments/width_sweep.py first")
+    return cfg, rows
+
+
+def _dims_of(label: str) -> tuple[int, ...]:
+    return tuple(int(v) for v in label.split()[-1].split("-"))
+
+
+def counting_curve(dims, eps_grid):
+    """ρ of the counting lower bound (Pensia et al., Theorem 2) at each ε."""
+    n_target = sum(a * b for a, b in zip(dims[:-1], dims[1:]))
+    return np.array([sum(float(counting_lower_bound(a, b, float(e))) for a, b in zip(dims[:-1], dims[1:]))
+                     / n_target for e in eps_grid])
+
+
+def _per_rho(rs, key):
+    xs = sorted({r["rho_requested"] for r in rs})
+    x, med, lo, hi = [], [], [], []
+    for rho in xs:
+        g = [r for r in rs if r["rho_requested"] == rho]
+        vals = [r[key] for r in g if r[key] is not None]
+        if not vals:
+            continue
+        x.append(_median([r["random_per_target"] for r in g]))
+        med.append(statistics.median(vals))
+        lo.append(min(vals))
+        hi.append(max(vals))
+    return np.array(x), np.array(med), np.array(lo), np.array(hi)
+
+
+def figures(run_dir, out_dir) -> list[Path]:
+    """Rebuild width_sweep, success_rate, kept_per_target and trained_accuracy (PDF + PNG) in
+    ``out_dir`` from ``run_dir``'s config.json and results.csv only. Returns the paths written."""
+    import matplotlib
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    cfg, rows = _load(run_dir)
+    out_dir = Path(out_dir)
+    delta = cfg["delta"]
+    first_eps = max(r["eps"] for r in rows)
+    one = [r for r in rows if r["eps"] == first_eps]       # one row per job
+    names = [n for n in list(cfg["rhos"]) + [t for t in cfg.get("trained_rhos", {}) if t not in cfg["rhos"]]
+             if any(r["construction"] == n for r in rows)]
+    gauss = sorted({r["target"] for r in rows if r["target"].startswith("gaussian")})
+    trained = sorted({r["target"] for r in rows if r["target_accuracy"] is not None})
+    eps_grid = np.logspace(-12, math.log10(0.5), 60)
+    paths = []
+
+    def save(fig, name):
+        for suffix in ("pdf", "png"):
+            p = out_dir / f"{name}.{suffix}"
+            savefig_atomic(fig, p)
+            paths.append(p)
+        plt.close(fig)
+
+    # 1. error vs overparameterization, one panel per construction (Gaussian target)
+    target = gauss[0] if gauss else sorted({r["target"] for r in rows})[0]
+    dims = _dims_of(target)
+    cols = min(2, len(names))
+    nrows = math.ceil(len(names) / cols)
+    fig, axes = plt.subplots(nrows, cols, figsize=(5.6 * cols, 4.0 * nrows), squeeze=False)
+    for ax, name in zip(axes.flat, names):
+        rs = [r for r in one if r["construction"] == name and r["target"] == target]
+        x, b, blo, bhi = _per_rho(rs, "best_bound")
+        _, a, alo, ahi = _per_rho(rs, "adversarial_error")
+        c = COLORS.get(name, "C5")
+        ax.fill_between(x, blo, bhi, color=c, alpha=0.2, lw=0)
+        ax.plot(x, b, "o-", color=c, label="certified bound (median; band: min–max over seeds)")
+        ax.fill_between(x, alo, ahi, color="gray", alpha=0.2, lw=0)
+        ax.plot(x, a, "s--", color="k", ms=4, label="adversarial error (lower bound on the sup)")
+        ax.plot(theorem_curve(name, dims, delta, eps_grid), eps_grid, "-.", color=c, lw=1.5,
+                label=rf"theorem: width for error $\varepsilon$ ($\delta$={delta:g})")
+        ax.plot(counting_curve(dims, eps_grid), eps_grid, ":", color="k", lw=1.5,
+                label="counting lower bound (any construction)")
+        ax.set_xscale("log")
+        ax.set_yscale("log")
+        lo_x = min(x.min() if len(x) else 10, 1) / 1.5
+        hi_x = max(x.max() if len(x) else 10, 10) * 30
+        ax.set_xlim(lo_x, hi_x)
+        ylo = min(np.nanmin(alo) if len(alo) else 1e-6, 1e-6)
+        ax.set_ylim(max(ylo / 3, 1e-13), 10)
+        ax.set_title(name, fontsize=10)
+        ax.set_xlabel("overparameterization  ρ = random weights / target weights")
+        ax.set_ylabel(r"$\sup_{\|x\|_2\leq 1}\|f(x)-g(x)\|_2$")
+        ax.grid(True, which="major", alpha=0.3)
+        ax.legend(fontsize=6.5, loc="upper right")
+    for ax in list(axes.flat)[len(names):]:
+        ax.set_visible(False)
+    n_seeds = len({r["seed"] for r in one})
+    fig.suptitle(f"Error vs. overparameterization, target {target} (‖W_i‖₂ = 1), {n_seeds} seed(s) per point "
+                 f"[run {Path(run_dir).name}]", fontsize=10)
+    fig.tight_layout()
+    save(fig, "width_sweep")
+
+    # 2. success rate vs width, theorem's width marked (Gaussian target), one panel per ε
+    eps_values = sorted({r["eps"] for r in rows}, reverse=True)
+    fig, axes = plt.subplots(1, len(eps_values), figsize=(5.2 * len(eps_values), 3.8), squeeze=False)
+    for ax, e in zip(axes.flat, eps_values):
+        for name in names:
+            rs = [r for r in rows if r["construction"] == name and r["target"] == target and r["eps"] == e]
+            xs = sorted({r["rho_requested"] for r in rs})
+            px = [_median([r["random_per_target"] for r in rs if r["rho_requested"] == x]) for x in xs]
+            py = [np.mean([bool(r["eps_success"]) for r in rs if r["rho_requested"] == x]) for x in xs]
+            c = COLORS.get(name, "C5")
+            ax.plot(px, py, "o-", color=c, label=name)
+            thm = theorem_curve(name, dims, delta, [e])[0]
+            ax.axvline(thm, color=c, ls="-.", lw=1)
+            ax.annotate(f"theorem {name}\n{thm:.3g}×", (thm, 0.5), rotation=90, fontsize=6, color=c,
+                        ha="right", va="center", xytext=(-2, 0), textcoords="offset points")
+        cnt = counting_curve(dims, [e])[0]
+        ax.axvline(cnt, color="k", ls=":", lw=1)
+        ax.annotate("counting bound", (cnt, 0.5), rotation=90, fontsize=6, ha="right", va="center",
+                    xytext=(-2, 0), textcoords="offset points")
+        ax.set_xscale("log")
+        ax.set_ylim(-0.05, 1.05)
+        ax.set_xlabel("ρ = random weights / target weights")
+        ax.set_ylabel(f"success rate at ε = {e:g}")
+        ax.set_title(rf"approximate(eps={e:g}) succeeds; dash-dot: theorem's width ($\delta$={delta:g})", fontsize=8)
+        ax.grid(True, alpha=0.3)
+        ax.legend(fontsize=7, loc="upper left")
+    fig.suptitle(f"Success rate vs. width, target {target}", fontsize=10)
+    fig.tight_layout()
+    save(fig, "success_rate")
+
+    # 3. kept random weights per target weight
+    fig, ax = plt.subplots(figsize=(6.4, 4.0))
+    for name in names:
+        rs = [r for r in one if r["construction"] == name and r["target"] == target]
+        x, k, klo, khi = _per_rho(rs, "best_kept_per_target")
+        c = COLORS.get(name, "C5")
+        ax.plot(x, k, "o-", color=c, label=f"{name}: best ticket")
+        e_min = min(eps_values)
+        rs_e = [r for r in rows if r["construction"] == name and r["target"] == target and r["eps"] == e_min]
+        xe, ke, _, _ = _per_rho(rs_e, "eps_kept_per_target")
+        if len(xe):
+            ax.plot(xe, ke, "s--", color=c, ms=4, label=f"{name}: sparsest ticket with bound ≤ {e_min:g}")
+    ax.set_xscale("log")
+    ax.set_yscale("log")
+    ax.set_xlabel("ρ = random weights / target weights")
+    ax.set_ylabel("kept random weights / target weights")
+    ax.set_title(f"Ticket size, target {target} (median over seeds)", fontsize=10)
+    ax.grid(True, which="major", alpha=0.3)
+    ax.legend(fontsize=7)
+    fig.tight_layout()
+    save(fig, "kept_per_target")
+
+    # 4. trained targets: test accuracy of ticket and target vs width
+    if trained:
+        fig, axes = plt.subplots(1, len(trained), figsize=(6.0 * len(trained), 4.0), squeeze=False)
+        for ax, label in zip(axes.flat, trained):
+            rs_t = [r for r in one if r["target"] == label]
+            for name in [n for n in names if any(r["construction"] == n for r in rs_t)]:
+                rs = [r for r in rs_t if r["construction"] == name]
+                x, acc, lo, hi = _per_rho(rs, "best_accuracy")
+                c = COLORS.get(name, "C5")
+                ax.fill_between(x, lo, hi, color=c, alpha=0.2, lw=0)
+                ax.plot(x, acc, "o-", color=c, label=f"{name}: ticket (best subsets)")
+                _, ag, _, _ = _per_rho(rs, "best_agreement")
+                ax.plot(x, ag, "x:", color=c, label=f"{name}: predictions equal to the target's")
+            tacc = _median([r["target_accuracy"] for r in rs_t])
+            ax.axhline(tacc, color="k", ls="--", lw=1, label=f"target test accuracy {tacc:.4f}")
+            ax.set_xscale("log")
+            ax.set_ylim(0, 1.02)
+            ax.set_xlabel("ρ = random weights / target weights")
+            ax.set_ylabel("test accuracy / agreement")
+            ax.set_title(f"trained target {label}", fontsize=10)
+            ax.grid(True, alpha=0.3)
+            ax.legend(fontsize=7, loc="lower right")
+        fig.tight_layout()
+        save(fig, "trained_accuracy")
+    return paths
+
+
+# ----------------------------------------------------------------------------- tables
+def _tex_num(v, fmt="{:.2g}"):
+    if v is None or (isinstance(v, float) and math.isnan(v)):
+        return "--"
+    s = fmt.format(v)
+    if "e" in s:
+        m, e = s.split("e")
+        return f"${m}\\cdot 10^{{{int(e)}}}$"
+    return s
+
+
+def _tex_escape(s: str) -> str:
+    return s.replace("_", r"\_")
+
+
+def tables(run_dir, out_dir) -> list[Path]:
+    """Write sweep_summary.tex (and trained.tex when there are trained targets): complete
+    ``tabular`` environments generated from ``run_dir`` only."""
+    cfg, rows = _load(run_dir)
+    out_dir = Path(out_dir)
+    recs = summary_records(rows)
+    eps_keys = [k for k in recs[0] if k.startswith("ok@")]
+    paths = []
+    gauss = [r for r in recs if r["target"].startswith("gaussian")]
+    lines = [r"\begin{tabular}{llrlrrrr" + "r" * len(eps_keys) + "}", r"\toprule",
+             r"construction & target & $\rho$ & $n$ & bound & adversarial & ratio & kept/target & "
+             + " & ".join(f"success $\\varepsilon{{=}}{k[3:]}$" for k in eps_keys) + r" \\", r"\midrule"]
+    prev = None
+    for r in gauss:
+        if prev is not None and r["construction"] != prev:
+            lines.append(r"\midrule")
+        prev = r["construction"]
+        lines.append(f"{_tex_escape(r['construction'])} & {r['target'].split()[-1]} & {r['rho']:.0f} & "
+                     f"{r['n'].replace('/', '/')} & {_tex_num(r['bound'])} & {_tex_num(r['adv'])} & "
+                     f"{r['ratio']:.1f} & {r['kept']:.2f} & "
+                     + " & ".join(f"{r[k][0]}/{r[k][1]}" for k in eps_keys) + r" \\")
+    lines += [r"\bottomrule", r"\end{tabular}", ""]
+    p = out_dir / "sweep_summary.tex"
+    atomic_write_text(p, f"% generated by experiments/width_sweep.py from run {Path(run_dir).name}; do not edit\n"
+                      + "\n".join(lines))
+    paths.append(p)
+    tr = [r for r in recs if not math.isnan(r["target_acc"])]
+    if tr:
+        lines = [r"\begin{tabular}{llrlrrrr}", r"\toprule",
+                 r"target & construction & $\rho$ & $n$ & bound & target acc. & ticket acc. & agreement \\",
+                 r"\midrule"]
+        for r in tr:
+            lines.append(f"{r['target']} & {_tex_escape(r['construction'])} & {r['rho']:.0f} & {r['n']} & "
+                         f"{_tex_num(r['bound'])} & {r['target_acc']:.4f} & {r['acc']:.4f} & {r['agree']:.4f} \\\\")
+        lines += [r"\bottomrule", r"\end{tabular}", ""]
+        p = out_dir / "trained.tex"
+        atomic_write_text(p, f"% generated by experiments/width_sweep.py from run {Path(run_dir).name}; "
+                          "do not edit\n" + "\n".join(lines))
+        paths.append(p)
+    return paths
