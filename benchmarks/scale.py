@@ -18,8 +18,9 @@ alone. Per size it prints:
   the dense masked network's float64 bytes, save and load times, and whether every weight of the
   loaded network equals the ticket's bit for bit (``torch.equal``).
 
-The numba JIT is warmed on a 4-4-2 target first in each subprocess (not counted). Timings on the
-2-core machine are those of whatever else runs beside it: the run prints the load average.
+The numba JIT is warmed on a 4-4-2 target first in each subprocess (not counted). One size's
+measurement is :func:`sltheory.experiment.scale.measure`. Timings on the 2-core machine are those
+of whatever else runs beside it: the run prints the load average.
 Prints measured figures only (no assertions). Run from the repository root::
 
     python benchmarks/scale.py             # widths 1000, 1700, 3200 (~10 min on 2 idle cores)
@@ -32,10 +33,8 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import resource
 import subprocess
 import sys
-import tempfile
 import time
 
 # idle OpenMP threads of torch/BLAS must not spin (inherited by the worker processes)
@@ -43,91 +42,9 @@ os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
 
 DEFAULT_WIDTHS = (1000, 1700, 3200)
 QUICK_WIDTHS = (200, 400)
-INPUTS = 64
+INPUTS = 64   # the targets' input width (sltheory.experiment.scale.INPUTS)
 #: The issue's goal: ≥ 10M target weights within 10 minutes and 24 GiB.
 GOAL_S, GOAL_GIB = 600.0, 24.0
-
-
-def peak_gib() -> float:
-    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 2**20   # Linux: KiB
-
-
-def make_target(width: int, seed: int):
-    import numpy as np
-    from sltheory._linalg import spectral_norm_bound
-
-    rng = np.random.default_rng(seed)
-    mats = []
-    for d_in, d_out in ((INPUTS, width), (width, width)):
-        w = rng.standard_normal((d_out, d_in))
-        mats.append(w / spectral_norm_bound(w))
-    return mats
-
-
-def worker(width: int, eps: float, delta: float, seed: int, max_weights: int, construction: str) -> dict:
-    import numpy as np
-    import torch
-
-    import sltheory
-    from sltheory.certificate.bound import certify, pair_effective_map
-    from sltheory.constructions._pairs import masked_sparse
-
-    tiny = sltheory.gaussian_target((4, 4, 2), 0)
-    sltheory.approximate(tiny, sltheory.random_network(tiny, eps=0.05, seed=0, construction=construction), eps=0.05)
-    out: dict = {"width": width, "peak_start_gib": peak_gib()}
-    Ws = make_target(width, seed)
-    out["target_weights"] = int(sum(W.size for W in Ws))
-
-    t0 = time.perf_counter()
-    rand = sltheory.random_network(Ws, eps=eps, delta=delta, seed=seed, max_weights=max_weights,
-                                   construction=construction)
-    out["t_sample"] = time.perf_counter() - t0
-    out["peak_sample_gib"] = peak_gib()
-    out["n"] = list(rand.n)
-    out["random_weights"] = rand.plan.num_random_weights
-    out["stored_weights"] = rand.plan.stored_weights   # float64 entries held (slot layers dense)
-
-    t0 = time.perf_counter()
-    ticket = sltheory.approximate(Ws, rand, eps=eps)
-    out["t_approximate"] = time.perf_counter() - t0
-    out["peak_approximate_gib"] = peak_gib()
-    out["kept_weights"] = ticket.stats["kept_weights"]
-    out["bound"] = ticket.error_bound
-    out["method"] = ticket.certificate.method
-
-    # one more certificate on the final masks (the ladder certifies once per rung)
-    t0 = time.perf_counter()
-    tgt = sltheory.as_target(Ws)
-    weights = [lin.weight.detach().numpy() for lin in ticket.network if isinstance(lin, torch.nn.Linear)]
-    masks = [m.numpy() for m in ticket.masks]
-    mats = [masked_sparse(w, m) for w, m in zip(weights, masks)]
-    maps = [pair_effective_map(mats[2 * i], mats[2 * i + 1], rand.plan.signed[i]) for i in range(tgt.depth)]
-    cert = certify(tgt, maps, mats)
-    out["t_certify"] = time.perf_counter() - t0
-    out["recertified_bound"] = cert.error_bound
-    del rand, weights, masks, mats, maps
-
-    with tempfile.TemporaryDirectory() as tmp:
-        path = os.path.join(tmp, "ticket.npz")
-        t0 = time.perf_counter()
-        ticket.save(path)
-        out["t_save"] = time.perf_counter() - t0
-        out["file_bytes"] = os.path.getsize(path)
-        t0 = time.perf_counter()
-        loaded = sltheory.load_ticket(path)
-        out["t_load"] = time.perf_counter() - t0
-    out["dense_bytes"] = 8 * out["stored_weights"]
-    la = [m for m in ticket.network if isinstance(m, torch.nn.Linear)]
-    lb = [m for m in loaded.network if isinstance(m, torch.nn.Linear)]
-    out["bit_for_bit"] = bool(len(la) == len(lb)   # int64 views: signed zeros and NaN payloads too
-                              and all(torch.equal(a.weight.view(torch.int64), b.weight.view(torch.int64))
-                                      for a, b in zip(la, lb))
-                              and all(torch.equal(a, b) for a, b in zip(ticket.masks, loaded.masks))
-                              and loaded.error_bound == ticket.error_bound)
-    out["peak_gib"] = peak_gib()
-    out["threads"] = torch.get_num_threads()
-    out["numpy"] = np.__version__
-    return out
 
 
 def main(argv=None):
@@ -144,8 +61,9 @@ def main(argv=None):
                         help="subset_sum (Theorem 1, default) or subset_sum_blockdiag (the variant)")
     parser.add_argument("--worker", type=int, default=None, help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
-    if args.worker is not None:
-        print(json.dumps(worker(args.worker, args.eps, args.delta, args.seed, args.max_weights, args.construction)))
+    if args.worker is not None:   # one size, in this (sub)process: sltheory.experiment.scale.measure
+        from sltheory.experiment.scale import measure
+        print(json.dumps(measure(args.worker, args.eps, args.delta, args.seed, args.max_weights, args.construction)))
         return
 
     if args.construction not in ("subset_sum", "subset_sum_blockdiag"):
