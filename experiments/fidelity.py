@@ -11,8 +11,9 @@ fits this machine), over ``--trials`` seeds (a fresh target and random network p
 Also prints, for each construction, the random weights its rule asks for on larger targets
 (planned only, nothing sampled), to show where a rule stops being practical.
 
-Writes ``runs/fidelity/<config hash>/{config.json,results.csv}`` (atomic; a finished config is
-re-printed, not recomputed). Usage::
+Writes ``runs/fidelity/<config hash>/{config.json,results.csv}`` (one row per case, saved as each
+finishes; a finished config is re-printed, not recomputed); :func:`sltheory.report.fidelity.table`
+makes fidelity.tex from it. Usage::
 
     python experiments/fidelity.py            # ~8 min on 2 cores
     python experiments/fidelity.py --quick    # seconds (tests)
@@ -20,19 +21,19 @@ re-printed, not recomputed). Usage::
 
 from __future__ import annotations
 
-import argparse
-import csv
-import hashlib
-import io
-import json
 import math
+from dataclasses import dataclass
 from pathlib import Path
 
-from sltheory.experiment.runs import atomic_write_text, latest, mark_latest
+import sltheory
+from sltheory.experiment import config as C
+from sltheory.experiment import engine
+from sltheory.experiment.config import option
+from sltheory.experiment.runs import RunFolder, latest, spaced_config_hash
+from sltheory.report.fidelity import COLUMNS, KEY, case_key, ordered, table
 
-REPO_ROOT = Path(__file__).resolve().parents[1]
-DEFAULT_RUN_ROOT = REPO_ROOT / "runs" / "fidelity"
-DEFAULT_TABLE_DIR = REPO_ROOT / "paper" / "tables"
+DEFAULT_RUN_ROOT = C.project_root() / "runs" / "fidelity"
+DEFAULT_TABLE_DIR = C.project_root() / "paper" / "tables"
 
 #: (construction, target dims, eps, delta): sizes where the theorem's width fits in memory.
 CASES = (
@@ -52,13 +53,22 @@ QUICK_CASES = (("subset_sum", (3, 4, 2), 0.1, 0.2), ("subset_sum_blockdiag", (3,
                ("orseau", (2, 2), 0.3, 0.2), ("burkholz", (3, 4, 2), 0.1, 0.2))
 FACTORS = (1.0, 0.8, 0.6, 0.5, 0.4, 0.3, 0.2, 0.1, 0.05, 0.02, 0.01, 0.005, 0.002, 0.001)
 PLANNED = ((16, 32, 32, 8), (64, 128, 10), (784, 300, 100, 10))
-COLUMNS = ["construction", "dims", "eps", "delta", "trials", "theorem_n", "theorem_random_weights",
-           "theorem_successes", "theorem_ok", "min_factor", "min_factor_n", "min_factor_random_weights",
-           "slack"]
+
+
+@dataclass(frozen=True)
+class FidelityConfig:
+    cases: tuple = option(CASES, "(construction, dims, eps, delta) cases", quick=QUICK_CASES, cli=False)
+    trials: int = option(10, "seeds per width", quick=5, check=C.count)
+    factors: tuple = option(FACTORS, "width factors tried below the rule's width", cli=False)
+    run_root: str = option(str(DEFAULT_RUN_ROOT), "where run folders go", hashed=False, check=C.output_dir)
+    table_dir: str | None = option(None, f"where fidelity.tex goes (default {DEFAULT_TABLE_DIR}; with --quick the "
+                                   "run folder)", hashed=False, check=lambda n, v: v is None or C.output_dir(n, v))
+
+    def hashed_dict(self) -> dict:
+        return dict(C.config_dict(self), sltheory_version=C.library_version())
 
 
 def success_count(construction, dims, eps, delta, trials, factor):
-    import sltheory
     ok, plan = 0, None
     for seed in range(trials):
         Ws = sltheory.gaussian_target(dims, 10_000 + seed)
@@ -95,84 +105,41 @@ def run_case(construction, dims, eps, delta, trials, factors):
     return row
 
 
-def main(argv=None) -> list[dict]:
-    p = argparse.ArgumentParser(prog="fidelity.py", description=__doc__.split("\n\n")[0])
-    p.add_argument("--trials", type=int, default=None, help="seeds per width (default 10; quick 5)")
-    p.add_argument("--quick", action="store_true", help="tiny targets, few trials (for tests)")
-    p.add_argument("--run-root", default=str(DEFAULT_RUN_ROOT), help="where run folders go")
-    p.add_argument("--table-dir", default=None,
-                   help=f"where fidelity.tex goes (default {DEFAULT_TABLE_DIR}; with --quick the run folder)")
-    args = p.parse_args(argv)
-    trials = args.trials if args.trials is not None else (5 if args.quick else 10)
-    if trials < 1:
-        p.error("--trials must be ≥ 1")
-    from sltheory import cli
-    cli.output_dir("--run-root", args.run_root)   # before the runs, not after them
-    if args.table_dir is not None:
-        cli.output_dir("--table-dir", args.table_dir)
-    cases = QUICK_CASES if args.quick else CASES
-    import sltheory
-    config = {"cases": [[c, list(d), e, dl] for c, d, e, dl in cases], "trials": trials,
-              "factors": list(FACTORS), "sltheory_version": sltheory.__version__}
-    key = hashlib.sha256(json.dumps(config, sort_keys=True).encode()).hexdigest()[:12]
-    run_dir = Path(args.run_root) / key
-    results = run_dir / "results.csv"
-    if results.exists():
-        with open(results, newline="") as fh:
-            rows = list(csv.DictReader(fh))
-        print(f"(finished run {run_dir}: printing saved results)")
-    else:
-        rows = []
-        for case in cases:
-            rows.append(run_case(*case, trials, FACTORS))
-            r = rows[-1]
-            print(f"{r['construction']:<21} {r['dims']:<12} eps={r['eps']:<5} theorem n={r['theorem_n']:<12} "
-                  f"{r['theorem_successes']}/{trials} ok  min factor={r.get('min_factor', '-')}", flush=True)
-        atomic_write_text(run_dir / "config.json", json.dumps(config, indent=2) + "\n")
-        buf = io.StringIO()
-        w = csv.DictWriter(buf, fieldnames=COLUMNS, lineterminator="\n")
-        w.writeheader()
-        w.writerows(rows)
-        atomic_write_text(results, buf.getvalue())
-    print(f"\n{'construction':<22}{'target':<13}{'eps':>6}{'delta':>6}  {'theorem n':<12}{'random w.':>12}"
-          f"{'success':>9}  {'min factor':>10}{'slack ×':>9}")
-    for r in rows:
-        slack = f"{float(r['slack']):.1f}" if r.get("slack") not in (None, "") else "-"
-        print(f"{r['construction']:<22}{r['dims']:<13}{float(r['eps']):>6g}{float(r['delta']):>6g}  "
-              f"{r['theorem_n']:<12}{int(r['theorem_random_weights']):>12,}"
-              f"{r['theorem_successes']:>6}/{r['trials']:<2}  {str(r.get('min_factor') or '-'):>10}{slack:>9}")
-    print("\nrandom weights the rules ask for (planned, not sampled), eps = 0.01, delta = 0.05:")
-    for name in sorted(sltheory.constructions()):
-        spec = sltheory.construction(name)
-        sizes = ", ".join(f"{'-'.join(map(str, d))}: {spec.parameter_bound(d, 0.01, 0.05):.3g}" for d in PLANNED)
-        print(f"  {name:<21} {sizes}")
-    print(f"\nresults: {results}")
-    mark_latest(args.run_root, run_dir)
-    table(run_dir, args.table_dir or (run_dir if args.quick else DEFAULT_TABLE_DIR))
-    return rows
+def _status(case, rows) -> str:
+    r = rows[0]
+    return (f"{r['construction']:<21} {r['dims']:<12} eps={r['eps']:<5} theorem n={r['theorem_n']:<12} "
+            f"{r['theorem_successes']}/{r['trials']} ok  min factor={r.get('min_factor', '-')}")
 
 
 def latest_run_dir(run_root=DEFAULT_RUN_ROOT) -> Path:
     return latest(run_root)
 
 
-def table(run_dir, out_dir) -> list[Path]:
-    """fidelity.tex (a tabular) from ``run_dir``/results.csv only."""
-    with open(Path(run_dir) / "results.csv", newline="") as fh:
-        rows = list(csv.DictReader(fh))
-    lines = [r"\begin{tabular}{llrrlrrrr}", r"\toprule",
-             r"construction & target & $\varepsilon$ & $\delta$ & rule's $n$ & random weights & success & "
-             r"min.\ factor & slack \\", r"\midrule"]
+def main(argv=None) -> list[dict]:
+    cfg, args = C.parse(FidelityConfig, argv, prog="fidelity.py", description=__doc__.split("\n\n")[0],
+                        quick_help="tiny targets, few trials (for tests)")
+    # the folder name hashes json.dumps(config, sort_keys=True), as before issue 12, so old folders resolve
+    folder = RunFolder(cfg.run_root, cfg.hashed_dict(), COLUMNS, KEY, hasher=spaced_config_hash)
+    done = engine.run(folder, cfg.cases, lambda case: [run_case(*case, cfg.trials, cfg.factors)], job_key=case_key,
+                      status=_status, desc="fidelity")
+    if not done.ran:
+        print(f"(finished run {folder.path}: printing saved results)")
+    rows = ordered(done.rows, cfg.cases)
+    print(f"\n{'construction':<22}{'target':<13}{'eps':>6}{'delta':>6}  {'theorem n':<12}{'random w.':>12}"
+          f"{'success':>9}  {'min factor':>10}{'slack ×':>9}")
     for r in rows:
-        slack = f"{float(r['slack']):.1f}$\\times$" if r.get("slack") else "--"
-        lines.append(f"{r['construction'].replace('_', chr(92) + '_')} & {r['dims']} & {float(r['eps']):g} & "
-                     f"{float(r['delta']):g} & {r['theorem_n']} & {int(r['theorem_random_weights']):,} & "
-                     f"{r['theorem_successes']}/{r['trials']} & {r.get('min_factor') or '--'} & {slack} \\\\")
-    lines += [r"\bottomrule", r"\end{tabular}", ""]
-    p = Path(out_dir) / "fidelity.tex"
-    atomic_write_text(p, f"% generated by experiments/fidelity.py from run {Path(run_dir).name}; do not edit\n"
-                      + "\n".join(lines))
-    return [p]
+        slack = f"{r['slack']:.1f}" if r["slack"] is not None else "-"
+        print(f"{r['construction']:<22}{r['dims']:<13}{r['eps']:>6g}{r['delta']:>6g}  {r['theorem_n']:<12}"
+              f"{r['theorem_random_weights']:>12,}{r['theorem_successes']:>6}/{r['trials']:<2}  "
+              f"{str(r['min_factor'] or '-'):>10}{slack:>9}")
+    print("\nrandom weights the rules ask for (planned, not sampled), eps = 0.01, delta = 0.05:")
+    for name in sorted(sltheory.constructions()):
+        spec = sltheory.construction(name)
+        sizes = ", ".join(f"{'-'.join(map(str, d))}: {spec.parameter_bound(d, 0.01, 0.05):.3g}" for d in PLANNED)
+        print(f"  {name:<21} {sizes}")
+    print(f"\nresults: {folder.results_path}")
+    table(folder.path, cfg.table_dir or (folder.path if args.quick else DEFAULT_TABLE_DIR))
+    return rows
 
 
 if __name__ == "__main__":

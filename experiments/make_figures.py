@@ -1,100 +1,13 @@
 """Rebuild every figure and table of paper/ from saved results, without recomputing anything.
 
-Reads the last finished run of each experiment (the ``latest`` pointer in its run root, or the
-folder given on the command line) and writes PDF + PNG figures to ``paper/figures`` and LaTeX
-``tabular`` files to ``paper/tables``:
-
-=====================  ==========================================  ==============================
-experiment             figures                                     tables
-=====================  ==========================================  ==============================
-width_sweep.py         width_sweep, success_rate, kept_per_target, sweep_summary, trained
-                       trained_accuracy
-solver_time.py         solver_time                                 solver_time
-ticket_graph.py        ticket_graph
-fidelity.py                                                        fidelity
-benchmarks/                                                        counting_limit
-counting_limit.py
-=====================  ==========================================  ==============================
-
-An experiment with no saved run is reported (with the command that produces it) and the others
-are still rebuilt; the exit status is 1 if any was missing. Usage::
+The command is :func:`sltheory.report.figures.main` (its docstring lists what each experiment
+contributes). Usage::
 
     python experiments/make_figures.py
     python experiments/make_figures.py --width-sweep runs/width_sweep/<hash>
 """
 
-from __future__ import annotations
-
-import argparse
-import sys
-from pathlib import Path
-
-sys.path.insert(0, str(Path(__file__).resolve().parent))
-sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "benchmarks"))
-
-import counting_limit  # noqa: E402
-import fidelity  # noqa: E402
-import solver_time  # noqa: E402
-import ticket_graph  # noqa: E402
-import width_sweep  # noqa: E402
-
-REPO_ROOT = Path(__file__).resolve().parents[1]
-
-#: name → (module, how to rebuild from a run folder into (fig_dir, table_dir), command producing it)
-EXPERIMENTS = {
-    "width_sweep": (width_sweep, lambda run, f, t: width_sweep.figures(run, f) + width_sweep.tables(run, t),
-                    "python experiments/width_sweep.py"),
-    "solver_time": (solver_time, lambda run, f, t: solver_time.figure(run, f) + solver_time.table(run, t),
-                    "python experiments/solver_time.py"),
-    "ticket_graph": (ticket_graph, lambda run, f, t: ticket_graph.figure(run, f),
-                     "python experiments/ticket_graph.py"),
-    "fidelity": (fidelity, lambda run, f, t: fidelity.table(run, t), "python experiments/fidelity.py"),
-    "counting_limit": (counting_limit, lambda run, f, t: counting_limit.table(run, t),
-                       "python benchmarks/counting_limit.py"),
-}
-
-
-def main(argv=None) -> dict:
-    p = argparse.ArgumentParser(prog="make_figures.py", description=__doc__.split("\n\n")[0])
-    for name in EXPERIMENTS:
-        p.add_argument(f"--{name.replace('_', '-')}", default=None, metavar="RUN_DIR",
-                       help=f"run folder of {name}.py (default: its last finished run)")
-    p.add_argument("--fig-dir", default=str(REPO_ROOT / "paper" / "figures"), help="figure folder")
-    p.add_argument("--table-dir", default=str(REPO_ROOT / "paper" / "tables"), help="table folder")
-    p.add_argument("--only", default=None, help="comma list of experiments to rebuild (default all)")
-    args = p.parse_args(argv)
-    only = list(EXPERIMENTS) if args.only is None else [s.strip() for s in args.only.split(",") if s.strip()]
-    unknown = [s for s in only if s not in EXPERIMENTS]
-    if unknown:
-        p.error(f"unknown experiment(s) {unknown}; known: {list(EXPERIMENTS)}")
-    from sltheory import cli
-    for name in only:   # (a run folder without results is reported as missing below, not an error)
-        if getattr(args, name) is not None:
-            cli.path(f"--{name.replace('_', '-')}", getattr(args, name))
-    cli.output_dir("--fig-dir", args.fig_dir)
-    cli.output_dir("--table-dir", args.table_dir)
-    written, missing = [], []
-    for name in only:
-        module, rebuild, command = EXPERIMENTS[name]
-        given = getattr(args, name)
-        try:
-            run_dir = Path(given) if given is not None else module.latest_run_dir()
-            if not (run_dir / "results.csv").exists():
-                raise FileNotFoundError(f"{run_dir} holds no results.csv")
-            paths = rebuild(run_dir, args.fig_dir, args.table_dir)
-        except FileNotFoundError as exc:
-            missing.append(name)
-            print(f"{name}: no saved results ({exc}); produce them with: {command}")
-            continue
-        written += paths
-        print(f"{name} (run {run_dir.name}): " + ", ".join(Path(q).name for q in paths))
-    if missing:
-        print(f"missing: {', '.join(missing)}")
-    result = {"written": written, "missing": missing}
-    if missing and argv is None:
-        sys.exit(1)
-    return result
-
+from sltheory.report.figures import EXPERIMENTS, main  # noqa: F401
 
 if __name__ == "__main__":
     from sltheory import cli

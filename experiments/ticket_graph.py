@@ -3,8 +3,9 @@
 Builds one small ticket (default: the subset-sum construction on a 2-3-2 Gaussian target, n = 6
 samples per block), exports it with ``Ticket.to_networkx()`` and saves the graph as JSON
 (``runs/ticket_graph/<config hash>/graph.json``, networkx node-link data) beside
-``config.json`` and a one-row ``results.csv`` (sizes and bound). :func:`figure` draws
-``paper/figures/ticket_graph.{pdf,png}`` from the saved JSON alone (``sltheory.plotting``).
+``config.json`` and a one-row ``results.csv`` (sizes and bound).
+:func:`sltheory.report.ticket_graph.figure` draws ``paper/figures/ticket_graph.{pdf,png}`` from
+the saved JSON alone.
 
 Usage::
 
@@ -14,23 +15,51 @@ Usage::
 
 from __future__ import annotations
 
-import argparse
 import sys
+from dataclasses import dataclass
 from pathlib import Path
 
-REPO_ROOT = Path(__file__).resolve().parents[1]
-DEFAULT_RUN_ROOT = REPO_ROOT / "runs" / "ticket_graph"
-DEFAULT_FIG_DIR = REPO_ROOT / "paper" / "figures"
+import sltheory
+from sltheory.errors import InvalidArgumentError
+from sltheory.experiment import config as C
+from sltheory.experiment import engine
+from sltheory.experiment.config import option
+from sltheory.experiment.runs import RunFolder, atomic_write_text, latest
+from sltheory.report.plotting import graph_to_json
+from sltheory.report.ticket_graph import COLUMNS, KEY, figure
+
+DEFAULT_RUN_ROOT = C.project_root() / "runs" / "ticket_graph"
 SCHEMA_VERSION = 1
-COLUMNS = {"construction": str, "dims": str, "n": int, "seed": int, "random_weights": int, "kept_weights": int,
-           "target_weights": int, "error_bound": float, "nodes": int, "edges": int}
-KEY = ("construction",)
+
+
+@dataclass(frozen=True)
+class TicketGraphConfig:
+    construction: str = option("subset_sum", "registered construction")
+    dims: tuple = option((2, 3, 2), "target widths (≥ 2 positive widths, ≤ 64 weights: the figure is for reading)")
+    n: int = option(6, "samples per block (the construction's n; ≤ 16)", check=C.counts(maximum=16))
+    seed: int = option(0, "random network seed", check=C.nonnegative)
+    target_seed: int = option(0, "Gaussian target seed", check=C.nonnegative)
+    run_root: str = option(str(DEFAULT_RUN_ROOT), "folder of run folders", hashed=False, check=C.output_dir)
+    fig_dir: str = option(str(C.project_root() / "paper" / "figures"), "figure folder", hashed=False)
+    no_plot: bool = option(False, "skip the figure", hashed=False)
+
+    def validate(self) -> None:
+        if self.construction not in sltheory.constructions():
+            raise InvalidArgumentError(f"unknown construction {self.construction!r}; "
+                                       f"registered: {sorted(sltheory.constructions())}")
+        dims = self.dims
+        if len(dims) < 2 or min(dims) < 1 or sum(a * b for a, b in zip(dims[:-1], dims[1:])) > 64:
+            raise InvalidArgumentError("--dims must give a small target (≥ 2 positive widths, ≤ 64 weights: "
+                                       "the figure is for reading)")
+        if not self.no_plot:
+            C.output_dir("--fig-dir", self.fig_dir)
+
+    def hashed_dict(self) -> dict:
+        return dict(C.config_dict(self), schema_version=SCHEMA_VERSION, sltheory_version=C.library_version())
 
 
 def build(cfg: dict):
     """The ticket's graph and its summary row."""
-    import sltheory
-
     dims = tuple(cfg["dims"])
     W = sltheory.gaussian_target(dims, cfg["target_seed"])
     rand = sltheory.random_network(W, n=cfg["n"], seed=cfg["seed"], construction=cfg["construction"])
@@ -43,85 +72,26 @@ def build(cfg: dict):
     return g, row
 
 
-def figure(run_dir, out_dir) -> list[Path]:
-    """ticket_graph.{pdf,png} from ``run_dir``/graph.json only."""
-    import json
-
-    import matplotlib
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    from sltheory.report.plotting import draw_ticket_graph, graph_from_json
-    from sltheory.experiment.runs import read_rows, savefig_atomic
-
-    run_dir = Path(run_dir)
-    g = graph_from_json((run_dir / "graph.json").read_text())
-    cfg = json.loads((run_dir / "config.json").read_text())
-    row = read_rows(run_dir / "results.csv", COLUMNS)[0]
-    fig, ax = plt.subplots(figsize=(8.5, 5.0))
-    draw_ticket_graph(g, ax=ax)
-    ax.set_title(f"{cfg['construction']} ticket for a {row['dims']} target (n = {row['n']}): "
-                 f"{row['kept_weights']} of {row['random_weights']} random weights kept, "
-                 f"certified error ≤ {row['error_bound']:.2g}", fontsize=9)
-    paths = []
-    for suffix in ("pdf", "png"):
-        p = Path(out_dir) / f"ticket_graph.{suffix}"
-        savefig_atomic(fig, p)
-        paths.append(p)
-    plt.close(fig)
-    return paths
-
-
 def latest_run_dir(run_root=DEFAULT_RUN_ROOT) -> Path:
-    from sltheory.experiment.runs import latest
     return latest(run_root)
 
 
 def main(argv=None) -> dict:
-    p = argparse.ArgumentParser(prog="ticket_graph.py", description=__doc__.split("\n\n")[0],
-                                formatter_class=argparse.ArgumentDefaultsHelpFormatter)
-    p.add_argument("--construction", default="subset_sum", help="registered construction")
-    p.add_argument("--dims", default="2,3,2", help="target widths")
-    p.add_argument("--n", type=int, default=6, help="samples per block (the construction's n)")
-    p.add_argument("--seed", type=int, default=0, help="random network seed")
-    p.add_argument("--target-seed", type=int, default=0, help="Gaussian target seed")
-    p.add_argument("--run-root", default=str(DEFAULT_RUN_ROOT), help="folder of run folders")
-    p.add_argument("--fig-dir", default=str(DEFAULT_FIG_DIR), help="figure folder")
-    p.add_argument("--no-plot", action="store_true", help="skip the figure")
-    args = p.parse_args(argv)
-    import sltheory
-    from sltheory.experiment.runs import RunFolder, atomic_write_text, mark_latest
+    cfg, _ = C.parse(TicketGraphConfig, argv, prog="ticket_graph.py", description=__doc__.split("\n\n")[0])
+    folder = RunFolder(cfg.run_root, cfg.hashed_dict(), COLUMNS, KEY)
+    graph = folder.path / "graph.json"
 
-    if args.construction not in sltheory.constructions():
-        p.error(f"unknown construction {args.construction!r}; registered: {sorted(sltheory.constructions())}")
-    try:
-        dims = [int(v) for v in args.dims.split(",")]
-    except ValueError:
-        p.error(f"--dims must be comma-separated integers, got {args.dims!r}")
-    if len(dims) < 2 or min(dims) < 1 or sum(a * b for a, b in zip(dims[:-1], dims[1:])) > 64:
-        p.error("--dims must give a small target (≥ 2 positive widths, ≤ 64 weights: the figure is for reading)")
-    if not 1 <= args.n <= 16:
-        p.error("--n must be in 1..16 (the figure is for reading)")
-    from sltheory import cli
-    cli.count("--seed", args.seed, minimum=0)
-    cli.count("--target-seed", args.target_seed, minimum=0)
-    cli.output_dir("--run-root", args.run_root)
-    if not args.no_plot:
-        cli.output_dir("--fig-dir", args.fig_dir)
-    cfg = {"construction": args.construction, "dims": dims, "n": args.n, "seed": args.seed,
-           "target_seed": args.target_seed, "schema_version": SCHEMA_VERSION,
-           "sltheory_version": sltheory.__version__}
-    folder = RunFolder(args.run_root, cfg, COLUMNS, KEY).prepare()
-    if not (folder.path / "graph.json").exists() or not folder.read():
-        from sltheory.report.plotting import graph_to_json
-        g, row = build(cfg)
-        atomic_write_text(folder.path / "graph.json", graph_to_json(g))
-        folder.add([row])
+    def save(_, result):
+        g, row = result
+        atomic_write_text(graph, graph_to_json(g))
         print(f"ticket graph: {row['nodes']} nodes, {row['edges']} edges, {row['kept_weights']} kept; {folder.path}")
-    else:
+        return [row]
+
+    done = engine.run(folder, [folder.config], build, job_key=lambda c: (c["construction"],), save=save,
+                      redo=not graph.exists(), desc="ticket graph")
+    if not done.ran:
         print(f"finished run {folder.path}: using the saved graph")
-    mark_latest(args.run_root, folder.path)
-    paths = [] if args.no_plot else figure(folder.path, args.fig_dir)
+    paths = [] if cfg.no_plot else figure(folder.path, cfg.fig_dir)
     return {"run_dir": folder.path, "paths": paths}
 
 

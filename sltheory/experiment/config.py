@@ -46,7 +46,7 @@ QUICK_FLAG = "--quick"
 
 def option(default, help: str, *, flag: str | None = None, type: Callable | None = None, choices=None,
            metavar: str | None = None, quick=_NO_QUICK, check: Callable | None = None, hashed: bool = True,
-           action: str | None = None, show_default: bool = True):
+           action: str | None = None, show_default: bool = True, cli: bool = True):
     """A dataclass field that is also a command-line option.
 
     ``flag``: the option (default ``--field-name``); ``type``: parses the text (default from the
@@ -54,9 +54,10 @@ def option(default, help: str, *, flag: str | None = None, type: Callable | None
     ``store_true`` flag); ``choices``; ``quick``: the value under ``--quick`` (a callable gets the
     other values, as a dict, and returns it); ``check(flag, value)``: raises InvalidArgumentError;
     ``hashed=False``: how/where to run, not part of :func:`config_dict`; ``action="append"``: a flag
-    given several times (the parsed list goes to the class's ``from_cli`` hook)."""
+    given several times (the parsed list goes to the class's ``from_cli`` hook); ``cli=False``: no
+    flag (a value only code or ``--quick`` sets, such as a table of cases)."""
     meta = {"help": help, "flag": flag, "type": type, "choices": choices, "metavar": metavar, "quick": quick,
-            "check": check, "hashed": hashed, "action": action, "show_default": show_default}
+            "check": check, "hashed": hashed, "action": action, "show_default": show_default, "cli": cli}
     return dataclasses.field(default=default, metadata={"sltheory": meta})
 
 
@@ -205,6 +206,8 @@ def build_parser(cls, *, prog: str, description: str, extra: Callable | None = N
     option given explicitly wins over ``--quick``; the help text shows the real default."""
     p = argparse.ArgumentParser(prog=prog, description=description)
     for f, m in _options(cls):
+        if not m["cli"]:
+            continue
         text = m["help"]
         if m["show_default"] and "default" not in text:
             text += f" (default {_show(f.default)}"

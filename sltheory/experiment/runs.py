@@ -28,7 +28,8 @@ except ImportError:  # not POSIX: no advisory locks, so stale temp files are nev
 from .._atomic import atomic_write, atomic_write_text, savefig_atomic
 from ..errors import InvalidArgumentError
 
-__all__ = ["RunFolder", "atomic_write", "atomic_write_text", "savefig_atomic", "config_hash", "mark_latest", "latest",
+__all__ = ["RunFolder", "atomic_write", "atomic_write_text", "savefig_atomic", "config_hash", "spaced_config_hash",
+           "mark_latest", "latest",
            "read_rows", "folder_lock"]
 
 
@@ -39,6 +40,13 @@ def _canonical(config: dict) -> str:
 def config_hash(config: dict) -> str:
     """First 12 hex digits of the sha256 of the canonical (sorted, compact) JSON of ``config``."""
     return hashlib.sha256(_canonical(config).encode()).hexdigest()[:12]
+
+
+def spaced_config_hash(config: dict) -> str:
+    """The hash ``experiments/fidelity.py`` named its run folders by before issue 12: sha256 of
+    ``json.dumps(config, sort_keys=True)`` with json's default (spaced) separators. Kept so that
+    those folders still resolve: ``RunFolder(..., hasher=spaced_config_hash)``."""
+    return hashlib.sha256(json.dumps(config, sort_keys=True).encode()).hexdigest()[:12]
 
 
 def _fmt(v) -> str:
@@ -103,7 +111,8 @@ class RunFolder:
 
     ``columns`` maps each CSV column to its type (``int``, ``float``, ``bool`` or ``str``); a
     missing value is written as an empty field and read back as None. ``key`` names the columns
-    that identify one job's rows: :meth:`done` returns the keys already saved.
+    that identify one job's rows: :meth:`done` returns the keys already saved. ``hasher`` names the
+    folder (default :func:`config_hash`; :func:`spaced_config_hash` for fidelity's older folders).
 
     Several processes may fill the same folder at once (two sweeps of one config, one per depth...):
     :meth:`prepare` and :meth:`add` work under the folder's lock (:class:`folder_lock`), and
@@ -113,7 +122,7 @@ class RunFolder:
     CONFIG = "config.json"
     RESULTS = "results.csv"
 
-    def __init__(self, root, config: dict, columns: dict, key: tuple[str, ...]):
+    def __init__(self, root, config: dict, columns: dict, key: tuple[str, ...], *, hasher=config_hash):
         try:
             json.dumps(config, sort_keys=True)
         except TypeError as exc:
@@ -127,7 +136,7 @@ class RunFolder:
         self.config = json.loads(json.dumps(config))
         self.columns = dict(columns)
         self.key = tuple(key)
-        self.hash = config_hash(self.config)
+        self.hash = hasher(self.config)
         self.path = Path(root) / self.hash
 
     @property
