@@ -112,6 +112,14 @@ class EffectiveMap:
 
 @dataclass(frozen=True)
 class Certificate:
+    """A ticket's certified bound and its parts (the inequality chain is in the module docstring).
+
+    ``error_bound``: the bound on sup_{‖x‖₂≤1} ‖f(x) − g(x)‖₂ plus the float slack (times the output
+    scale when rescaled); ``layer_errors``: e_i; ``map_norms``: g_i; ``propagated``: Δ_i of the
+    layer-wise recursion; ``float_slack``; ``method``: which bound gave ``error_bound``
+    (``"layerwise"`` or ``"sdp"``); ``layerwise_bound``: the layer-wise certificate, for comparison.
+    """
+
     error_bound: float            # bound + float slack (times the output scale when rescaled)
     layer_errors: tuple[float, ...]  # e_i
     map_norms: tuple[float, ...]     # g_i

@@ -74,15 +74,15 @@ MODES = ("sparsest", "staged")
 def solve(samples, targets, *, counts=None, tol=0.0, mode: str = "sparsest", chunk: int = 64) -> SubsetSumResult:
     """Solve a batch of subset-sum problems.
 
-    Parameters
-    ----------
-    samples : array (P, m) of float64 — problem p uses ``samples[p, :counts[p]]``.
-    targets : array (P,) of float64.
-    counts : array (P,) of ints ≤ m (default: all m samples). Exact and staged search only the
-        first ``min(count, MAX_SAMPLES)`` samples; sparsest all of them (module docstring).
-    tol : float or array (P,) ≥ 0. ``0`` = exact optimum; ``> 0`` = ``mode`` (see module doc).
-    mode : ``"sparsest"`` (minimum cardinality within ``tol``) or ``"staged"``.
-    chunk : problems per parallel task (each task allocates its buffers once).
+    Parameters:
+
+    * ``samples``: array (P, m) of float64 — problem p uses ``samples[p, :counts[p]]``.
+    * ``targets``: array (P,) of float64.
+    * ``counts``: array (P,) of ints ≤ m (default: all m samples). Exact and staged search only the
+      first ``min(count, MAX_SAMPLES)`` samples; sparsest all of them (module docstring).
+    * ``tol``: float or array (P,) ≥ 0. ``0`` = exact optimum; ``> 0`` = ``mode`` (see module doc).
+    * ``mode``: ``"sparsest"`` (minimum cardinality within ``tol``) or ``"staged"``.
+    * ``chunk``: problems per parallel task (each task allocates its buffers once).
     """
     if mode not in MODES:
         raise InvalidArgumentError(f"mode must be one of {MODES}, got {mode!r}")
