@@ -1,4 +1,6 @@
-"""What the repository's scripts (experiments/, benchmarks/) share on the command line.
+"""The ``sltheory`` command (:mod:`.main`: approximate, verify, sweep, figures, constructions; target
+files read by :mod:`.targetfile`), and what the repository's scripts (experiments/, benchmarks/)
+share on the command line.
 
 One way to end on a bad input: :func:`run` calls a script's ``main(argv)`` and turns a
 :class:`~sltheory.errors.SltheoryError` into one line ``<script>: error: <message>`` on stderr and
