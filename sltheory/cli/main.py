@@ -216,8 +216,8 @@ def _approximate(args) -> int:
     try:   # the target's class and norms, before anything is sampled
         sltheory.as_target(tf.target, rescale=args.rescale)
     except NormAssumptionError as exc:
-        raise NormAssumptionError(str(exc).replace("pass rescale=True", "pass --rescale"), layer=exc.layer,
-                                  norm=exc.norm) from None
+        exc.args = (str(exc).replace("pass rescale=True", "pass --rescale"),)   # the option's name here
+        raise
     rand = sltheory.random_network(tf.target, eps=eps, delta=delta, seed=seed, construction=args.construction,
                                    device=device)
     ticket = sltheory.approximate(tf.target, rand, eps=eps, rescale=args.rescale)
