@@ -44,8 +44,8 @@ from .network import Plan, RandomNetwork
 from .report import plotting
 from .targets import Target, as_target
 from .ticket import Ticket, load_ticket
+from ._version import __version__ as __version__
 
-__version__ = "0.1.0"
 
 #: Module paths from before the sub-package layout (issue 12), kept importable
 #: (``from sltheory.runs import RunFolder`` still works): old name → the module that now holds it.

@@ -26,6 +26,7 @@ from __future__ import annotations
 import math
 import numbers
 import os
+from pathlib import Path
 
 import numpy as np
 
@@ -189,7 +190,7 @@ def shapes_arg(shapes) -> tuple[tuple[int, int], ...]:
     the previous layer's d_out."""
     if isinstance(shapes, (str, bytes)) or not hasattr(shapes, "__len__") or len(shapes) == 0:
         raise InvalidArgumentError(f"shapes must be a non-empty sequence of (d_out, d_in) pairs, got {shapes!r}")
-    out = []
+    out: list[tuple[int, int]] = []
     for i, s in enumerate(shapes):
         if isinstance(s, (str, bytes)) or not hasattr(s, "__len__") or len(s) != 2:
             raise InvalidArgumentError(f"shapes[{i}] must be a pair (d_out, d_in), got {s!r}")
@@ -236,3 +237,19 @@ def rule_samples(value: float, factor: float = 1.0) -> int:
                                    "network that fits in memory: raise eps/delta, lower the constant or width_factor, "
                                    "or pass n=")
     return max(1, math.ceil(raw))
+
+
+def output_dir_arg(name: str, value) -> Path:
+    """``value`` as a folder a script may create and write into: it, or else its nearest existing
+    ancestor, must be a writable folder (so a run does not end in an OSError after its work)."""
+    folder = path_arg(name, value)
+    probe = Path(os.path.abspath(folder))
+    while not probe.exists():
+        if probe.is_symlink():   # a dangling link: creating below it fails
+            raise InvalidArgumentError(f"{name} {folder}: {probe} is a broken symbolic link")
+        probe = probe.parent
+    if not probe.is_dir():
+        raise InvalidArgumentError(f"{name} {folder}: {probe} is not a folder")
+    if not os.access(probe, os.W_OK | os.X_OK):
+        raise InvalidArgumentError(f"{name} {folder}: folder {probe} is not writable")
+    return folder

@@ -280,13 +280,14 @@ def test_verify_bad_input(argv, needle, ticket_file, capsys):
 
 
 # ------------------------------------------------------------------ delegated: sweep, figures
-@pytest.mark.parametrize("command, module", [("sweep", "sltheory.experiment.width_sweep"),
+@pytest.mark.parametrize("command, module", [("sweep", "sltheory.report.width_sweep"),
                                              ("figures", "sltheory.report.figures")])
 def test_delegation(command, module, monkeypatch, capsys):
     """The rest of argv goes to <module>.main unparsed; its sltheory errors are one line, exit 2."""
     seen = []
 
-    def fake_main(argv):
+    def fake_main(argv, *, prog):
+        assert prog == f"sltheory {command}"
         seen.append(argv)
         if "--bad" in argv:
             raise sltheory.InvalidArgumentError("--bad is bad")
@@ -299,6 +300,7 @@ def test_delegation(command, module, monkeypatch, capsys):
 
 @pytest.mark.parametrize("command", ["sweep", "figures"])
 def test_delegated_help(command, capsys):
-    """The real modules' own --help (sltheory.experiment.width_sweep, sltheory.report.figures)."""
+    """The real modules' own --help (sltheory.report.width_sweep: the sweep and its figures;
+    sltheory.report.figures), under the command's own name."""
     assert main([command, "--help"]) == 0
-    assert "usage:" in capsys.readouterr().out
+    assert f"usage: sltheory {command}" in capsys.readouterr().out

@@ -18,8 +18,8 @@ import sltheory
 PACKAGE = Path(sltheory.__file__).parent
 
 #: Top-level modules that every room may use: errors, argument checks, the theorems' symbolic
-#: bounds, verified linear algebra, atomic writes, the numpy/sympy backend.
-FOUNDATION = {"errors", "_checks", "_backend", "_linalg", "bounds", "_atomic"}
+#: bounds, verified linear algebra, atomic writes, the numpy/sympy backend, the version.
+FOUNDATION = {"errors", "_checks", "_backend", "_linalg", "bounds", "_atomic", "_version"}
 #: The core objects: the random network's plan and modules, the target.
 CORE = {"network", "targets"}
 

@@ -29,14 +29,14 @@ library imports it.
 
 from __future__ import annotations
 
-import os
 import sys
 from pathlib import Path
 
 from .._checks import (MIN_DELTA, MIN_EPS, delta_arg, device_arg, dims_arg, eps_arg, nonnegative_int, path_arg,
                       positive_float)
+from .._checks import output_dir_arg as output_dir
 from ..constructions._pairs import MAX_RANDOM_WEIGHTS
-from ..errors import InvalidArgumentError, SltheoryError
+from ..errors import SltheoryError
 
 __all__ = ["MAX_RANDOM_WEIGHTS", "MIN_DELTA", "MIN_EPS", "count", "delta", "device", "dims", "eps", "fail",
            "output_dir", "path", "positive", "run"]
@@ -93,17 +93,3 @@ def path(name: str, value) -> Path:
     return path_arg(name, value)
 
 
-def output_dir(name: str, value) -> Path:
-    """``value`` as a folder a script may create and write into: it, or else its nearest existing
-    ancestor, must be a writable folder (so a run does not end in an OSError after its work)."""
-    folder = path_arg(name, value)
-    probe = Path(os.path.abspath(folder))
-    while not probe.exists():
-        if probe.is_symlink():   # a dangling link: creating below it fails
-            raise InvalidArgumentError(f"{name} {folder}: {probe} is a broken symbolic link")
-        probe = probe.parent
-    if not probe.is_dir():
-        raise InvalidArgumentError(f"{name} {folder}: {probe} is not a folder")
-    if not os.access(probe, os.W_OK | os.X_OK):
-        raise InvalidArgumentError(f"{name} {folder}: folder {probe} is not writable")
-    return folder

@@ -48,8 +48,8 @@ PROG = "sltheory"
 FAILURES = (ApproximationFailedError, CertificateError)
 #: Subcommands that hand their arguments to another module's ``main(argv)``: name → (module, help).
 DELEGATED = {
-    "sweep": ("sltheory.experiment.width_sweep", "the width sweep: every construction at growing widths, into a "
-                                                 "run folder (sltheory sweep --help: its own options)"),
+    "sweep": ("sltheory.report.width_sweep", "the width sweep: every construction at growing widths, into a "
+                                             "run folder, then its figures (sltheory sweep --help: its own options)"),
     "figures": ("sltheory.report.figures", "figures and tables from saved run folders "
                                            "(sltheory figures --help: its own options)"),
 }
@@ -332,7 +332,7 @@ def _delegate(command: str, argv: list[str]) -> int:
         _say_error(prog, f"this installation of sltheory has no {module_name}")
         return 2
     try:
-        module.main(argv)
+        module.main(argv, prog=prog)
     except SltheoryError as exc:
         _say_error(prog, exc)
         return 1 if isinstance(exc, FAILURES) else 2

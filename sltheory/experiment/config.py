@@ -28,11 +28,12 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
-import os
 from collections.abc import Callable
 from pathlib import Path
 
-from .._checks import delta_arg, eps_arg, nonnegative_int, path_arg, positive_float
+from .._checks import delta_arg, eps_arg, nonnegative_int, positive_float
+from .._checks import output_dir_arg as output_dir
+from .._version import __version__
 from ..errors import InvalidArgumentError
 
 __all__ = ["option", "build_parser", "from_args", "parse", "check", "config_dict", "project_root", "library_version",
@@ -173,22 +174,6 @@ def one_of(*allowed) -> Callable:
     return check_choice
 
 
-def output_dir(name: str, value) -> Path:
-    """``value`` as a folder a script may create and write into: it, or else its nearest existing
-    ancestor, must be a writable folder (so a run does not end in an OSError after its work)."""
-    folder = path_arg(name, value)
-    probe = Path(os.path.abspath(folder))
-    while not probe.exists():
-        if probe.is_symlink():   # a dangling link: creating below it fails
-            raise InvalidArgumentError(f"{name} {folder}: {probe} is a broken symbolic link")
-        probe = probe.parent
-    if not probe.is_dir():
-        raise InvalidArgumentError(f"{name} {folder}: {probe} is not a folder")
-    if not os.access(probe, os.W_OK | os.X_OK):
-        raise InvalidArgumentError(f"{name} {folder}: folder {probe} is not writable")
-    return folder
-
-
 def project_root() -> Path:
     """Where default run folders (``runs/``) and the paper (``paper/``) are: the source checkout
     sltheory is imported from (an editable install), else the current folder."""
@@ -299,7 +284,5 @@ def config_dict(cfg) -> dict:
 
 
 def library_version() -> str:
-    """``sltheory.__version__`` (hashed into run folders), read from the loaded package: the package
-    is always imported before any of its sub-modules, and this room may not import the top level."""
-    import sys
-    return sys.modules[__name__.split(".")[0]].__version__
+    """``sltheory.__version__`` (hashed into run folders)."""
+    return __version__
