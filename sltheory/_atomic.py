@@ -16,7 +16,7 @@ from pathlib import Path
 try:
     import fcntl
 except ImportError:  # not POSIX: no advisory locks, so stale temp files are never removed
-    fcntl = None
+    fcntl = None  # type: ignore[assignment]  # mypy has no "module or None" type; every use checks for None
 
 from .errors import InvalidArgumentError
 
@@ -56,11 +56,11 @@ def _remove_stale_temps(dir_fd: int) -> None:
     if fcntl is None:
         return
     try:
-        names = [e.name for e in os.scandir(dir_fd) if _TEMP_NAME.fullmatch(e.name)]
+        temps = [(m.group(0), int(m.group(1))) for e in os.scandir(dir_fd) if (m := _TEMP_NAME.fullmatch(e.name))]
     except OSError:
         return
-    for name in names:
-        if _pid_alive(int(_TEMP_NAME.fullmatch(name).group(1))):
+    for name, pid in temps:
+        if _pid_alive(pid):
             continue
         try:
             fd = os.open(name, os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK | os.O_CLOEXEC, dir_fd=dir_fd)

@@ -109,7 +109,7 @@ class ScaledOutput(nn.Module):
 
 
 
-def sample_layer(seed: int, index: int, shape: tuple[int, int], distribution=("uniform",),
+def sample_layer(seed: int, index: int, shape: tuple[int, ...], distribution=("uniform",),
                  device=None) -> torch.Tensor:
     """Weights of random layer ``index``, float64, from (seed, index) only.
 
@@ -162,9 +162,9 @@ def sample_plan_layer(plan: Plan, seed: int, t: int, device=None) -> torch.Tenso
     col, sign = slot_columns(kind, rows)
     if rows and int(col.max()) >= cols:
         raise RandomNetworkError(f"slot layer {t} of shape {shape} needs {int(col.max()) + 1} inputs")
-    w = np.zeros(shape)
-    w[np.arange(rows), col] = sign * np.abs(values)
-    return torch.from_numpy(w).to(device or "cpu")
+    out = np.zeros(shape)
+    out[np.arange(rows), col] = sign * np.abs(values)
+    return torch.from_numpy(out).to(device or "cpu")
 
 
 def masked_copy(rand: nn.Sequential, masks: list[torch.Tensor]) -> nn.Sequential:
@@ -185,7 +185,7 @@ def masked_copy(rand: nn.Sequential, masks: list[torch.Tensor]) -> nn.Sequential
     return nn.Sequential(*layers)
 
 
-def own_behaviour(mod: nn.Module, base: type) -> str | None:
+def own_behaviour(mod: nn.Module, base: type[nn.Module]) -> str | None:
     """Why ``mod`` (an instance of ``base`` or of a subclass) may not compute what ``base`` computes:
     a subclass overriding ``forward`` (or ``__call__``), a ``forward`` set on the instance, forward
     hooks, or parameters a hook could compute the weight from (legacy weight_norm's weight_g /
@@ -205,7 +205,8 @@ def own_behaviour(mod: nn.Module, base: type) -> str | None:
     return None
 
 
-def plain_relu_network(module: nn.Module, *, what: str, error=RandomNetworkError, tail: type | None = None):
+def plain_relu_network(module: nn.Module, *, what: str, error=RandomNetworkError,
+                       tail: type[nn.Module] | None = None):
     """The linears of ``module`` (and its ``tail`` module, or None), checking that it computes what
     the certificate models: an nn.Sequential (or RandomNetwork) of bias-free, float64, finite
     nn.Linear and nn.ReLU alternating, a Linear last, optionally followed by one ``tail`` module,
@@ -221,9 +222,9 @@ def plain_relu_network(module: nn.Module, *, what: str, error=RandomNetworkError
         end, mods = mods[-1], mods[:-1]
     if not mods or len(mods) % 2 == 0:
         raise error(f"{what} is not nn.Linear and nn.ReLU alternating with a Linear last")
-    for i, m in enumerate([end] if end is not None else [], start=len(mods)):
-        if type(m) is not tail or own_behaviour(m, tail) is not None:
-            raise error(f"{what}: module {i} ({type(m).__name__}) is not a plain {tail.__name__}")
+    if end is not None and tail is not None:   # end is set only when tail is
+        if type(end) is not tail or own_behaviour(end, tail) is not None:
+            raise error(f"{what}: module {len(mods)} ({type(end).__name__}) is not a plain {tail.__name__}")
     for i, m in enumerate(mods):
         base = nn.Linear if i % 2 == 0 else nn.ReLU
         if type(m) is not base:

@@ -102,7 +102,7 @@ class Target:
 MAX_TARGET_WEIGHTS = 200_000_000
 
 
-def _own_behaviour(mod: nn.Module, base: type) -> str | None:
+def _own_behaviour(mod: nn.Module, base: type[nn.Module]) -> str | None:
     """See :func:`sltheory.network.own_behaviour` (one definition for targets and tickets)."""
     return own_behaviour(mod, base)
 

@@ -20,13 +20,14 @@ from __future__ import annotations
 import contextlib
 import warnings
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 import scipy.linalg as sla
 
 from .._linalg import UNIT_ROUNDOFF, gamma
 
-_CONTROLLER = []
+_CONTROLLER: list[Any] = []   # [a threadpoolctl.ThreadpoolController, or None without threadpoolctl], set once
 
 
 def _single_thread():

@@ -24,6 +24,7 @@ from __future__ import annotations
 import math
 from abc import abstractmethod
 from collections.abc import Callable, Sequence
+from typing import Any
 
 import numpy as np
 import scipy.sparse as sp
@@ -157,8 +158,8 @@ class PairConstruction(Construction):
     per_weight_rule = False
     per_weight_mode = False
 
-    @abstractmethod
-    def samples(self, i, dims, eps, delta, **constants):
+    @abstractmethod   # *args, **constants (Any): each construction names its own constants (C, n_reach, …)
+    def samples(self, i, dims, eps, delta, *args: Any, **constants: Any):
         """Samples per slot of target layer i (un-rounded; floats or sympy)."""
 
     def width_bound(self, i, dims, eps, delta, **constants):
@@ -219,7 +220,10 @@ def plan_pairs(name: str, shapes, *, eps, delta, n, width_factor, rule, spare_ne
                                            "(float64 resolves sums only to ~2^-52 anyway); "
                                            "lower the constant or width_factor, raise eps/delta (or lower "
                                            "weight_bound for the per-weight rule), or pass n=")
-    layer_shapes, pairs, signed, kinds = [], [], [], []
+    layer_shapes: list[tuple[int, int]] = []
+    pairs: list[tuple[int, int]] = []
+    signed: list[bool] = []
+    kinds: list[tuple] = []
     for i, ((d_out, d_in), n_i) in enumerate(zip(shapes, ns)):
         sgn = i == 0
         if slot_first:

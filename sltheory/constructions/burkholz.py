@@ -240,7 +240,7 @@ class Burkholz(Construction):
         # Copy errors are amplified by the kept random weights (‖M_ℓ‖ in the certificate), and
         # smaller tolerances mean larger subsets: sweep the tolerance down geometrically and keep
         # the first ticket that certifies ≤ eps (the loosest, hence sparsest), or the best one.
-        best = None
+        best: tuple[list[np.ndarray], Certificate, float, dict] | None = None
         tol = 2.0 ** -3 if tolerance is None else tolerance
         while tol >= (TOL_MIN if tolerance is None else tolerance):
             for L in layers:
@@ -254,6 +254,8 @@ class Burkholz(Construction):
             if eps is None and cert.error_bound > 4 * best[1].error_bound:
                 break  # past the sweet spot: amplification dominates from here on
             tol /= 2
+        if best is None:   # never: tol starts at or above its (finite, > 0) lower limit, so the sweep ran
+            raise RuntimeError("the tolerance sweep tried no tolerance")
         masks, cert, tol, best_stats = best
         if eps is None or cert.error_bound <= eps:
             return PruneResult(masks, cert, best_stats)

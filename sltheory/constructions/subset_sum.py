@@ -246,7 +246,7 @@ def _selector(mode: str):
     def select(samples, targets, counts, tol):
         res = solve(samples, targets, counts=counts, tol=tol, mode=mode)
         return masks_to_bool(res.masks, samples.shape[1]), res.errors
-    select.solver = f"numba {mode}"
+    select.solver = f"numba {mode}"  # type: ignore[attr-defined]  # a function attribute mypy cannot declare
     return select
 
 
@@ -258,7 +258,7 @@ def _torch_selector(device):
     def select(samples, targets, counts, tol):
         masks, errors = solve_torch(samples, targets, counts=counts, tol=tol, device=device)
         return masks_to_bool(masks, samples.shape[1]), errors
-    select.solver = "torch staged"
+    select.solver = "torch staged"  # type: ignore[attr-defined]  # a function attribute mypy cannot declare
     return select
 
 
