@@ -7,7 +7,8 @@ May import: the foundation only (``sltheory.errors``).
 """
 
 from .reference import brute_force, brute_force_min_size, brute_force_sparsest
-from .solver import MAX_SAMPLES, MODES, STAGES, SubsetSumResult, masks_to_bool, popcount, solve, subset_sums
+from ._kernels import MAX_SAMPLES
+from .solver import MODES, STAGES, SubsetSumResult, masks_to_bool, popcount, solve, subset_sums
 
 __all__ = ["MAX_SAMPLES", "MODES", "STAGES", "SubsetSumResult", "brute_force", "brute_force_min_size",
            "brute_force_sparsest",

@@ -225,7 +225,7 @@ def _compress(h):
         k -= 1
     if k < 1 or any(isinstance(m, (nn.Linear, nn.ReLU)) for m in mods[k:]):
         return h
-    lins = mods[:k:2]
+    lins = [m for m in mods[:k:2] if isinstance(m, nn.Linear)]   # all of them (the loop above checked)
     if any(m.bias is not None for m in lins):
         return h
     W = [m.weight.detach().to(torch.float64).clone() for m in lins]

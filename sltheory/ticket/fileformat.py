@@ -69,6 +69,7 @@ import struct
 import zipfile
 import zlib
 from pathlib import Path
+from typing import Any, TypeGuard
 
 import numpy as np
 import torch
@@ -337,7 +338,7 @@ def _npy_array(data: bytes, name: str, dtype: np.dtype, count: int | None, path:
     offset = fp.tell()
     if count is None and isinstance(shape, tuple) and len(shape) == 1:
         count = shape[0]
-    if (got.kind != "u" or got.itemsize != dtype.itemsize or got.fields is not None or fortran
+    if (count is None or got.kind != "u" or got.itemsize != dtype.itemsize or got.fields is not None or fortran
             or shape != (count,) or len(data) - offset != count * dtype.itemsize):
         raise TicketFileError(f"{path}: member {name} holds an array {shape} of {got} ({len(data) - offset} bytes); "
                               f"the header says {count} entries of {dtype}", path=path)
@@ -345,11 +346,11 @@ def _npy_array(data: bytes, name: str, dtype: np.dtype, count: int | None, path:
 
 
 # ------------------------------------------------------------------ load: the header
-def _is_int(v) -> bool:
+def _is_int(v: object) -> TypeGuard[int]:
     return isinstance(v, int) and not isinstance(v, bool)
 
 
-def _is_real(v) -> bool:
+def _is_real(v: object) -> TypeGuard[float]:
     return isinstance(v, (int, float)) and not isinstance(v, bool)
 
 
@@ -370,7 +371,7 @@ def _check_header(header: dict, path: Path, max_weights: int) -> None:
     """Types and hard limits of every header field load_ticket uses (TicketFileError naming the
     first bad one), before anything is allocated from them."""
     need = _header_check(path)
-    plan = header.get("plan")
+    plan: Any = header.get("plan")   # untrusted until need() below has checked it, which mypy cannot follow
     need(isinstance(plan, dict), "plan", "a dict")
     unknown = set(plan) - {f.name for f in dataclasses.fields(Plan)}
     need(not unknown, "plan", f"a Plan (unknown fields {sorted(unknown)[:5]})")
@@ -415,9 +416,9 @@ def _check_header(header: dict, path: Path, max_weights: int) -> None:
     need(_is_real(header.get("error_bound")) and header["error_bound"] >= 0, "error_bound", "a number ≥ 0")
     need(isinstance(header.get("stats"), dict), "stats", "a dict")
     need(isinstance(header.get("certificate"), dict), "certificate", "a dict")
-    scale = header.get("output_scale")
+    scale: Any = header.get("output_scale")
     need(_is_real(scale) and math.isfinite(scale), "output_scale", "a finite number")
-    counts = header.get("kept_counts")
+    counts: Any = header.get("kept_counts")
     need(isinstance(counts, tuple) and len(counts) == len(shapes), "kept_counts", "one count per layer")
     for t, (c, (out_f, in_f)) in enumerate(zip(counts, shapes)):
         need(_is_int(c) and 0 <= c <= out_f * in_f, f"kept_counts[{t}]", f"an int in [0, {out_f * in_f}]")

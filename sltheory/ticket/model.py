@@ -11,11 +11,11 @@ from torch import nn
 
 from ..certificate.bound import Certificate
 from ..constructions import registry
+from ..constructions._pairs import MAX_RANDOM_WEIGHTS
 from ..errors import CertificateError, InvalidArgumentError, NetworkTooLargeError, TicketFileError
 from ..network import Plan, ScaledOutput, plain_relu_network, sample_plan_layer, slot_columns
 from ..targets import as_target
 from . import fileformat
-from .fileformat import MAX_RANDOM_WEIGHTS
 
 #: Default cap on the edges :meth:`Ticket.to_networkx` builds (networkx keeps a Python dict per
 #: edge: about 0.5–1 KB each, so 10⁶ edges ≈ 1 GB). Raise it with ``max_edges=``.
@@ -196,6 +196,7 @@ def _layer_roles(plan: Plan) -> list[tuple]:
     the side that carries target neurons (1 where the side is a pair's hidden layer)."""
     roles: list = [None] * len(plan.layer_shapes)
     for t, (pair, (d_out, d_in)) in enumerate(zip(plan.pairs, plan.target_shapes)):
+        kinds: tuple[tuple[str, int], ...]
         if len(pair) == 2 and pair[1] == pair[0] + 1:
             kinds = (("first", pair[0]), ("second", pair[1]))
         elif len(pair) == 1:
@@ -274,6 +275,7 @@ def _ticket_graph(ticket: Ticket, *, kept_only: bool, max_edges: int):
     # nodes: level of the target neurons each layer of neurons carries (None: auxiliary units)
     depth = len(plan.layer_shapes)
     widths = [plan.layer_shapes[0][1]] + [o for o, _ in plan.layer_shapes]
+    level: int | None
     for layer, width in enumerate(widths):
         role = "input" if layer == 0 else "output" if layer == depth else "hidden"
         if layer == 0:
@@ -298,6 +300,8 @@ def _ticket_graph(ticket: Ticket, *, kept_only: bool, max_edges: int):
             er, ec = np.arange(out_f), slot_columns(plan.layer_kind(idx), out_f)[0]
         else:
             er, ec = np.divmod(np.arange(out_f * in_f), in_f)
+        if ticket.seed is None:   # never: refused at the top unless kept_only
+            raise InvalidArgumentError("this ticket carries no seed of its random network")
         values = sample_plan_layer(plan, ticket.seed, idx).numpy()[er, ec].tolist()
         kept = masks[idx].numpy()[er, ec].tolist()
         kept_serves = dict(zip(zip(rows, cols), serves[idx]))
