@@ -67,11 +67,12 @@ def _meta(f: dataclasses.Field) -> dict | None:
 
 
 def _options(cls) -> list[tuple[dataclasses.Field, dict]]:
-    return [(f, _meta(f)) for f in dataclasses.fields(cls) if _meta(f) is not None]
+    return [(f, m) for f in dataclasses.fields(cls) if (m := _meta(f)) is not None]
 
 
 def flag_of(f: dataclasses.Field) -> str:
-    return _meta(f)["flag"] or "--" + f.name.replace("_", "-")
+    meta = _meta(f) or {}
+    return meta.get("flag") or "--" + f.name.replace("_", "-")
 
 
 # ----------------------------------------------------------------------------- text → value

@@ -56,7 +56,7 @@ class Trials:
         self.d, self.depth, self.seeds = d, depth, seeds
         self.dims = (d,) * (depth + 1)
         self.cache: dict = {}
-        self.targets = {}
+        self.targets: dict = {}
         self.runs = 0
         self.seconds = 0.0
 
@@ -201,10 +201,10 @@ def run_cell(d: int, depth: int, eps: float, seeds: int, rule_seeds: int, delta:
         return best[0] <= eps
 
     guess = max(1, math.floor(bits + math.log2(math.sqrt(d))))  # searched upwards from here
-    found = {}
     # Searched cheapest first, each from the previous answer (the dense and block-diagonal pairs
     # solve the same problems, so they need about the same n); printed in lever order.
-    found, measured = {}, {}
+    found: dict[str, int] = {}
+    measured: dict[str, tuple] = {}
     searches = (("balanced signs", "balanced", spectral_ok, None),
                 ("block-diagonal first sub-layer", "blockdiag", spectral_ok, "balanced"),
                 ("spectral, measured n", "dense", spectral_ok, "blockdiag"),
@@ -237,7 +237,7 @@ def run_cell(d: int, depth: int, eps: float, seeds: int, rule_seeds: int, delta:
     if cands:
         config = min(cands, key=lambda c: weights_of(c, dims, (found[c],) * depth)[0])
         n_layers = per_layer_search(trials, config, spectral_ok, found[config])
-        ok, good, ran = trials.passes(config, n_layers, spectral_ok)
+        _, good, ran = trials.passes(config, n_layers, spectral_ok)
         row("n per layer", config, n_layers, f"{good}/{ran}")
     for r in rows:
         r["extra_bits"] = tuple(v - bits for v in r["n"])

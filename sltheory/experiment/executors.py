@@ -51,7 +51,7 @@ def _limit_threads(threads: int) -> None:
     torch.set_num_threads(threads)
     try:
         import numba
-        numba.set_num_threads(min(threads, numba.config.NUMBA_NUM_THREADS))
+        numba.set_num_threads(min(threads, numba.config.NUMBA_NUM_THREADS))  # type: ignore[attr-defined]  # set at import
     except ImportError:  # pragma: no cover - numba is a dependency
         pass
 

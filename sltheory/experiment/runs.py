@@ -23,7 +23,7 @@ from pathlib import Path
 try:
     import fcntl
 except ImportError:  # not POSIX: no advisory locks, so stale temp files are never removed
-    fcntl = None
+    fcntl = None  # type: ignore[assignment]  # (no 'module or None' type; every use checks for None)
 
 from .._atomic import atomic_write, atomic_write_text, savefig_atomic
 from ..errors import InvalidArgumentError
@@ -103,7 +103,8 @@ class folder_lock:
 
     def __exit__(self, *exc) -> None:
         fd, self._fd = self._fd, None
-        os.close(fd)    # releases the lock
+        if fd is not None:   # (always set by __enter__)
+            os.close(fd)    # releases the lock
 
 
 class RunFolder:

@@ -78,7 +78,7 @@ def measure(width: int, eps: float, delta: float, seed: int, max_weights: int, c
     # one more certificate on the final masks (the ladder certifies once per rung)
     t0 = time.perf_counter()
     tgt = as_target(Ws)
-    weights = [lin.weight.detach().numpy() for lin in ticket.network if isinstance(lin, torch.nn.Linear)]
+    weights = [lin.weight.detach().numpy() for lin in ticket.network.modules() if isinstance(lin, torch.nn.Linear)]
     masks = [m.numpy() for m in ticket.masks]
     mats = [masked_sparse(w, m) for w, m in zip(weights, masks)]
     maps = [pair_effective_map(mats[2 * i], mats[2 * i + 1], rand.plan.signed[i]) for i in range(tgt.depth)]
@@ -97,8 +97,8 @@ def measure(width: int, eps: float, delta: float, seed: int, max_weights: int, c
         loaded = load_ticket(path)
         out["t_load"] = time.perf_counter() - t0
     out["dense_bytes"] = 8 * out["stored_weights"]
-    la = [m for m in ticket.network if isinstance(m, torch.nn.Linear)]
-    lb = [m for m in loaded.network if isinstance(m, torch.nn.Linear)]
+    la = [m for m in ticket.network.modules() if isinstance(m, torch.nn.Linear)]
+    lb = [m for m in loaded.network.modules() if isinstance(m, torch.nn.Linear)]
     out["bit_for_bit"] = bool(len(la) == len(lb)   # int64 views: signed zeros and NaN payloads too
                               and all(torch.equal(a.weight.view(torch.int64), b.weight.view(torch.int64))
                                       for a, b in zip(la, lb))

@@ -120,9 +120,8 @@ def draw_case(rng: np.random.Generator, index: int) -> Case:
         rescale = scale > 1
     eps = weight_tol = weight_bound = None
     lo, hi = (N_RANGE if mode == "best" else N_RANGE_EPS)[name]
-    n: int | None = int(rng.integers(lo, hi + 1))
-    if name == "burkholz" and depth == 3:
-        n = min(n, 7)
+    drawn = int(rng.integers(lo, hi + 1))
+    n: int | None = min(drawn, 7) if name == "burkholz" and depth == 3 else drawn
     if mode == "eps":
         # ε log-uniform in EPS_RANGE, times the output scale when rescaling (the masks then
         # approximate f/S to ε/S)

@@ -72,7 +72,7 @@ class SweepJob:
 
 def _target_module(weights, device):
     import torch
-    layers = []
+    layers: list[torch.nn.Module] = []
     for i, w in enumerate(weights):
         lin = torch.nn.Linear(w.shape[1], w.shape[0], bias=False, dtype=torch.float64, device=device)
         with torch.no_grad():

@@ -232,9 +232,11 @@ def _fingerprint(weights) -> str:
 
 def build_targets(cfg: SweepConfig, out=None) -> dict:
     """label → {'weights', 'x_test', 'y_test', 'rescale', 'rhos', 'dims', 'fingerprint', ...}."""
+    import torch
+
     from .. import data as datasets
 
-    targets = {}
+    targets: dict[str, dict] = {}
     dims = tuple(cfg.dims)
     W = datasets.gaussian_target(dims, cfg.target_seed)
     targets[f"gaussian {'-'.join(map(str, dims))}"] = dict(
@@ -249,7 +251,8 @@ def build_targets(cfg: SweepConfig, out=None) -> dict:
         t0 = time.perf_counter()
         # one thread: seconds even on busy cores, and the same weights whatever the pool does
         net = datasets.train_mlp(tdims, data, seed=cfg.train_seed, num_threads=1)
-        weights = [m.weight.detach().cpu().numpy().astype(np.float64) for m in net if hasattr(m, "weight")]
+        weights = [m.weight.detach().cpu().numpy().astype(np.float64) for m in net.modules()
+                   if isinstance(m, torch.nn.Linear)]
         acc = datasets.accuracy(net, data.x_test, data.y_test)
         if out is not None:
             print(f"trained {name} target {'-'.join(map(str, tdims))}: test accuracy {acc:.4f} "
@@ -388,10 +391,10 @@ def _median(vals):
 
 def _groups(rows):
     """(target, construction, rho_requested) → rows of the first ε (one per seed)."""
-    first_eps = {}
+    first_eps: dict[tuple, dict] = {}
     for r in rows:
         first_eps.setdefault((r["target"], r["construction"], r["rho_requested"], r["seed"]), r)
-    groups = {}
+    groups: dict[tuple, list[dict]] = {}
     for k, r in first_eps.items():
         groups.setdefault(k[:3], []).append(r)
     return {k: groups[k] for k in sorted(groups)}

@@ -27,6 +27,7 @@ from __future__ import annotations
 
 import argparse
 import sys
+from collections.abc import Callable
 from pathlib import Path
 
 from .._checks import path_arg
@@ -38,7 +39,7 @@ __all__ = ["EXPERIMENTS", "main"]
 
 #: name → (how to rebuild from a run folder into (fig_dir, table_dir), command producing the run).
 #: Each experiment's runs are under runs/<name>/.
-EXPERIMENTS = {
+EXPERIMENTS: dict[str, tuple[Callable[..., list], str]] = {
     "width_sweep": (lambda run, f, t: width_sweep.figures(run, f) + width_sweep.tables(run, t),
                     "python experiments/width_sweep.py"),
     "solver_time": (solver_time.report, "python experiments/solver_time.py"),
@@ -67,7 +68,8 @@ def main(argv=None, *, prog: str = "make_figures.py") -> dict:
             path_arg(f"--{name.replace('_', '-')}", getattr(args, name))
     output_dir("--fig-dir", args.fig_dir)
     output_dir("--table-dir", args.table_dir)
-    written, missing = [], []
+    written: list = []
+    missing: list[str] = []
     for name in only:
         rebuild, command = EXPERIMENTS[name]
         given = getattr(args, name)

@@ -91,7 +91,7 @@ def draw_ticket_graph(graph, ax=None, *, max_paths: int = 12, show_pruned: bool 
 
     pruned, shared, other = [], [], []
     by_weight: dict[tuple, list] = {s: [] for s in shown}
-    active = set()
+    active: set[tuple] = set()
     for u, v, d in graph.edges(data=True):
         seg = (pos[u], pos[v])
         if not d["kept"]:
