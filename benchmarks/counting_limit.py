@@ -68,8 +68,18 @@ from pathlib import Path
 os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
 
 import sltheory  # noqa: E402
-from sltheory.experiment.counting import (LEVER_ORDER, PASS, check_fits, csv_row, done_cells,  # noqa: E402,F401
-                                          read_saved, run_cell, run_folder, save_cell, warm_up)
+from sltheory.experiment.counting import (  # noqa: E402,F401
+    LEVER_ORDER,
+    PASS,
+    check_fits,
+    csv_row,
+    done_cells,
+    read_saved,
+    run_cell,
+    run_folder,
+    save_cell,
+    warm_up,
+)
 from sltheory.report.counting import print_cell, print_ratios, table  # noqa: E402,F401
 
 REPO_ROOT = Path(__file__).resolve().parents[1]

@@ -10,7 +10,6 @@ n = rule(n); depth L+1; random weights quadratic in n.
 
 from __future__ import annotations
 
-
 import numpy as np
 import sympy as sp
 

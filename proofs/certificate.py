@@ -18,8 +18,8 @@ from fractions import Fraction
 import numpy as np
 import sympy as sp
 
-from sltheory.certificate import sprocedure as _sdp
 from sltheory.bounds import propagate
+from sltheory.certificate import sprocedure as _sdp
 from sltheory.certificate.bound import EffectiveMap, certify, float_slack, pair_effective_map, pair_float_slack
 from sltheory.targets import as_target
 

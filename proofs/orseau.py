@@ -10,7 +10,6 @@ with probability ≥ 1 − δ. Orders: n = K b is polylogarithmic in 1/τ.
 
 from __future__ import annotations
 
-
 import sympy as sp
 
 from sltheory.constructions.orseau import CONSTRUCTION as SPEC

@@ -29,8 +29,8 @@ import sympy as sp
 from scipy.stats import beta as beta_dist
 
 import sltheory
-from sltheory.constructions import registry
 from sltheory.bounds import layer_error_budget, weight_tolerance
+from sltheory.constructions import registry
 from sltheory.constructions.subset_sum import reach_samples, samples_per_block, theorem_samples
 from sltheory.subset_sum import solve
 

@@ -31,21 +31,30 @@ import sys as _sys
 
 from . import certificate, data, experiment, report, search, ticket  # noqa: F401 (the sub-packages, as attributes)
 from . import data as datasets
+from ._version import __version__ as __version__
 from .api import approximate, random_network
 from .bounds import counting_lower_bound
 from .certificate import Certificate, adversarial_error, certify
 from .constructions.registry import constructions
 from .constructions.registry import get as construction
 from .data import gaussian_target
-from .errors import (ApproximationFailedError, CertificateError, DatasetError, InvalidArgumentError,
-                     NetworkTooLargeError, NormAssumptionError, RandomNetworkError, SltheoryError, TargetError,
-                     TicketFileError, TicketVersionError)
+from .errors import (
+    ApproximationFailedError,
+    CertificateError,
+    DatasetError,
+    InvalidArgumentError,
+    NetworkTooLargeError,
+    NormAssumptionError,
+    RandomNetworkError,
+    SltheoryError,
+    TargetError,
+    TicketFileError,
+    TicketVersionError,
+)
 from .network import Plan, RandomNetwork
 from .report import plotting
 from .targets import Target, as_target
 from .ticket import Ticket, load_ticket
-from ._version import __version__ as __version__
-
 
 #: Module paths from before the sub-package layout (issue 12), kept importable
 #: (``from sltheory.runs import RunFolder`` still works): old name → the module that now holds it.

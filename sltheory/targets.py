@@ -17,9 +17,9 @@ import torch
 from torch import nn
 
 from ._checks import strict_bool
-from .network import own_behaviour
-from .errors import NormAssumptionError, TargetError
 from ._linalg import GRAM_MIN_SIDE, spectral_norm_bound
+from .errors import NormAssumptionError, TargetError
+from .network import own_behaviour
 
 #: Relative safety factor applied to spectral norms computed by LAPACK, so that a norm used as an
 #: upper bound stays one despite the SVD's rounding (backward error ~ 1e-15 relative).

@@ -3,6 +3,7 @@
 import numpy as np
 import pytest
 import torch
+from _tickets import SMALL_N, check_ticket, linears  # noqa: E402
 from hypothesis import given, settings
 from hypothesis import strategies as st
 from torch import nn
@@ -10,8 +11,6 @@ from torch import nn
 import sltheory
 from sltheory import ApproximationFailedError, InvalidArgumentError, RandomNetworkError, TargetError
 from sltheory.testing import strategies as sst
-
-from _tickets import SMALL_N, check_ticket, linears  # noqa: E402
 
 CONSTRUCTIONS = sorted(sltheory.constructions())
 

@@ -16,7 +16,6 @@ from sltheory.report import counting as counting_report
 from sltheory.report import soundness as soundness_report
 from sltheory.testing.lower_bound import lower_bound, sequential
 
-
 # --- soundness ---------------------------------------------------------------------------------
 
 

@@ -6,13 +6,12 @@ import math
 import numpy as np
 import pytest
 import torch
+from _tickets import check_ticket, linears  # noqa: E402
 from scipy import stats
 
 import sltheory
 from sltheory import InvalidArgumentError
 from sltheory.constructions.subset_sum import samples_per_block
-
-from _tickets import check_ticket, linears  # noqa: E402
 
 NAME = "subset_sum_blockdiag"
 

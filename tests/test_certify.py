@@ -95,6 +95,7 @@ def test_adversarial_search_finds_a_relu_kink():
 
 
 # ----------------------------------------------------------------------------- tightened certificate
+from _tickets import SMALL_N  # noqa: E402
 from hypothesis import given, settings  # noqa: E402
 from hypothesis import strategies as st  # noqa: E402
 
@@ -102,8 +103,6 @@ from sltheory.certificate import sprocedure as _sdp  # noqa: E402
 from sltheory.certificate.bound import METHODS, sdp_bound  # noqa: E402
 from sltheory.errors import InvalidArgumentError  # noqa: E402
 from sltheory.testing import strategies as sst  # noqa: E402
-
-from _tickets import SMALL_N  # noqa: E402
 
 
 def _perturbed_maps(tgt, rng, scale):

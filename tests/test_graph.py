@@ -12,13 +12,12 @@ import matplotlib.pyplot as plt  # noqa: E402
 import networkx as nx  # noqa: E402
 import numpy as np  # noqa: E402
 import pytest  # noqa: E402
+from _tickets import linears  # noqa: E402
 
 import sltheory  # noqa: E402
 from sltheory import InvalidArgumentError, NetworkTooLargeError  # noqa: E402
 from sltheory.certificate.bound import pair_effective_map  # noqa: E402
 from sltheory.report.plotting import draw_ticket_graph, graph_from_json, graph_to_json, weight_label  # noqa: E402
-
-from _tickets import linears  # noqa: E402
 
 CONSTRUCTIONS = sorted(sltheory.constructions())
 #: samples per block of the tiny tickets (a few hundred random weights each)

@@ -4,11 +4,10 @@ the ticket carries (issue 11, D1), and ``Ticket.recertify`` recomputes it from t
 import numpy as np
 import pytest
 import torch
+from _tickets import ADV
 
 import sltheory
 from sltheory.constructions import registry
-
-from _tickets import ADV
 
 CONSTRUCTIONS = sorted(sltheory.constructions())
 N = {"subset_sum": 10, "subset_sum_blockdiag": 10, "malach": 200, "orseau": 200, "burkholz": 8}

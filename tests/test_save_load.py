@@ -6,13 +6,12 @@ import os
 import numpy as np
 import pytest
 import torch
+from _tickets import SMALL_N  # noqa: E402
 from torch import nn
 
 import sltheory
 from sltheory import InvalidArgumentError, TicketFileError, TicketVersionError
 from sltheory.ticket.fileformat import FORMAT_VERSION, _file_digest, _index_dtype, _npy_bytes
-
-from _tickets import SMALL_N  # noqa: E402
 
 CONSTRUCTIONS = sorted(sltheory.constructions())
 

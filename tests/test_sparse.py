@@ -5,17 +5,14 @@ import math
 import numpy as np
 import pytest
 import torch
+from _tickets import check_ticket, linears  # noqa: E402
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
 import sltheory
 from sltheory import ApproximationFailedError, InvalidArgumentError
-from sltheory.constructions.subset_sum import (num_problems, per_weight_samples, reach_failure,
-                                               reach_samples_per_weight)
-from sltheory.subset_sum import (brute_force, brute_force_sparsest, masks_to_bool, popcount, solve,
-                                 subset_sums)
-
-from _tickets import check_ticket, linears  # noqa: E402
+from sltheory.constructions.subset_sum import num_problems, per_weight_samples, reach_failure, reach_samples_per_weight
+from sltheory.subset_sum import brute_force, brute_force_sparsest, masks_to_bool, popcount, solve, subset_sums
 
 
 # ------------------------------------------------------------------ minimum cardinality

@@ -6,8 +6,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from sltheory.errors import InvalidArgumentError
-from sltheory.subset_sum import (brute_force, brute_force_min_size, masks_to_bool, popcount, solve,
-                                 subset_sums)
+from sltheory.subset_sum import brute_force, brute_force_min_size, masks_to_bool, popcount, solve, subset_sums
 
 
 @st.composite

@@ -86,11 +86,11 @@ import numpy as np
 import scipy.sparse as sp
 import scipy.sparse.linalg  # noqa: F401  (sp.linalg.norm)
 
-from . import sprocedure
 from .._linalg import UNIT_ROUNDOFF, gamma
 from ..bounds import propagate
 from ..errors import CertificateError, InvalidArgumentError
 from ..targets import Target, spectral_norm
+from . import sprocedure
 
 #: The certificate methods: "layerwise" (the recursion), "sdp" (the S-procedure bound, whatever
 #: its cost), "auto" (the S-procedure bound when a Newton step costs ≤ SDP_MAX_FLOPS; the smaller).

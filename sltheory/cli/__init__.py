@@ -32,8 +32,17 @@ from __future__ import annotations
 import sys
 from pathlib import Path
 
-from .._checks import (MIN_DELTA, MIN_EPS, delta_arg, device_arg, dims_arg, eps_arg, nonnegative_int, path_arg,
-                      positive_float)
+from .._checks import (
+    MIN_DELTA,
+    MIN_EPS,
+    delta_arg,
+    device_arg,
+    dims_arg,
+    eps_arg,
+    nonnegative_int,
+    path_arg,
+    positive_float,
+)
 from .._checks import output_dir_arg as output_dir
 from ..constructions._pairs import MAX_RANDOM_WEIGHTS
 from ..errors import SltheoryError

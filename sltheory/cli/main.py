@@ -39,8 +39,13 @@ import sltheory
 
 from .. import cli
 from .._checks import path_arg
-from ..errors import (ApproximationFailedError, CertificateError, InvalidArgumentError, NormAssumptionError,
-                      SltheoryError)
+from ..errors import (
+    ApproximationFailedError,
+    CertificateError,
+    InvalidArgumentError,
+    NormAssumptionError,
+    SltheoryError,
+)
 from .targetfile import check_target_path, load_target_file, regular_file
 
 PROG = "sltheory"

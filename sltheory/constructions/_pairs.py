@@ -30,9 +30,9 @@ import numpy as np
 import scipy.sparse as sp
 from numba import njit
 
+from .._checks import bound_args, depth_arg, nonnegative_int, positive_float, rule_samples, strict_bool
 from ..bounds import layer_error_budget, weight_tolerance, weight_tolerance_heuristic
 from ..certificate.bound import certify
-from .._checks import bound_args, depth_arg, nonnegative_int, positive_float, rule_samples, strict_bool
 from ..errors import ApproximationFailedError, InvalidArgumentError, NetworkTooLargeError
 from ..network import Plan, RandomNetwork
 from ..targets import Target

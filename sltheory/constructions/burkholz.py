@@ -33,6 +33,7 @@ import math
 
 import numpy as np
 
+from .._backend import ops
 from .._checks import bound_args, depth_arg, nonnegative_int, plan_args, positive_float, rule_samples
 from ..certificate.bound import METHODS, Certificate, _csr, certify_copies, pair_effective_map
 from ..errors import ApproximationFailedError, CertificateError, InvalidArgumentError, NetworkTooLargeError
@@ -41,9 +42,7 @@ from ..subset_sum import masks_to_bool, solve
 from ..targets import Target
 from ._pairs import MAX_RANDOM_WEIGHTS, PairLayer, masked_sparse
 from .base import Construction, PruneResult, check_layout
-from .._backend import ops
 from .subset_sum import C_DEFAULT, MAX_N, N_REACH, samples_per_block
-
 
 #: Smallest per-weight tolerance the sweep tries (float64 sums resolve ~1e-16 of their size).
 TOL_MIN = 2.0 ** -40

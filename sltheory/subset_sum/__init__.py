@@ -6,8 +6,8 @@ on any device (:mod:`.torch_solver`) and brute force (:mod:`.reference`) to test
 May import: the foundation only (``sltheory.errors``).
 """
 
-from .reference import brute_force, brute_force_min_size, brute_force_sparsest
 from ._kernels import MAX_SAMPLES
+from .reference import brute_force, brute_force_min_size, brute_force_sparsest
 from .solver import MODES, STAGES, SubsetSumResult, masks_to_bool, popcount, solve, subset_sums
 
 __all__ = ["MAX_SAMPLES", "MODES", "STAGES", "SubsetSumResult", "brute_force", "brute_force_min_size",
