@@ -1,4 +1,4 @@
-"""The certified bound of ``ticket.error_bound`` (sltheory/certify.py) as an inequality chain.
+"""The certified bound of ``ticket.error_bound`` (sltheory/certificate/bound.py) as an inequality chain.
 
 Each step of the module docstring of :mod:`sltheory.certificate.bound` is checked: the identities with
 sympy (symbolic), the inequalities sympy cannot decide on grids, and the whole chain end to end
