@@ -250,6 +250,16 @@ def test_verify_wrong_target(name, needle, files, ticket_file, capsys):
     assert needle in _one_error_line(capsys, "verify")
 
 
+class _Evil:
+    """Unpickling it creates the file ``path`` (stands for code run from a file)."""
+
+    def __init__(self, path: str):
+        self.path = path
+
+    def __reduce__(self):
+        return (open, (self.path, "w"))
+
+
 def test_verify_recorded_target_changed_or_gone(files, tmp_path, capsys):
     target = tmp_path / "sd.pt"
     shutil.copyfile(files / "sd.pt", target)
@@ -258,6 +268,13 @@ def test_verify_recorded_target_changed_or_gone(files, tmp_path, capsys):
     shutil.copyfile(files / "other.pt", target)
     assert main(["verify", str(out)]) == 2
     assert "has changed since" in _one_error_line(capsys, "verify")
+    # a replaced file is refused by its digest before it is parsed: with --allow-pickle, a pickle that
+    # would run code when loaded is never loaded
+    marker = tmp_path / "ran"
+    with open(target, "wb") as fh:
+        torch.save(_Evil(str(marker)), fh)
+    assert main(["verify", str(out), "--allow-pickle"]) == 2
+    assert "has changed since" in _one_error_line(capsys, "verify") and not marker.exists()
     target.unlink()
     assert main(["verify", str(out)]) == 2
     assert "does not exist" in _one_error_line(capsys, "verify")
@@ -296,6 +313,17 @@ def test_delegation(command, module, monkeypatch, capsys):
     assert main([command, "--eps", "0.1", "-x"]) == 0 and seen == [["--eps", "0.1", "-x"]]
     assert main([command, "--bad"]) == 2
     assert "--bad is bad" in _one_error_line(capsys, command)
+
+
+def test_figures_without_saved_results_fails(tmp_path, capsys):
+    """The real figures command: an experiment with no saved results is a failure (exit 1), as in
+    experiments/make_figures.py."""
+    empty = tmp_path / "run"
+    empty.mkdir()
+    argv = ["figures", "--only", "width_sweep", "--width-sweep", str(empty), "--fig-dir", str(tmp_path / "f"),
+            "--table-dir", str(tmp_path / "t")]
+    assert main(argv) == 1
+    assert "missing: width_sweep" in capsys.readouterr().out
 
 
 @pytest.mark.parametrize("command", ["sweep", "figures"])

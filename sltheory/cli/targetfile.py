@@ -94,12 +94,19 @@ def file_sha256(name: str, path: Path) -> str:
     return hashlib.sha256(read_bytes(name, path)).hexdigest()
 
 
-def load_target_file(name: str, value, *, allow_pickle: bool = False, on_unpickle=None) -> TargetFile:
+def load_target_file(name: str, value, *, allow_pickle: bool = False, on_unpickle=None,
+                     expected_sha256: str | None = None) -> TargetFile:
     """Read the target in file ``value`` (module docstring). ``on_unpickle(message)`` is called
-    once, before any unpickling, when a whole module is loaded with ``allow_pickle``."""
+    once, before any unpickling, when a whole module is loaded with ``allow_pickle``. With
+    ``expected_sha256``, a file whose bytes hash otherwise is refused (InvalidArgumentError) before
+    anything is parsed — so a replaced file is never unpickled."""
     path = check_target_path(name, value)
     data = read_bytes(name, path)
     digest = hashlib.sha256(data).hexdigest()
+    if expected_sha256 is not None and digest != expected_sha256:
+        raise InvalidArgumentError(f"{name} {path} has changed since (SHA-256 {digest[:12]}… ≠ recorded "
+                                   f"{expected_sha256[:12]}…): pass --target TARGET to verify against a file of "
+                                   "your choice")
     if path.suffix.lower() == ".npz":
         return TargetFile(path, _from_npz(name, path, data), digest, "npz")
     obj, unpickled = _torch_load(name, path, data, allow_pickle=allow_pickle, on_unpickle=on_unpickle)
