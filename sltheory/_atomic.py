@@ -20,7 +20,7 @@ except ImportError:  # not POSIX: no advisory locks, so stale temp files are nev
 
 from .errors import InvalidArgumentError
 
-__all__ = ["atomic_write", "atomic_write_text", "savefig_atomic"]
+__all__ = ["atomic_write", "atomic_write_text", "savefig_atomic", "savefig_formats"]
 
 
 #: Temp files of :func:`atomic_write`: ``.sl-<writer's pid>-<8 random hex digits>.tmp`` in the
@@ -227,3 +227,11 @@ def savefig_atomic(fig, path) -> None:
     path = Path(path)
     atomic_write(path, lambda fh: fig.savefig(fh, format=path.suffix.lstrip("."), dpi=150, bbox_inches="tight"),
                  binary=True)
+
+
+def savefig_formats(fig, folder, name: str, suffixes=("pdf", "png")) -> list[Path]:
+    """``fig`` saved as ``folder/name.<suffix>`` for each suffix (:func:`savefig_atomic`); the paths."""
+    paths = [Path(folder) / f"{name}.{suffix}" for suffix in suffixes]
+    for path in paths:
+        savefig_atomic(fig, path)
+    return paths

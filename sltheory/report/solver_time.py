@@ -4,7 +4,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from ..experiment.runs import atomic_write_text, read_rows, savefig_atomic
+from .._atomic import savefig_formats
+from ..experiment.runs import atomic_write_text, read_rows
 
 __all__ = ["COLUMNS", "KEY", "METHODS", "figure", "table", "report"]
 
@@ -43,11 +44,7 @@ def figure(run_dir, out_dir) -> list[Path]:
     ax.grid(True, which="major", alpha=0.3)
     ax.legend(fontsize=7)
     fig.tight_layout()
-    paths = []
-    for suffix in ("pdf", "png"):
-        p = Path(out_dir) / f"solver_time.{suffix}"
-        savefig_atomic(fig, p)
-        paths.append(p)
+    paths = savefig_formats(fig, out_dir, "solver_time")
     plt.close(fig)
     return paths
 

@@ -5,7 +5,8 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from ..experiment.runs import read_rows, savefig_atomic
+from .._atomic import savefig_formats
+from ..experiment.runs import read_rows
 from .plotting import draw_ticket_graph, graph_from_json
 
 __all__ = ["COLUMNS", "KEY", "figure"]
@@ -31,10 +32,6 @@ def figure(run_dir, out_dir) -> list[Path]:
     ax.set_title(f"{cfg['construction']} ticket for a {row['dims']} target (n = {row['n']}): "
                  f"{row['kept_weights']} of {row['random_weights']} random weights kept, "
                  f"certified error ≤ {row['error_bound']:.2g}", fontsize=9)
-    paths = []
-    for suffix in ("pdf", "png"):
-        p = Path(out_dir) / f"ticket_graph.{suffix}"
-        savefig_atomic(fig, p)
-        paths.append(p)
+    paths = savefig_formats(fig, out_dir, "ticket_graph")
     plt.close(fig)
     return paths

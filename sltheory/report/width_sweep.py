@@ -16,9 +16,10 @@ from pathlib import Path
 
 import numpy as np
 
+from .._atomic import savefig_formats
 from ..bounds import counting_lower_bound
 from ..experiment import width_sweep as sweep
-from ..experiment.runs import atomic_write_text, latest, read_rows, savefig_atomic
+from ..experiment.runs import atomic_write_text, latest, read_rows
 from ..experiment.sweep import COLUMNS
 from ..experiment.width_sweep import _median, summary_records, theorem_curve
 
@@ -101,10 +102,7 @@ def figures(run_dir, out_dir) -> list[Path]:
     paths = []
 
     def save(fig, name):
-        for suffix in ("pdf", "png"):
-            p = out_dir / f"{name}.{suffix}"
-            savefig_atomic(fig, p)
-            paths.append(p)
+        paths.extend(savefig_formats(fig, out_dir, name))
         plt.close(fig)
 
     # 1. error vs overparameterization, one panel per construction (Gaussian target)
