@@ -31,7 +31,6 @@ import dataclasses
 import importlib
 import math
 import os
-import stat
 import sys
 from pathlib import Path
 
@@ -188,16 +187,8 @@ def _output_file(name: str, value, *, not_same_as: Path | None = None) -> Path:
         raise InvalidArgumentError(f"{name} {path}: folder {folder} does not exist")
     if not os.access(folder, os.W_OK | os.X_OK):
         raise InvalidArgumentError(f"{name} {path}: folder {folder} is not writable")
-    try:
-        mode = os.stat(path).st_mode
-    except FileNotFoundError:
+    if not regular_file(name, path, missing_ok=True):
         return path
-    except OSError as exc:
-        raise InvalidArgumentError(f"{name} {path}: {exc.strerror or exc}") from None
-    if stat.S_ISDIR(mode):
-        raise InvalidArgumentError(f"{name} {path} is a folder")
-    if not stat.S_ISREG(mode):
-        raise InvalidArgumentError(f"{name} {path} is not a regular file (a FIFO, device or socket)")
     if not_same_as is not None and os.path.samefile(path, not_same_as):
         raise InvalidArgumentError(f"{name} {path} is the target file: writing the ticket would replace it")
     return path

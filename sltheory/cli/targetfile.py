@@ -64,19 +64,22 @@ def check_target_path(name: str, value) -> Path:
     return path
 
 
-def regular_file(name: str, path: Path) -> None:
-    """InvalidArgumentError unless ``path`` is an existing regular file (a folder, FIFO, device or
-    socket is refused without being opened)."""
+def regular_file(name: str, path: Path, *, missing_ok: bool = False) -> bool:
+    """InvalidArgumentError unless ``path`` is a regular file (a folder, FIFO, device or socket is
+    refused without being opened), or — with ``missing_ok`` — does not exist. Whether it exists."""
     try:
         mode = os.stat(path).st_mode
     except FileNotFoundError:
+        if missing_ok:
+            return False
         raise InvalidArgumentError(f"{name} {path}: no such file") from None
     except OSError as exc:
-        raise InvalidArgumentError(f"{name} {path}: cannot read it: {exc.strerror or exc}") from None
+        raise InvalidArgumentError(f"{name} {path}: cannot access it: {exc.strerror or exc}") from None
     if stat.S_ISDIR(mode):
         raise InvalidArgumentError(f"{name} {path} is a folder, not a file")
     if not stat.S_ISREG(mode):
         raise InvalidArgumentError(f"{name} {path} is not a regular file (a FIFO, device or socket)")
+    return True
 
 
 def read_bytes(name: str, path: Path) -> bytes:
