@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -30,17 +31,26 @@ class Plan:
     delta: float | None
     constant: float | None
     options: dict = field(default_factory=dict)
-    #: ("uniform",): i.i.d. U[−1, 1); ("hyperbolic", γ): symmetric, |w| log-uniform on [γ, 1]
-    #: (density ∝ 1/|w|, Orseau et al. 2020).
+    #: The law of every random weight (see :func:`sample_layer`): ("uniform",) i.i.d. U[−1, 1),
+    #: ("uniform", s) U[−s, s); ("hyperbolic", γ) symmetric, |w| log-uniform on [γ, 1] (density
+    #: ∝ 1/|w|, Orseau et al. 2020), ("hyperbolic", γ, Γ) on [γ, Γ]; ("binary",) ±1, ("binary", s)
+    #: ±s, each sign with probability ½.
     distribution: tuple = ("uniform",)
     #: Per random linear, its structure (empty: every layer dense): ("dense",); ("slots", n,
     #: signed) — one weight per row, sampled only there (see :func:`slot_columns`); or
     #: ("balanced",) — dense, magnitudes random, signs fixed to a checkerboard (see
     #: :func:`sample_plan_layer`).
     layer_kinds: tuple = ()
+    #: Per random linear, its own law (empty: every layer ``distribution``), e.g. a first layer
+    #: U(−2, 2) and the rest U(−1, 1).
+    layer_distributions: tuple = ()
 
     def layer_kind(self, t: int) -> tuple:
         return tuple(self.layer_kinds[t]) if self.layer_kinds else ("dense",)
+
+    def layer_distribution(self, t: int) -> tuple:
+        """The law of random linear t's weights."""
+        return tuple(self.layer_distributions[t]) if self.layer_distributions else tuple(self.distribution)
 
     def layer_weights(self, t: int) -> int:
         """Random weights of linear t: out·in when dense, out (one per row) when slot-structured."""
@@ -113,18 +123,47 @@ def sample_layer(seed: int, index: int, shape: tuple[int, ...], distribution=("u
                  device=None) -> torch.Tensor:
     """Weights of random layer ``index``, float64, from (seed, index) only.
 
-    ``("uniform",)``: i.i.d. U[−1, 1). ``("hyperbolic", γ)``: u ~ U[−1, 1), w = sign(u) γ^{|u|},
-    so |w| is log-uniform on (γ, 1] (density ∝ 1/|w|) with a symmetric sign.
+    Every law is a fixed transform of the same draws u ~ U[−1, 1) (one stream per layer):
+    ``("uniform",)``: w = u; ``("uniform", s)``: w = s·u, i.e. U[−s, s). ``("hyperbolic", γ)``:
+    w = sign(u) γ^{|u|}, so |w| is log-uniform on (γ, 1] (density ∝ 1/|w|) with a symmetric sign;
+    ``("hyperbolic", γ, Γ)``: w = sign(u) Γ (γ/Γ)^{|u|}, |w| log-uniform on (γ, Γ].
+    ``("binary",)``: w = sign(u) ∈ {−1, +1}; ``("binary", s)``: ±s (a zero draw counts as +).
     """
+    check_distribution(distribution)
     rng = np.random.default_rng(np.random.SeedSequence(int(seed), spawn_key=(int(index),)))
     w = rng.random(shape)
     w *= 2.0
     w -= 1.0
-    if distribution[0] == "hyperbolic":
-        w = np.sign(w) * float(distribution[1]) ** np.abs(w)
-    elif distribution[0] != "uniform":
-        raise RandomNetworkError(f"unknown distribution {distribution!r}")
+    name, params = distribution[0], [float(v) for v in distribution[1:]]
+    if name == "uniform":
+        if params:
+            w *= params[0]
+    elif name == "hyperbolic":
+        lo, hi = params[0], (params[1] if len(params) > 1 else 1.0)
+        w = np.sign(w) * hi * (lo / hi) ** np.abs(w)
+    else:   # binary
+        w = np.where(w < 0.0, -1.0, 1.0) * (params[0] if params else 1.0)
     return torch.from_numpy(w).to(device or "cpu")
+
+
+def check_distribution(distribution) -> None:
+    """RandomNetworkError unless ``distribution`` is one of :func:`sample_layer`'s laws with finite,
+    positive parameters (hyperbolic: 0 < γ < Γ)."""
+    ok = isinstance(distribution, tuple) and len(distribution) >= 1 and isinstance(distribution[0], str)
+    if ok:
+        name, params = distribution[0], distribution[1:]
+        ok = all(isinstance(v, (int, float)) and not isinstance(v, bool) and math.isfinite(v) and v > 0
+                 for v in params)
+        if name in ("uniform", "binary"):
+            ok = ok and len(params) <= 1
+        elif name == "hyperbolic":
+            ok = ok and len(params) in (1, 2) and float(params[0]) < (float(params[1]) if len(params) == 2 else 1.0)
+        else:
+            ok = False
+    if not ok:
+        raise RandomNetworkError(f"unknown distribution {distribution!r}: expected ('uniform'[, s]), "
+                                 "('hyperbolic', γ[, Γ]) with 0 < γ < Γ (default 1) or ('binary'[, s]), "
+                                 "parameters finite and > 0")
 
 
 def slot_columns(kind: tuple, rows: int) -> tuple[np.ndarray, np.ndarray]:
@@ -141,16 +180,16 @@ def slot_columns(kind: tuple, rows: int) -> tuple[np.ndarray, np.ndarray]:
 def sample_plan_layer(plan: Plan, seed: int, t: int, device=None) -> torch.Tensor:
     """Random linear t of ``plan``, float64, from (seed, t) only: :func:`sample_layer` for a dense
     layer; for a ("slots", n, signed) layer, row k holds one weight, sign_k·|w_k| at column j_k
-    (:func:`slot_columns`), with w the layer's first ``rows`` draws of ``plan.distribution`` (so
+    (:func:`slot_columns`), with w the layer's first ``rows`` draws of its law (``plan.layer_distribution(t)``) (so
     |w_k| has the law of a dense layer's |weight|; the slot fixes its sign), zeros elsewhere; for
     a ("balanced",) layer, entry (r, c) is (−1)^{r+c}·|w_rc| with w the dense layer's draws, so any
     run of consecutive columns holds as many positive as negative weights in every row (±1)."""
     shape = tuple(plan.layer_shapes[t])
     kind = plan.layer_kind(t)
     if kind[0] == "dense":
-        return sample_layer(seed, t, shape, plan.distribution, device=device)
+        return sample_layer(seed, t, shape, plan.layer_distribution(t), device=device)
     if kind[0] == "balanced":
-        w = sample_layer(seed, t, shape, plan.distribution).abs_()
+        w = sample_layer(seed, t, shape, plan.layer_distribution(t)).abs_()
         rows, cols = shape
         flip = (np.arange(rows)[:, None] + np.arange(cols)[None, :]) % 2 == 1
         w[torch.from_numpy(flip)] *= -1.0
@@ -158,7 +197,7 @@ def sample_plan_layer(plan: Plan, seed: int, t: int, device=None) -> torch.Tenso
     if kind[0] != "slots":
         raise RandomNetworkError(f"unknown layer kind {kind!r}")
     rows, cols = shape
-    values = sample_layer(seed, t, (rows,), plan.distribution).numpy()
+    values = sample_layer(seed, t, (rows,), plan.layer_distribution(t)).numpy()
     col, sign = slot_columns(kind, rows)
     if rows and int(col.max()) >= cols:
         raise RandomNetworkError(f"slot layer {t} of shape {shape} needs {int(col.max()) + 1} inputs")

@@ -6,6 +6,7 @@ from pathlib import Path
 
 import sympy as sp
 
+from proofs.__main__ import MODULES
 from proofs._check import Proof
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -16,8 +17,10 @@ def test_python_m_proofs_passes():
                          timeout=600)
     assert res.returncode == 0, res.stdout + res.stderr
     lines = res.stdout.splitlines()
-    for theorem in ("counting", "certificate", "subset_sum", "blockdiag", "malach", "orseau", "burkholz"):
-        assert any(theorem in line for line in lines)
+    assert {"counting", "certificate", "subset_sum", "subset_sum_blockdiag", "malach", "orseau",
+            "burkholz"} <= set(MODULES)
+    for theorem in MODULES:   # every module printed its steps
+        assert any(f"] {theorem.replace('subset_sum_blockdiag', 'blockdiag')}" in line for line in lines), theorem
     assert lines[-1].endswith(")") and " 0 failed" in lines[-1]
     assert not any(line.startswith("[FAIL]") for line in lines)
     # every step says how it was checked

@@ -113,7 +113,7 @@ def test_impractical_theorem_width_raises_before_sampling(construction):
 
 def test_every_construction_is_registered_with_a_citation():
     listing = sltheory.constructions()
-    assert set(listing) == {"subset_sum", "subset_sum_blockdiag", "malach", "orseau", "burkholz"}
+    assert set(listing) >= {"subset_sum", "subset_sum_blockdiag", "malach", "orseau", "burkholz"}
     for name, citation in listing.items():
         assert "arXiv:" in citation
         spec = sltheory.construction(name)

@@ -16,7 +16,12 @@ Per target layer W (d_out × d_in) and random pair (A: H × d_in, B: d_out × H)
   with the target's actual norms, is reported (no norm assumption).
 
 A selector is ``select(samples (P, n), targets (P,), counts (P,), tol) → (chosen bool (P, n),
-errors (P,))`` with tol = 0 meaning "the best this selector can do".
+errors (P,))`` with tol = 0 meaning "the best this selector can do". A selector with the attribute
+``per_layer = True`` is called ``select(layer, idx, tol)`` instead (``layer`` the
+:class:`PairLayer`, ``idx`` the problems to solve): for a mechanism that looks at the two factors
+|a_k| and B[o, k] of a sample separately (:meth:`PairLayer.factors`), not only at their product.
+The slot assignment is :func:`assign_slots` (greedy) unless a construction passes its own
+``assign(A, signed, cap) → (unit_slot, slot_units, slot_count)`` (e.g. blocks fixed in advance).
 """
 
 from __future__ import annotations
@@ -43,7 +48,8 @@ from .base import Construction, PruneResult, pair_maps
 #: Raise it with ``max_weights=``.
 MAX_RANDOM_WEIGHTS = 200_000_000
 
-Selector = Callable[[np.ndarray, np.ndarray, np.ndarray, float], tuple[np.ndarray, np.ndarray]]
+#: select(samples, targets, counts, tol), or select(layer, idx, tol) when it has ``per_layer = True``.
+Selector = Callable[..., tuple[np.ndarray, np.ndarray]]
 
 
 @njit(cache=True)
@@ -83,10 +89,11 @@ def assign_slots(A, signed, cap):
 class PairLayer:
     """One target layer's problems: (d_out × slots) problems of ≤ n samples each."""
 
-    def __init__(self, A: np.ndarray, B: np.ndarray, W: np.ndarray, signed: bool, n: int, select: Selector):
+    def __init__(self, A: np.ndarray, B: np.ndarray, W: np.ndarray, signed: bool, n: int, select: Selector,
+                 assign: Callable | None = None):
         d_out, d_in = W.shape
         self.A, self.B, self.W, self.signed, self.n = A, B, W, signed, n
-        self.unit_slot, self.slot_units, self.slot_count = assign_slots(A, signed, n)
+        self.unit_slot, self.slot_units, self.slot_count = (assign or assign_slots)(A, signed, n)
         n_slots = self.slot_units.shape[0]
         self.slot_input = np.arange(n_slots) // 2 if signed else np.arange(n_slots)
         slot_sign = np.where(np.arange(n_slots) % 2 == 1, -1.0, 1.0) if signed else np.ones(n_slots)
@@ -106,8 +113,21 @@ class PairLayer:
         """(Re)solve the problems whose error exceeds ``only_above`` (all if None)."""
         idx = np.arange(self.targets.size) if only_above is None else np.flatnonzero(self.errors > only_above)
         if idx.size:
-            self.chosen[idx], self.errors[idx] = self.select(self.samples[idx], self.targets[idx],
-                                                            self.counts[idx], tol)
+            if getattr(self.select, "per_layer", False):
+                self.chosen[idx], self.errors[idx] = self.select(self, idx, tol)
+            else:
+                self.chosen[idx], self.errors[idx] = self.select(self.samples[idx], self.targets[idx],
+                                                                self.counts[idx], tol)
+
+    def factors(self, idx: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """The two factors of problems ``idx``' samples: (|a_k|, B[o, k]) for the i-th unit k of
+        the slot, each (len(idx), n), zero past the slot's count (samples = their product)."""
+        n_slots = self.slot_units.shape[0]
+        o, slot = np.divmod(np.asarray(idx), n_slots)
+        units = self.slot_units[slot]                                          # (P, n)
+        valid = self.valid[slot]
+        a_abs = np.abs(self.A[units, self.slot_input[slot][:, None]]) * valid
+        return a_abs, self.B[o[:, None], units] * valid
 
     def pair_masks(self) -> tuple[np.ndarray, np.ndarray]:
         d_out = self.W.shape[0]
@@ -260,10 +280,12 @@ def masked_sparse(W: np.ndarray, mask: np.ndarray) -> sp.csr_matrix:
 
 
 def prune_pairs(target: Target, rand: RandomNetwork, *, eps, select: Selector | Sequence[Selector],
-                n_needed: Callable[[int, float, float], int], weight_tol=None) -> PruneResult:
+                n_needed: Callable[[int, float, float], int], weight_tol=None,
+                assign: Callable | None = None) -> PruneResult:
     """Prune a depth-2l pair network: one :class:`PairLayer` per target layer, then :func:`ladder`
     (network-level ``eps``, or best effort when None) or :func:`per_weight` (``weight_tol``).
-    ``select``: one selector, or one per layer."""
+    ``select``: one selector, or one per layer; ``assign``: the slot assignment (default
+    :func:`assign_slots`)."""
     if weight_tol is not None:
         if eps is not None:
             raise InvalidArgumentError("give eps (network-level) or weight_tol (per-weight), not both")
@@ -275,7 +297,7 @@ def prune_pairs(target: Target, rand: RandomNetwork, *, eps, select: Selector | 
         A = lins[pair[0]].weight.detach().cpu().numpy()
         B = lins[pair[1]].weight.detach().cpu().numpy()
         layers.append(PairLayer(A, B, W, plan.signed[i], plan.n[i],
-                                select[i] if isinstance(select, Sequence) else select))
+                                select[i] if isinstance(select, Sequence) else select, assign))
 
     def finish():
         """Fresh mask arrays (never views of the solver's state) and the certificate computed

@@ -33,6 +33,24 @@ class Construction(ABC):
 
     name: ClassVar[str]
     citation: ClassVar[str]
+    #: Whose construction this is: "paper" (the paper's own steps, as its text, restatements or
+    #: official code describe them) or "ours" (a variant or design of sltheory's; the citation
+    #: says of what). Shown in the fidelity table and ``sltheory constructions``.
+    whose: ClassVar[str] = "paper"
+
+    # ------------------------------------------------------------ experiment hints
+    # Sizes where this construction's tickets take seconds on 2 cores; the soundness benchmark
+    # (sltheory.experiment.soundness) draws its cases from them, so a new construction touches no
+    # experiment file.
+    #: Samples per block drawn (with n=) in the "best" mode / in the "eps" and "weight_tol" modes.
+    soundness_n: ClassVar[tuple[int, int]] = (3, 16)
+    soundness_n_eps: ClassVar[tuple[int, int]] = (6, 20)
+    #: ε drawn log-uniform in this range in the "eps" mode.
+    soundness_eps: ClassVar[tuple[float, float]] = (0.02, 0.5)
+    #: Narrower hidden layers (≤ 6) at target depth 3 (a costly construction).
+    soundness_small: ClassVar[bool] = False
+    #: Whether half of the "eps" cases use the theorem's width rule (n=None) instead of a drawn n.
+    soundness_rule: ClassVar[bool] = False
 
     @abstractmethod
     def plan(self, shapes: tuple[tuple[int, int], ...], *, eps: float | None, delta: float,

@@ -120,6 +120,12 @@ class Burkholz(Construction):
     citation = ("Burkholz. Most activation functions can win the lottery without excessive depth. "
                 "NeurIPS 2022, arXiv:2205.02321 (depth L+1; structure of the official code "
                 "RelationalML/LT-existence)")
+    soundness_n = (2, 9)
+    soundness_n_eps = (4, 10)
+    #: its tolerance sweep is slow at small ε
+    soundness_eps = (0.05, 0.6)
+    soundness_small = True
+    soundness_rule = True
 
     def _ns(self, dims, eps, delta, C, n_reach):
         return [copies_rule(dims, eps, delta, C, n_reach)] * (len(dims) - 1)

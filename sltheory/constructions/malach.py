@@ -80,6 +80,9 @@ class Malach(PairConstruction):
     name = "malach"
     citation = ("Malach, Yehudai, Shalev-Shwartz, Shamir. Proving the lottery ticket hypothesis: "
                 "pruning is all you need. ICML 2020, arXiv:2002.00585, Theorem 2.1 (weight-subnetworks)")
+    soundness_n = (10, 150)
+    soundness_n_eps = (60, 300)
+    soundness_small = True
 
     def samples(self, i, dims, eps, delta, C=1):
         return samples_per_block(dims[i], dims[i + 1], len(dims) - 1, eps, delta, i == 0, C)

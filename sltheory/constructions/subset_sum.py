@@ -168,6 +168,8 @@ class SubsetSum(PairConstruction):
     citation = ("Pensia, Rajput, Nagle, Vishwakarma, Papailiopoulos. Optimal lottery tickets via "
                 "SubsetSum: logarithmic over-parameterization is sufficient. NeurIPS 2020, "
                 "arXiv:2006.07990, Theorem 1")
+    whose = "paper"
+    soundness_rule = True
 
     #: Offers the per-weight mode: random_network(weight_tol=) and approximate(weight_tol=).
     per_weight_rule = True

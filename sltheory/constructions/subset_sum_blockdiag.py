@@ -62,6 +62,7 @@ class SubsetSumBlockDiag(SubsetSum):
     citation = ("Variant (ours) of Pensia, Rajput, Nagle, Vishwakarma, Papailiopoulos, NeurIPS 2020, "
                 "arXiv:2006.07990, Theorem 1: the first sub-layer of each pair sampled block-diagonal "
                 "(one weight per hidden unit, the structure the proof keeps); same width rule")
+    whose = "ours"
     slot_first = True   # plan options: subset_sum's, and balanced_signs=False (module docstring)
 
     def width_bound(self, i, dims, eps, delta, **constants):

@@ -36,16 +36,8 @@ MODES = ("eps", "best", "weight_tol")
 #: The lower bound's effort here (the tests use its stronger defaults): fast enough for 10,000
 #: tickets on 2 cores, still exact in dimension 1 and 2.
 LOWER_BOUND = dict(starts=4096, keep=48, steps=40, hops=1, polish=16, grid2=4096, grid3=6000, max_lattice=2186)
-#: Samples per block drawn in the ``best`` mode and (with n=) in ``eps`` / ``weight_tol``.
-N_RANGE = {"subset_sum": (3, 16), "subset_sum_blockdiag": (3, 16), "burkholz": (2, 9),
-           "malach": (10, 150), "orseau": (10, 150)}
-N_RANGE_EPS = {"subset_sum": (6, 20), "subset_sum_blockdiag": (6, 20), "burkholz": (4, 10),
-               "malach": (60, 300), "orseau": (150, 400)}
-#: ε drawn log-uniform in this range (times the output scale when rescaling); orseau's tickets
-#: at n ≤ 400 rarely certify below 0.3 on these targets, burkholz's tolerance sweep is slow at
-#: small ε.
-EPS_RANGE = {"orseau": (0.3, 0.9), "burkholz": (0.05, 0.6)}
-EPS_RANGE_DEFAULT = (0.02, 0.5)
+# Samples per block and ε ranges per construction: its class's ``soundness_*`` hints
+# (sltheory.constructions.base.Construction).
 #: Largest number of cases (they are drawn and held up front; 10⁷ would take weeks anyway).
 MAX_TICKETS = 10_000_000
 
@@ -108,7 +100,7 @@ def draw_case(rng: np.random.Generator, index: int) -> Case:
     modes = MODES if getattr(spec, "per_weight_mode", False) else MODES[:2]
     mode = modes[int(rng.integers(len(modes)))]
     depth = int(rng.integers(1, 4))
-    small = name in ("burkholz", "malach", "orseau") and depth == 3
+    small = spec.soundness_small and depth == 3
     top = 6 if small else 8
     dims = (int(rng.integers(1, 9)),) + tuple(int(rng.integers(1, top + 1)) for _ in range(depth - 1)) \
         + (int(rng.integers(1, 7)),)
@@ -119,16 +111,16 @@ def draw_case(rng: np.random.Generator, index: int) -> Case:
         scale = float(rng.choice([0.1, 0.2, 0.3, 0.5, 0.7, 1.0, 1.0, 1.5, 3.0]))
         rescale = scale > 1
     eps = weight_tol = weight_bound = None
-    lo, hi = (N_RANGE if mode == "best" else N_RANGE_EPS)[name]
+    lo, hi = spec.soundness_n if mode == "best" else spec.soundness_n_eps
     drawn = int(rng.integers(lo, hi + 1))
     n: int | None = min(drawn, 7) if name == "burkholz" and depth == 3 else drawn
     if mode == "eps":
-        # ε log-uniform in EPS_RANGE, times the output scale when rescaling (the masks then
+        # ε log-uniform in the construction's soundness_eps, times the output scale when rescaling (the masks then
         # approximate f/S to ε/S)
-        e_lo, e_hi = EPS_RANGE.get(name, EPS_RANGE_DEFAULT)
+        e_lo, e_hi = spec.soundness_eps
         eps = float(math.exp(rng.uniform(math.log(e_lo), math.log(e_hi)))) * (scale ** depth if rescale else 1.0)
         eps = float(f"{eps:.3g}")
-        if name in ("subset_sum", "subset_sum_blockdiag", "burkholz") and rng.random() < 0.5:
+        if spec.soundness_rule and rng.random() < 0.5:
             n = None           # the theorem's width rule
             if name == "burkholz" and depth == 3:   # n = 31 copies: 1-7 s at hidden width 4-6
                 dims = (dims[0],) + tuple(min(d, 3) for d in dims[1:-1]) + (dims[-1],)

@@ -44,7 +44,8 @@ def latest_run_dir(run_root=sweep.DEFAULT_RUN_ROOT) -> Path:
     return latest(run_root)
 
 
-COLORS = {"subset_sum": "C0", "burkholz": "C1", "orseau": "C2", "malach": "C3", "subset_sum_blockdiag": "C4"}
+COLORS = {"subset_sum": "C0", "burkholz": "C1", "orseau": "C2", "malach": "C3", "subset_sum_blockdiag": "C4",
+          "pensia": "C5", "natale": "C6", "malach_product": "C7", "orseau_halving": "C8", "binary": "C9"}
 
 
 def _load(run_dir):

@@ -403,6 +403,10 @@ def _check_header(header: dict, path: Path, max_weights: int) -> None:
     dist = plan.get("distribution", ("uniform",))
     need(isinstance(dist, tuple) and dist and isinstance(dist[0], str) and all(_is_real(v) for v in dist[1:]),
          "plan.distribution", "a tuple (name, parameters…)")
+    dists = plan.get("layer_distributions", ())
+    need(isinstance(dists, tuple) and len(dists) in (0, len(shapes)) and
+         all(isinstance(d, tuple) and d and isinstance(d[0], str) and all(_is_real(v) for v in d[1:]) for d in dists),
+         "plan.layer_distributions", "empty or one tuple (name, parameters…) per layer")
     kinds = plan.get("layer_kinds", ())
     need(isinstance(kinds, tuple) and len(kinds) in (0, len(shapes)), "plan.layer_kinds",
          "empty or one kind per layer")
