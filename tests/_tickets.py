@@ -9,8 +9,22 @@ import sltheory
 ADV = dict(starts=256, refine=4, steps=30)  # adversarial search, small enough for 2 cores
 
 #: samples per block small enough for fast property tests, per construction
-SMALL_N = {"subset_sum": (1, 14), "subset_sum_blockdiag": (1, 14), "malach": (1, 300), "orseau": (1, 300),
-           "burkholz": (1, 12)}
+#: Per construction (one line each: a new construction adds its own line): the range of n drawn
+#: by the property tests.
+SMALL_N = {
+    "subset_sum": (1, 14),
+    "subset_sum_blockdiag": (1, 14),
+    "pensia": (1, 14),
+    "natale": (1, 14),
+    "malach": (1, 300),
+    "malach_product": (1, 300),
+    "orseau": (1, 300),
+    "orseau_halving": (1, 300),
+    "burkholz": (1, 12),
+    "binary": (1, 14),
+}
+#: Constructions whose theorem width rule is small enough for the ε-contract property test.
+RULE_WIDTH = {"subset_sum", "burkholz", "pensia"}
 
 
 def linears(module):

@@ -3,7 +3,7 @@
 import numpy as np
 import pytest
 import torch
-from _tickets import SMALL_N, check_ticket, linears  # noqa: E402
+from _tickets import RULE_WIDTH, SMALL_N, check_ticket, linears  # noqa: E402
 from hypothesis import given, settings
 from hypothesis import strategies as st
 from torch import nn
@@ -47,7 +47,7 @@ def test_subset_sum_invariants_ci_profile_examples():
 def test_eps_contract(construction, target, eps, delta, seed, data):
     """A returned ticket certifies ≤ eps; otherwise a typed, informative failure. At the theorem's
     width for subset_sum and burkholz; at a drawn small n for malach/orseau (theirs is huge)."""
-    n = None if construction in ("subset_sum", "burkholz") else data.draw(sst.samples_per_block(
+    n = None if construction in RULE_WIDTH else data.draw(sst.samples_per_block(
         *SMALL_N[construction]), label="n")
     rand = sltheory.random_network(target, eps=eps, delta=delta, seed=seed, construction=construction, n=n)
     try:

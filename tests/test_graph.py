@@ -21,7 +21,19 @@ from sltheory.report.plotting import draw_ticket_graph, graph_from_json, graph_t
 
 CONSTRUCTIONS = sorted(sltheory.constructions())
 #: samples per block of the tiny tickets (a few hundred random weights each)
-TINY_N = {"subset_sum": 4, "subset_sum_blockdiag": 4, "malach": 8, "orseau": 6, "burkholz": 3}
+#: One line per construction (a new one adds its own).
+TINY_N = {
+    "subset_sum": 4,
+    "subset_sum_blockdiag": 4,
+    "pensia": 4,
+    "natale": 4,
+    "malach": 8,
+    "malach_product": 8,
+    "orseau": 6,
+    "orseau_halving": 6,
+    "burkholz": 3,
+    "binary": 4,
+}
 DIMS = (2, 3, 2)
 
 

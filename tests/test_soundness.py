@@ -24,11 +24,33 @@ import soundness  # noqa: E402
 
 CONSTRUCTIONS = sorted(sltheory.constructions())
 #: eps=None: small n per construction (samples per block; malach/orseau need more)
-N_BEST = {"subset_sum": 8, "subset_sum_blockdiag": 8, "burkholz": 5, "malach": 40, "orseau": 40}
+#: (one line per construction: a new one adds its own line here and in EPS_MODE)
+N_BEST = {
+    "subset_sum": 8,
+    "subset_sum_blockdiag": 8,
+    "pensia": 8,
+    "natale": 8,
+    "burkholz": 5,
+    "malach": 40,
+    "malach_product": 40,
+    "orseau": 40,
+    "orseau_halving": 40,
+    "binary": 8,
+}
 #: eps given: (n, ε) — n None is the construction's width rule; ε is for an unscaled target
 #: (times the output scale when rescaled). Chosen so that approximate succeeds on these targets.
-EPS_MODE = {"subset_sum": (None, 0.1), "subset_sum_blockdiag": (None, 0.1), "burkholz": (None, 0.4),
-            "malach": (200, 0.1), "orseau": (300, 0.6)}
+EPS_MODE = {
+    "subset_sum": (None, 0.1),
+    "subset_sum_blockdiag": (None, 0.1),
+    "pensia": (None, 0.1),
+    "natale": (None, 0.1),
+    "burkholz": (None, 0.4),
+    "malach": (200, 0.1),
+    "malach_product": (200, 0.1),
+    "orseau": (300, 0.6),
+    "orseau_halving": (300, 0.6),
+    "binary": (None, 0.1),
+}
 SCALES = (0.3, 1.0, 2.0)   # 2.0: ‖W_i‖₂ = 2, built with rescale=True (per-weight mode: raw)
 LOW_DIMS = (1, 2, 3)
 
