@@ -20,9 +20,14 @@ from .errors import InvalidArgumentError
 
 
 def counting_lower_bound(d_in, d_out, eps):
-    """m ≥ d_in d_out log₂(1/(2ε)) − 1 prunable weights (Pensia et al. 2020, Theorem 2), for
-    integers d_in, d_out ≥ 1 and 0 < ε ≤ 1/2 (the bound is trivial, −1, at 1/2; ε ≥ 1e-300, so
-    1/(2ε) is finite); symbols pass."""
+    """m ≥ d_in d_out log₂(1/(2ε)) − 1 prunable weights, for integers d_in, d_out ≥ 1 and
+    0 < ε ≤ 1/2 (the bound is trivial, −1, at 1/2; ε ≥ 1e-300, so 1/(2ε) is finite); symbols pass.
+
+    Pensia et al. 2020, Theorem 2 is stated (as restated by Natale et al. 2024) for square d×d
+    linear maps: any pruning approximates at most one member of a 2ε-separated set, so
+    |G| ≥ ½(1/(2ε))^{d²}, i.e. m ≥ d² log₂(1/(2ε)) − 1. The rectangular d_in·d_out form here is
+    **our reading** of that packing proof (the same argument over d_out × d_in maps; checked in
+    proofs/counting.py), not the theorem's statement."""
     for name, d in (("d_in", d_in), ("d_out", d_out)):
         if not _symbolic(d):
             nonnegative_int(name, d, minimum=1)
