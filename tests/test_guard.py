@@ -10,7 +10,19 @@ import sltheory
 from sltheory.constructions import registry
 
 CONSTRUCTIONS = sorted(sltheory.constructions())
-N = {"subset_sum": 10, "subset_sum_blockdiag": 10, "malach": 200, "orseau": 200, "burkholz": 8}
+#: One line per construction (a new construction adds its own).
+N = {
+    "subset_sum": 10,
+    "subset_sum_blockdiag": 10,
+    "pensia": 10,
+    "natale": 10,
+    "malach": 200,
+    "malach_product": 200,
+    "orseau": 200,
+    "orseau_halving": 200,
+    "burkholz": 8,
+    "binary": 10,
+}
 
 
 def test_burkholz_d1_reproducer_is_sound():
