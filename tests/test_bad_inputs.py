@@ -456,7 +456,7 @@ for case_id, args in [
     ("d_in=2.5", (2.5, 4, 0.1)), ("d_in=None", (None, 4, 0.1)),
 ]:
     add(f"counting_lower_bound/{case_id}", lambda args=args: sltheory.counting_lower_bound(*args))
-for name in ("subset_sum", "subset_sum_blockdiag", "malach", "orseau", "burkholz"):
+for name in sorted(sltheory.constructions()):   # every registered construction's bounds
     for case_id, dims, eps, delta in [
         ("eps=0", [3, 4, 2], 0.0, 0.05), ("eps=nan", [3, 4, 2], float("nan"), 0.05),
         ("delta=0", [3, 4, 2], 0.1, 0.0), ("delta=1e-310", [3, 4, 2], 0.1, 1e-310),
