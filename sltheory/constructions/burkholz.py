@@ -7,7 +7,10 @@ copies, then ρ copies of every target neuron, each copy solving subset sums ove
 the previous layer), with a fixed random network (the official code redraws on failure — we do
 not) and our width rule.
 
-Random network (all weights i.i.d. U[−1, 1)), for a target with widths d_0 … d_L:
+Random network, for a target with widths d_0 … d_L (weights i.i.d.; layer 1 U[−2, 2) as in the
+official code's ``prune_conv`` — its univariate units draw U(−2, 2) — every later layer U[−1, 1);
+``first_layer_scale=1`` gives U[−1, 1) everywhere, the law of earlier sltheory versions and of ticket files
+that record no per-layer law):
 
 * layer 1: 2·n_0·d_0 univariate units (one kept input each, slots (j, ±), as in ``_pairs.py``);
 * layer 2: ρ_1 copies of each neuron of target layer 1 — a Pensia pair for the target 1⊗W₁;
@@ -16,8 +19,10 @@ Random network (all weights i.i.d. U[−1, 1)), for a target with widths d_0 …
   subset S of j's copies with Σ_{c∈S} M[(m,k), (j,c)] ≈ W_ℓ[m, j]: since every copy of j carries
   ≈ h_j, the copy computes ≈ σ(Σ_j W_ℓ[m, j] h_j).
 
-Width rule: every subset-sum problem is one of Pensia's (n products at layer 2, ρ uniform
-samples later), but each target weight now has ρ copies, so the union bound runs over ρ× more
+Width rule: every subset-sum problem is one of Pensia's (n products at layer 2 — with the
+U[−2, 2) first layer the products are 2·|a′|·b, a′ ~ U[0, 1], so a weight w is met as w/2 by the
+U[−1, 1] products at tolerance τ/2: half the reach needed, one more bit of resolution; the rule is
+kept and its success measured in the fidelity table — ρ uniform samples later), but each target weight now has ρ copies, so the union bound runs over ρ× more
 problems: n = max(C log₂(d_in ρ d_out l / min(ε, δ)), log₂(1/min(ε, δ)) + n_reach + 2 log₂ ρ)
 (``samples_per_problem``; the 2 log₂ ρ was measured: on 2-3-2 and 8-16-16-4 targets at ε = 0.05
 the construction succeeded in 4/6 seeds at n = 24 and 6/6 at n = 28, where the single-copy
@@ -44,6 +49,9 @@ from ._pairs import MAX_RANDOM_WEIGHTS, PairLayer, masked_sparse
 from .base import Construction, PruneResult, check_layout
 from .subset_sum import C_DEFAULT, MAX_N, N_REACH, samples_per_block
 
+#: The univariate first layer's weights are U[−s, s) with this s: the official code's U(−2, 2)
+#: (RelationalML/LT-existence, Utils/pruning.py ``prune_conv``).
+FIRST_LAYER_SCALE = 2.0
 #: Smallest per-weight tolerance the sweep tries (float64 sums resolve ~1e-16 of their size).
 TOL_MIN = 2.0 ** -40
 
@@ -150,11 +158,14 @@ class Burkholz(Construction):
         return total
 
     def plan(self, shapes, *, eps, delta, n=None, width_factor=None, C=C_DEFAULT, n_reach=N_REACH,
-             max_weights=MAX_RANDOM_WEIGHTS, **options) -> Plan:
+             max_weights=MAX_RANDOM_WEIGHTS, first_layer_scale=FIRST_LAYER_SCALE, **options) -> Plan:
+        """``first_layer_scale`` s: the univariate layer's weights are U[−s, s) (default 2, the
+        official code's U(−2, 2)); every later layer U[−1, 1)."""
         if options:
             raise InvalidArgumentError(f"unknown options for burkholz: {sorted(options)}")
         shapes, eps, delta = plan_args(shapes, eps, delta)
         C = positive_float("C", C)
+        first_layer_scale = positive_float("first_layer_scale", first_layer_scale, upper=1e6)
         n_reach = nonnegative_int("n_reach", n_reach, maximum=MAX_N)   # beyond it, n > MAX_N anyway
         max_weights = nonnegative_int("max_weights", max_weights, minimum=1)
         dims = (shapes[0][1],) + tuple(o for o, _ in shapes)
@@ -183,9 +194,13 @@ class Burkholz(Construction):
                 f"max_weights = {max_weights:,}: raise eps/delta, use a smaller target or n=, or raise "
                 "max_weights", required_weights=total, limit=max_weights)
         pairs = ((0, 1),) + tuple((k + 1,) for k in range(1, L))
+        laws: tuple = ()
+        if first_layer_scale != 1.0:
+            laws = (("uniform", first_layer_scale),) + (("uniform",),) * (len(layer_shapes) - 1)
         return Plan(self.name, tuple(tuple(s) for s in shapes), tuple(layer_shapes), pairs, tuple(ns),
                     (True,) + (False,) * (L - 1), eps, delta, C,
-                    {"copies": tuple(copies), "n_reach": n_reach, "width_factor": width_factor})
+                    {"copies": tuple(copies), "n_reach": n_reach, "width_factor": width_factor,
+                     "first_layer_scale": first_layer_scale}, layer_distributions=laws)
 
     def certify(self, target: Target, plan: Plan, matrices, *, method: str = "auto") -> Certificate:
         """:func:`sltheory.certificate.bound.certify_copies` of the masked random weights ``matrices`` (the
