@@ -22,6 +22,8 @@ errors (P,))`` with tol = 0 meaning "the best this selector can do". A selector 
 |a_k| and B[o, k] of a sample separately (:meth:`PairLayer.factors`), not only at their product.
 The slot assignment is :func:`assign_slots` (greedy) unless a construction passes its own
 ``assign(A, signed, cap) → (unit_slot, slot_units, slot_count)`` (e.g. blocks fixed in advance).
+The problems are as wide as its ``slot_units`` (S, c): c = n for the greedy assignment; an
+assignment whose slots can hold more than n units (a fixed block's same-sign half) returns c > n.
 """
 
 from __future__ import annotations
@@ -94,17 +96,17 @@ class PairLayer:
         d_out, d_in = W.shape
         self.A, self.B, self.W, self.signed, self.n = A, B, W, signed, n
         self.unit_slot, self.slot_units, self.slot_count = (assign or assign_slots)(A, signed, n)
-        n_slots = self.slot_units.shape[0]
+        n_slots, width = self.slot_units.shape   # width = n unless ``assign`` allows more per slot
         self.slot_input = np.arange(n_slots) // 2 if signed else np.arange(n_slots)
         slot_sign = np.where(np.arange(n_slots) % 2 == 1, -1.0, 1.0) if signed else np.ones(n_slots)
-        valid = np.arange(n)[None, :] < self.slot_count[:, None]            # (S, n)
-        a_abs = np.abs(A[self.slot_units, self.slot_input[:, None]]) * valid  # (S, n)
+        valid = np.arange(width)[None, :] < self.slot_count[:, None]        # (S, width)
+        a_abs = np.abs(A[self.slot_units, self.slot_input[:, None]]) * valid  # (S, width)
         # samples[o, s, i] = |a_k| B[o, k] for the i-th unit k of slot s
-        self.samples = (B[:, self.slot_units] * a_abs[None]).reshape(d_out * n_slots, n)
+        self.samples = (B[:, self.slot_units] * a_abs[None]).reshape(d_out * n_slots, width)
         self.counts = np.broadcast_to(self.slot_count, (d_out, n_slots)).reshape(-1).copy()
         self.targets = (W[:, self.slot_input] * slot_sign[None, :]).reshape(-1)
         self.valid = valid
-        self.chosen = np.zeros((self.targets.size, n), dtype=bool)
+        self.chosen = np.zeros((self.targets.size, width), dtype=bool)
         self.errors = np.abs(self.targets)
         self.d_in_eff = 2 * d_in if signed else d_in
         self.select = select
@@ -132,7 +134,7 @@ class PairLayer:
     def pair_masks(self) -> tuple[np.ndarray, np.ndarray]:
         d_out = self.W.shape[0]
         n_slots = self.slot_units.shape[0]
-        chosen = self.chosen.reshape(d_out, n_slots, self.n)
+        chosen = self.chosen.reshape(d_out, n_slots, self.slot_units.shape[1])
         mask_B = np.zeros(self.B.shape, dtype=bool)
         mask_B[:, self.slot_units[self.valid]] = chosen[:, self.valid]
         used = mask_B.any(axis=0)
