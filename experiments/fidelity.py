@@ -83,12 +83,21 @@ def success_count(construction, dims, eps, delta, trials, factor):
     return ok, plan
 
 
+def neurons_per_weight(plan) -> float:
+    """Hidden neurons of the random network (every random linear's outputs but the last) per target
+    weight: the sampled neurons per target weight of Orseau et al.'s Figure 1."""
+    hidden = sum(out_f for out_f, _ in plan.layer_shapes[:-1])
+    return hidden / sum(d_out * d_in for d_out, d_in in plan.target_shapes)
+
+
 def run_case(construction, dims, eps, delta, trials, factors):
     need = math.ceil((1 - delta) * trials)
     ok, plan = success_count(construction, dims, eps, delta, trials, 1.0)
-    row = {"construction": construction, "dims": "-".join(map(str, dims)), "eps": eps, "delta": delta,
+    row = {"construction": construction, "whose": sltheory.construction(construction).whose,
+           "dims": "-".join(map(str, dims)), "eps": eps, "delta": delta,
            "trials": trials, "theorem_n": "/".join(map(str, plan.n)),
-           "theorem_random_weights": plan.num_random_weights, "theorem_successes": ok,
+           "theorem_random_weights": plan.num_random_weights,
+           "theorem_neurons_per_weight": neurons_per_weight(plan), "theorem_successes": ok,
            "theorem_ok": ok >= need}
     best = (1.0, plan) if ok >= need else None
     for f in factors:
@@ -101,6 +110,7 @@ def run_case(construction, dims, eps, delta, trials, factors):
     if best is not None:
         row.update(min_factor=best[0], min_factor_n="/".join(map(str, best[1].n)),
                    min_factor_random_weights=best[1].num_random_weights,
+                   min_factor_neurons_per_weight=neurons_per_weight(best[1]),
                    slack=plan.num_random_weights / best[1].num_random_weights)
     return row
 
@@ -125,13 +135,14 @@ def main(argv=None) -> list[dict]:
     if not done.ran:
         print(f"(finished run {folder.path}: printing saved results)")
     rows = ordered(done.rows, cfg.cases)
-    print(f"\n{'construction':<22}{'target':<13}{'eps':>6}{'delta':>6}  {'theorem n':<12}{'random w.':>12}"
-          f"{'success':>9}  {'min factor':>10}{'slack ×':>9}")
+    print(f"\n{'construction':<22}{'whose':<7}{'target':<13}{'eps':>7}{'delta':>6}  {'theorem n':<12}"
+          f"{'random w.':>12}{'neur./w':>9}{'success':>9}  {'min factor':>10}{'neur./w':>9}{'slack ×':>9}")
     for r in rows:
         slack = f"{r['slack']:.1f}" if r["slack"] is not None else "-"
-        print(f"{r['construction']:<22}{r['dims']:<13}{r['eps']:>6g}{r['delta']:>6g}  {r['theorem_n']:<12}"
-              f"{r['theorem_random_weights']:>12,}{r['theorem_successes']:>6}/{r['trials']:<2}  "
-              f"{str(r['min_factor'] or '-'):>10}{slack:>9}")
+        at_min = f"{r['min_factor_neurons_per_weight']:.3g}" if r["min_factor_neurons_per_weight"] else "-"
+        print(f"{r['construction']:<22}{r['whose']:<7}{r['dims']:<13}{r['eps']:>7g}{r['delta']:>6g}  "
+              f"{r['theorem_n']:<12}{r['theorem_random_weights']:>12,}{r['theorem_neurons_per_weight']:>9.3g}"
+              f"{r['theorem_successes']:>6}/{r['trials']:<2}  {str(r['min_factor'] or '-'):>10}{at_min:>9}{slack:>9}")
     print("\nrandom weights the rules ask for (planned, not sampled), eps = 0.01, delta = 0.05:")
     for name in sorted(sltheory.constructions()):
         spec = sltheory.construction(name)
