@@ -1,5 +1,6 @@
-"""Malach et al. 2020 (arXiv:2002.00585) as built by sltheory's "malach": one random path per
-target weight and sign, width from an explicit-constant rule proven here.
+"""malach_product — OUR variant of Malach et al. 2020 (arXiv:2002.00585): one random path per
+target weight and sign, taken when the product |a|·b lies in a window (one event, not the paper's
+two closeness events of ``malach``); width from an explicit-constant rule proven here.
 
 Steps: X = |a|·b (a, b ~ U[−1, 1]) has density ½ ln(1/|x|), decreasing in |x|; so the least
 probability of a ±τ window over |w| ≤ 1 is at w = 1: p(τ) = ½(τ + (1−τ) ln(1−τ)) = τ²/4 + O(τ³);
@@ -15,14 +16,14 @@ import math
 import numpy as np
 import sympy as sp
 
-from sltheory.constructions.malach import CONSTRUCTION as SPEC
-from sltheory.constructions.malach import hit_probability, samples_per_block
+from sltheory.constructions.malach_product import CONSTRUCTION as SPEC
+from sltheory.constructions.malach_product import hit_probability, samples_per_block
 
 from ._check import Proof, builder_margin, ints, logspace
 
 
 def run() -> Proof:
-    P = Proof("malach")
+    P = Proof("malach_product")
     t, x, tau = sp.symbols("t x tau", positive=True)
     u = sp.Symbol("u", positive=True)
     l, N, d = sp.symbols("l N d", positive=True, integer=True)

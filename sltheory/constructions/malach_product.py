@@ -1,15 +1,17 @@
-"""Malach, Yehudai, Shalev-Shwartz, Shamir (ICML 2020, arXiv:2002.00585): "Proving the lottery
-ticket hypothesis: pruning is all you need" — weight-subnetworks of a random network of depth 2l
-with i.i.d. U[−1, 1] weights approximate any bias-free ReLU target with bounded weights; the
-width is polynomial (restated by Pensia et al. 2020 as a factor O(d⁴l²) wider, i.e. width
-O(d⁵ l² ε⁻² log(dl/δ))). The paper's own constants were not available to us (only abstracts);
-the width rule below is ours, with an explicit constant and a complete proof (proofs/malach.py).
+"""malach_product — OUR variant of the one-path construction of Malach, Yehudai, Shalev-Shwartz,
+Shamir (ICML 2020, arXiv:2002.00585, "Proving the lottery ticket hypothesis: pruning is all you
+need"). The paper's own per-weight mechanism, as restated by later papers (2 intermediate neurons
+per weight, ~1/ε² sampled neurons: two closeness events, one on each factor), is
+``sltheory.constructions.malach``; this module replaces those two events by ONE event on the
+product: a unit is taken when |a_k|·B[o, k] lies in a window around the target weight. The
+selection rule, the width rule and its constant are ours (complete proof in
+proofs/malach_product.py).
 
 Construction (same pair structure as Pensia et al., see ``_pairs.py``): each target weight is
 copied by ONE random path per sign: for output o and slot (j, s) keep the single unit k whose
 product |a_k| B[o, k] is closest to s·W[o, j] (a candidate per unit; no subset sums).
 
-Width rule (our theorem). Let X = |a|·b with a, b ~ U[−1, 1] independent. Its density is
+Width rule (ours). Let X = |a|·b with a, b ~ U[−1, 1] independent. Its density is
 f(x) = ½ ln(1/|x|) on [−1, 1], decreasing in |x|, so for every |w| ≤ 1 the window [w − τ, w + τ]
 has probability at least the window at w = 1:
 
@@ -19,7 +21,9 @@ With per-weight tolerance τ_i = e/√N_i (e = (1+ε)^{1/l} − 1, N_i = d_in'·
 Pensia's case), n_i = ln(l N_i / δ)/p(τ_i) candidates per slot make every problem hit with
 probability ≥ 1 − δ (union bound, (1 − p)^n ≤ e^{−pn}), and then the certificate is ≤ ε.
 So n = Θ(l² d_in d_out ε⁻² log(l d² / δ)) and the width 2n·d_in is polynomial — the ε⁻²
-comes from weights near ±1, where a single product is rarely close.
+comes from weights near ±1, where a single product is rarely close. The one product event has
+about twice the probability of the paper's two events (τ²/4 against τ²/8 in
+``malach.hit_probability``), so this variant needs about half the width.
 """
 
 from __future__ import annotations
@@ -52,9 +56,9 @@ def samples_per_block(d_in, d_out, depth, eps, delta, signed=True, C=1):
     N = (2 if signed else 1) * d_in * d_out
     tau = weight_tolerance(layer_error_budget(eps, depth), N, 1)
     if isinstance(tau, float) and not tau < 1:
-        raise InvalidArgumentError(f"eps = {eps:g} gives malach's per-weight tolerance τ = e/√N = {tau:.3g} ≥ 1 on a "
-                                   f"{d_out}×{d_in} layer; the rule's hit probability p(τ) needs τ < 1: use a "
-                                   "smaller eps, or n=")
+        raise InvalidArgumentError(f"eps = {eps:g} gives malach_product's per-weight tolerance τ = e/√N = "
+                                   f"{tau:.3g} ≥ 1 on a {d_out}×{d_in} layer; the rule's hit probability p(τ) needs "
+                                   "τ < 1: use a smaller eps, or n=")
     return C * o.log(depth * N / delta) / hit_probability(tau)
 
 
@@ -76,10 +80,12 @@ def _n_needed(n: int, worst: float, tol: float) -> int:
     return math.ceil(n * (worst / tol) ** 2)
 
 
-class Malach(PairConstruction):
-    name = "malach"
-    citation = ("Malach, Yehudai, Shalev-Shwartz, Shamir. Proving the lottery ticket hypothesis: "
-                "pruning is all you need. ICML 2020, arXiv:2002.00585, Theorem 2.1 (weight-subnetworks)")
+class MalachProduct(PairConstruction):
+    name = "malach_product"
+    whose = "ours"
+    citation = ("ours: a variant of Malach, Yehudai, Shalev-Shwartz, Shamir. Proving the lottery ticket "
+                "hypothesis: pruning is all you need. ICML 2020, arXiv:2002.00585 (weight-subnetworks): one "
+                "product |a|·b in a window per weight instead of the paper's two closeness events")
     soundness_n = (10, 150)
     soundness_n_eps = (60, 300)
     soundness_small = True
@@ -90,7 +96,7 @@ class Malach(PairConstruction):
     def plan(self, shapes, *, eps, delta, n=None, width_factor=None, C=1, spare_negative_half=True,
              max_weights=MAX_RANDOM_WEIGHTS, **options) -> Plan:
         if options:
-            raise InvalidArgumentError(f"unknown options for malach: {sorted(options)}")
+            raise InvalidArgumentError(f"unknown options for malach_product: {sorted(options)}")
         shapes, eps, delta = plan_args(shapes, eps, delta)
         C = positive_float("C", C)
         depth = len(shapes)
@@ -101,8 +107,8 @@ class Malach(PairConstruction):
 
     def prune(self, target: Target, rand: RandomNetwork, *, eps, **options) -> PruneResult:
         if options:
-            raise InvalidArgumentError(f"unknown options for malach: {sorted(options)}")
+            raise InvalidArgumentError(f"unknown options for malach_product: {sorted(options)}")
         return prune_pairs(target, rand, eps=eps, select=_select, n_needed=_n_needed)
 
 
-CONSTRUCTION = Malach()
+CONSTRUCTION = MalachProduct()
