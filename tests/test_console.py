@@ -93,7 +93,8 @@ def test_python_m_constructions():
     names = sltheory.constructions()
     assert len(lines) == len(names)
     for line, (name, citation) in zip(lines, names.items()):
-        assert line.split()[0] == name and line.endswith(citation)
+        assert line.split()[:2] == [name, sltheory.construction(name).whose] and line.endswith(citation)
+        assert line.split()[1] in ("paper", "ours")
 
 
 @pytest.mark.parametrize("argv", [[], ["approximate"], ["verify"], ["constructions"]])

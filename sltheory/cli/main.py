@@ -7,7 +7,7 @@ Subcommands (each with ``--help``)::
     sltheory verify TICKET [--target TARGET] [--starts N] [--allow-pickle]
     sltheory sweep ...          the width sweep (sltheory.experiment.width_sweep; its own --help)
     sltheory figures ...        figures from saved runs (sltheory.report.figures; its own --help)
-    sltheory constructions      the registered constructions with their citations
+    sltheory constructions      the registered constructions: name, whose (paper / ours), citation
 
 TARGET files are read by :mod:`sltheory.cli.targetfile` (``.pt``/``.pth`` through
 ``torch.load(weights_only=True)``, a pickled module only with ``--allow-pickle``; ``.npz`` matrices).
@@ -144,7 +144,7 @@ def build_parser() -> argparse.ArgumentParser:
                    help="load a target saved as a whole module (runs code from the file; only for files you trust)")
     v.set_defaults(func=_verify)
 
-    c = sub.add_parser("constructions", help="list the registered constructions with their citations",
+    c = sub.add_parser("constructions", help="list the registered constructions: name, whose (paper / ours), citation",
                        description="The registered construction names (for --construction), one per line, "
                                    "with their citations.")
     c.set_defaults(func=_constructions)
@@ -307,7 +307,7 @@ def _constructions(args) -> int:
     names = sltheory.constructions()
     width = max(map(len, names))
     for name, citation in names.items():
-        print(f"{name:<{width}}  {citation}")
+        print(f"{name:<{width}}  {sltheory.construction(name).whose:<5}  {citation}")
     return 0
 
 
