@@ -1,5 +1,5 @@
-"""Orseau et al. 2020 (arXiv:2006.12156) as built by sltheory's "orseau": hyperbolic weights,
-batched halving decomposition, width from a rule proven here.
+"""sltheory's "orseau_halving" (ours, after Orseau et al. 2020, arXiv:2006.12156; not the paper's
+construction): hyperbolic weights, batched halving decomposition, width from a rule proven here.
 
 Steps: |w| = γ^{|u|} (u ~ U[−1, 1]) has density 1/(|w| ln(1/γ)) on [γ, 1]; log|ab| for two such
 magnitudes has the triangular density (−s)/L² on [L, 0] (L = ln γ), so any [x/2, x] ⊂ [γ, 1]
@@ -12,14 +12,14 @@ from __future__ import annotations
 
 import sympy as sp
 
-from sltheory.constructions.orseau import CONSTRUCTION as SPEC
-from sltheory.constructions.orseau import batches, samples_per_block, step_probability
+from sltheory.constructions.orseau_halving import CONSTRUCTION as SPEC
+from sltheory.constructions.orseau_halving import batches, samples_per_block, step_probability
 
 from ._check import Proof, builder_margin, ints
 
 
 def run() -> Proof:
-    P = Proof("orseau")
+    P = Proof("orseau_halving")
     x, s, y, tau, q = sp.symbols("x s y tau q", positive=True)
     g = sp.Symbol("gamma", positive=True)
     L = sp.Symbol("L", negative=True)
