@@ -18,8 +18,12 @@ The construction, per target layer W (d_out × d_in), pair (A = M_{2i−1}, B = 
    and the layer needs n·d_in/(1 − 2^{−d_in}) hidden units instead of 2n·d_in (a unit is useless
    only if its whole row is negative) — the *negative-half saving*.
 3. *Subset sum.* For each output o and slot (j, s): choose S ⊆ slot with
-   Σ_{k∈S} |a_k| B[o, k] ≈ s·W[o, j]; keep B[o, k] for k ∈ S (products of two U[−1, 1] contain
-   U[−1, 1] as a mixture component, so the random subset-sum lemma of Lueker 1998 applies).
+   Σ_{k∈S} |a_k| B[o, k] ≈ s·W[o, j]; keep B[o, k] for k ∈ S. The random subset-sum lemma of
+   Lueker 1998 is stated for U[−1, 1] samples and extends to any law containing a uniform law as a
+   mixture component: the law of the product of two U[−1, 1] (mixed with δ₀) contains
+   **U[−½, ½]** with weight ln 2/4 (Pensia et al.'s Corollary 1 as restated by Natale et al.
+   2024, arXiv:2410.14754; the primary text was not read) — not U[−1, 1], since the product
+   density ½ ln(1/|x|) vanishes at ±1. Weights near ±1 are what the reach floor covers.
 4. *Tolerances.* Layer budget e = (1+ε)^{1/l} − 1 in spectral norm (then the certificate's
    recursion gives ≤ ε when ‖W_i‖ ≤ 1). A per-weight error ≤ e/√(d_in' d_out) (d_in' = 2 d_in
    on the signed layer) guarantees ‖E‖₂ ≤ ‖E‖_F ≤ e; the solver starts from the looser random-
@@ -55,6 +59,18 @@ w = ±B tracks the reach failure within a factor 2, below the Chernoff value; be
 sparse_tickets.py prints success at and below the rule's n. The rule is large for
 trained-network worst cases (B = 1: n ≈ 55 at N/δ ≈ 10⁶), because it covers *every* weight
 being ±B; real weights are mostly small, and the benchmark reports what smaller n achieve.
+
+**Weight scale** (``weight_scale=s``, ours; with the per-weight rule or ``n=``): the random
+network's law is U[−s, s) instead of U[−1, 1) (``Plan.distribution`` ("uniform", s)), so every
+sample |a_k|·B[o, k] is s² times a product of two U[−1, 1]. A problem (w, τ) on the scaled
+samples is the problem (w/s², τ/s²) on unscaled ones, so the per-weight rule becomes
+n = ⌈max(n_R(B/s²), log₂(2N s²/(δτ)))⌉ (:func:`per_weight_samples`) and ``weight_bound`` may go up
+to 64·s². A trained network's weights exceed 1 (Pensia et al.'s coefficients were drawn over the
+target's own range, [min(0, min w), max(0, max w)]); s > 1 moves the products' range towards them,
+so fewer samples per slot reach the largest weights. s is an explicit argument: the random network
+still reads only the target's shapes (choosing s from the weights is the caller's act, as choosing
+``weight_bound`` is). Theorem 1's network-level rule (eps, n not given) is stated for U[−1, 1] and
+refuses a weight scale ≠ 1; s = 1 is the default law exactly.
 """
 
 from __future__ import annotations
@@ -85,6 +101,10 @@ C_DEFAULT = 1
 N_REACH = 16
 #: Largest samples-per-block supported (subset masks are uint64).
 MAX_N = 64
+#: Range of the ``weight_scale`` option (random weights U[−s, s)): products s² stay far from
+#: float64's limits, and B/s², τ/s² in the per-weight rule stay finite.
+MIN_WEIGHT_SCALE = 1e-3
+MAX_WEIGHT_SCALE = 1e3
 
 
 # ---------------------------------------------------------------- bounds (floats or sympy)
@@ -147,14 +167,17 @@ def reach_samples_per_weight(bound, failure) -> int:
     return hi
 
 
-def per_weight_samples(num_problems, weight_tol, delta, weight_bound=1.0) -> int:
-    """Samples per slot for the per-weight mode (module docstring): ⌈max(n_R, log₂(2N/(δτ)))⌉,
-    n_R the smallest n whose reach failure (:func:`reach_failure`, weight size B) is ≤ δ/(2N),
-    N = ``num_problems``, τ = ``weight_tol``, B = ``weight_bound``. Floats only (n_R comes from
-    a one-dimensional minimization)."""
+def per_weight_samples(num_problems, weight_tol, delta, weight_bound=1.0, weight_scale=1.0) -> int:
+    """Samples per slot for the per-weight mode (module docstring): ⌈max(n_R, log₂(2N s²/(δτ)))⌉,
+    n_R the smallest n whose reach failure (:func:`reach_failure`, weight size B/s²) is ≤ δ/(2N),
+    N = ``num_problems``, τ = ``weight_tol``, B = ``weight_bound``, s = ``weight_scale`` (random
+    weights U[−s, s), so the samples are s² times products of two U[−1, 1]: the problem (B, τ) is
+    the unscaled problem (B/s², τ/s²)). Floats only (n_R comes from a one-dimensional
+    minimization)."""
     N = float(num_problems)
-    n_reach = reach_samples_per_weight(weight_bound, delta / (2 * N))
-    return max(n_reach, math.ceil(math.log2(2 * N / (delta * weight_tol))))
+    s2 = float(weight_scale) ** 2
+    n_reach = reach_samples_per_weight(weight_bound / s2, delta / (2 * N))
+    return max(n_reach, math.ceil(math.log2(2 * N * s2 / (delta * weight_tol))))
 
 
 def num_problems(shapes) -> int:
@@ -183,15 +206,16 @@ class SubsetSum(PairConstruction):
 
     def plan(self, shapes, *, eps, delta, n=None, width_factor=None, C=C_DEFAULT, n_reach=N_REACH,
              spare_negative_half=True, max_weights=MAX_RANDOM_WEIGHTS, weight_tol=None, weight_bound=None,
-             **options) -> Plan:
+             weight_scale=None, **options) -> Plan:
         """``weight_tol`` (with optional ``weight_bound``, default 1): n from the per-weight rule
-        :func:`per_weight_samples` instead of Theorem 1's rule (module docstring)."""
+        :func:`per_weight_samples` instead of Theorem 1's rule (module docstring). ``weight_scale``
+        s (ours; with ``weight_tol`` or ``n=``): random weights U[−s, s) (module docstring)."""
         return self._plan(shapes, eps=eps, delta=delta, n=n, width_factor=width_factor, C=C, n_reach=n_reach,
                           spare_negative_half=spare_negative_half, max_weights=max_weights, weight_tol=weight_tol,
-                          weight_bound=weight_bound, **options)
+                          weight_bound=weight_bound, weight_scale=weight_scale, **options)
 
     def _plan(self, shapes, *, eps, delta, n, width_factor, C, n_reach, spare_negative_half, max_weights,
-              weight_tol, weight_bound, balanced_signs=False, **options) -> Plan:
+              weight_tol, weight_bound, weight_scale=None, balanced_signs=False, **options) -> Plan:
         if options:
             raise InvalidArgumentError(f"unknown options for {self.name}: {sorted(options)}")
         shapes, eps, delta = plan_args(shapes, eps, delta)
@@ -200,6 +224,15 @@ class SubsetSum(PairConstruction):
         n_reach = nonnegative_int("n_reach", n_reach, maximum=MAX_N)   # beyond it, n > MAX_N anyway
         depth = len(shapes)
         extra = {"n_reach": n_reach}
+        scale = 1.0 if weight_scale is None else positive_float("weight_scale", weight_scale, lower=MIN_WEIGHT_SCALE,
+                                                                upper=MAX_WEIGHT_SCALE)
+        distribution: tuple = ("uniform",)
+        if scale != 1.0:
+            if weight_tol is None and n is None:
+                raise InvalidArgumentError(f"weight_scale = {scale:g}: Theorem 1's width rule is stated for "
+                                           "U[−1, 1] weights; give weight_tol= (the per-weight rule, scaled) or n=")
+            distribution = ("uniform", scale)
+            extra["weight_scale"] = scale
         if weight_tol is None:
             if weight_bound is not None:
                 raise InvalidArgumentError("weight_bound belongs to the per-weight rule: give weight_tol too")
@@ -209,8 +242,10 @@ class SubsetSum(PairConstruction):
                 raise InvalidArgumentError("give eps (network-level rule) or weight_tol (per-weight rule), not both")
             weight_tol = eps_arg("weight_tol", weight_tol)
             weight_bound = positive_float("weight_bound", 1.0 if weight_bound is None else weight_bound,
-                                          upper=MAX_N)   # n ≤ MAX_N products of size ≤ 1 never sum past it
-            n_pw = per_weight_samples(num_problems(shapes), weight_tol, delta, weight_bound) if n is None else None
+                                          # n ≤ MAX_N products of size ≤ s² never sum past it
+                                          upper=MAX_N if scale == 1.0 else MAX_N * scale ** 2)
+            n_pw = (per_weight_samples(num_problems(shapes), weight_tol, delta, weight_bound, scale)
+                    if n is None else None)
             rule = lambda i, d_in, d_out: n_pw  # noqa: E731
             extra.update(weight_tol=weight_tol, weight_bound=weight_bound)
         if balanced_signs:   # the reach comparison with random signs needs n/2 samples of each sign
@@ -219,7 +254,7 @@ class SubsetSum(PairConstruction):
         return plan_pairs(
             self.name, shapes, eps=eps, delta=delta, n=n, width_factor=width_factor, rule=rule,
             spare_negative_half=spare_negative_half, constant=C, max_n=MAX_N, max_weights=max_weights,
-            options=extra, per_weight=weight_tol is not None, slot_first=self.slot_first,
+            distribution=distribution, options=extra, per_weight=weight_tol is not None, slot_first=self.slot_first,
             balanced_signs=balanced_signs)
 
     def prune(self, target: Target, rand: RandomNetwork, *, eps, weight_tol=None, min_cardinality=True,
