@@ -5,6 +5,10 @@
   target x ↦ Wx (W ∈ R^{d_out×d_in}, ‖W‖₂ ≤ 1) on the unit ball, for at least half of an
   ε-packing, needs m ≥ d_out·d_in·log₂(1/(2ε)) − 1 prunable weights. Derivation checked step
   by step in ``proofs/counting.py``.
+* :func:`natale_lower_bound` — Natale et al. 2024 (arXiv:2410.14754), Theorem 5 (read from a
+  restatement): a random network of n weights whose subnetworks of k weights approximate every
+  d×d linear target needs n ≥ (d²/2)·log₂(k/ε)/H₂(k/n); :func:`natale_min_parameters` the
+  smallest such n (floats). The sparse counterpart of :func:`counting_lower_bound`.
 * :func:`layer_error_budget`, :func:`weight_tolerance`, :func:`weight_tolerance_heuristic` — how
   a network-level ε is split into per-layer spectral budgets and per-weight tolerances by the
   depth-2l constructions (checked in ``proofs/subset_sum.py``).
@@ -36,6 +40,52 @@ def counting_lower_bound(d_in, d_out, eps):
                                    f"got {eps!r}")
     o = ops(d_in, d_out, eps)
     return d_in * d_out * o.log2(1 / (2 * eps)) - 1
+
+
+def natale_lower_bound(d_in, d_out, k, eps, n):
+    """(d_in·d_out/2)·log₂(k/ε)/H₂(k/n), H₂(p) = −p log₂ p − (1−p) log₂(1−p): Natale et al. 2024
+    (arXiv:2410.14754), Theorem 5, as restated: a network of n random weights whose subnetworks
+    with k weights approximate every d×d linear target within ε needs n ≥ this (d² = d_in·d_out;
+    the rectangular form is **our reading**, as for :func:`counting_lower_bound`). Implicit in n
+    (H₂(k/n)); n·H₂(k/n) increases in n ≥ k, so the bound is a threshold:
+    :func:`natale_min_parameters`. Integers 1 ≤ k < n, 0 < ε < k; symbols pass. Floats or sympy."""
+    for name, d in (("d_in", d_in), ("d_out", d_out), ("k", k)):
+        if not _symbolic(d):
+            nonnegative_int(name, d, minimum=1)
+    if not _symbolic(n) and not _symbolic(k):
+        nonnegative_int("n", n, minimum=int(k) + 1)
+    if not _symbolic(eps):
+        positive_float("eps", eps)
+        if not _symbolic(k) and not eps < k:
+            raise InvalidArgumentError(f"eps must be < k for log₂(k/ε) > 0, got eps={eps!r}, k={k!r}")
+    o = ops(d_in, d_out, k, eps, n)
+    p = k / n
+    return d_in * d_out / 2 * o.log2(k / eps) / (-p * o.log2(p) - (1 - p) * o.log2(1 - p))
+
+
+def natale_min_parameters(d_in, d_out, k, eps) -> int:
+    """The smallest integer n > k with n ≥ :func:`natale_lower_bound` (d_in, d_out, k, ε, n), i.e.
+    n·H₂(k/n) ≥ (d_in d_out/2)·log₂(k/ε) (floats; n·H₂(k/n) increases in n, bisection)."""
+    d_in = nonnegative_int("d_in", d_in, minimum=1)
+    d_out = nonnegative_int("d_out", d_out, minimum=1)
+    k = nonnegative_int("k", k, minimum=1)
+    eps = positive_float("eps", eps)
+    if not eps < k:
+        raise InvalidArgumentError(f"eps must be < k for log₂(k/ε) > 0, got eps={eps!r}, k={k!r}")
+    lo, hi = k, 2 * k      # n·H₂(k/n) is 0 at n = k
+
+    def ok(m: int) -> bool:
+        return m >= float(natale_lower_bound(d_in, d_out, k, eps, m))
+
+    while not ok(hi):
+        lo, hi = hi, 2 * hi
+    while hi - lo > 1:
+        mid = (lo + hi) // 2
+        if ok(mid):
+            hi = mid
+        else:
+            lo = mid
+    return hi
 
 
 def propagate(e, g, w_norm, delta, r, R):

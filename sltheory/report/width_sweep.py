@@ -17,13 +17,14 @@ from pathlib import Path
 import numpy as np
 
 from .._atomic import savefig_formats
-from ..bounds import counting_lower_bound
+from ..bounds import counting_lower_bound, natale_min_parameters
 from ..experiment import width_sweep as sweep
 from ..experiment.runs import atomic_write_text, latest, read_rows
 from ..experiment.sweep import COLUMNS
 from ..experiment.width_sweep import _median, summary_records, theorem_curve
 
-__all__ = ["FIGURES", "TABLES", "figures", "tables", "report", "main", "latest_run_dir", "counting_curve"]
+__all__ = ["FIGURES", "TABLES", "figures", "tables", "report", "main", "latest_run_dir", "counting_curve",
+           "natale_curve"]
 
 FIGURES = ("width_sweep", "success_rate", "kept_per_target", "trained_accuracy")
 TABLES = ("sweep_summary", "trained")
@@ -66,6 +67,25 @@ def counting_curve(dims, eps_grid):
     n_target = sum(a * b for a, b in zip(dims[:-1], dims[1:]))
     return np.array([sum(float(counting_lower_bound(a, b, float(e))) for a, b in zip(dims[:-1], dims[1:]))
                      / n_target for e in eps_grid])
+
+
+def natale_curve(dims, eps, kept_grid, max_rho=1e12):
+    """(ρ, κ) of Natale et al. 2024's Theorem 5 (:func:`sltheory.bounds.natale_lower_bound`) at ε:
+    for each κ = kept weights per target weight in ``kept_grid``, the least ρ = random weights per
+    target weight with n_i ≥ (d_in d_out/2)·log₂(k_i/ε)/H₂(k_i/n_i) in every layer, k_i = ⌈κ d_in d_out⌉.
+    Theorem 5 is stated for one d×d linear map; applying it per layer (rectangular d_in·d_out) and
+    summing is our reading, as for :func:`counting_curve`. Points with ρ > ``max_rho`` are dropped."""
+    n_target = sum(a * b for a, b in zip(dims[:-1], dims[1:]))
+    xs, ys = [], []
+    for kappa in kept_grid:
+        ks = [math.ceil(kappa * a * b) for a, b in zip(dims[:-1], dims[1:])]
+        if any(not eps < k for k in ks):
+            continue
+        rho = sum(natale_min_parameters(a, b, k, eps) for (a, b), k in zip(zip(dims[:-1], dims[1:]), ks)) / n_target
+        if rho <= max_rho:
+            xs.append(rho)
+            ys.append(float(kappa))
+    return np.array(xs), np.array(ys)
 
 
 def _per_rho(rs, key):
@@ -187,6 +207,15 @@ def figures(run_dir, out_dir) -> list[Path]:
         xe, ke, _, _ = _per_rho(rs_e, "eps_kept_per_target")
         if len(xe):
             ax.plot(xe, ke, "s--", color=c, ms=4, label=f"{name}: sparsest ticket with bound ≤ {e_min:g}")
+    # lower bounds at the smallest ε: any ticket needs ρ ≥ the counting bound; a ticket of κ kept
+    # weights per target weight needs ρ ≥ Theorem 5's (Natale et al. 2024) — left of the curve is out of reach
+    e_min = min(eps_values)
+    ax.axvline(counting_curve(dims, [e_min])[0], color="k", ls=":", lw=1.2,
+               label=f"counting lower bound, ε = {e_min:g} (any ticket size)")
+    nx_, ny_ = natale_curve(dims, e_min, np.logspace(0, 3.5, 40))
+    if len(nx_):
+        ax.plot(nx_, ny_, "-", color="k", lw=1.2, alpha=0.7,
+                label=f"Theorem 5 (Natale et al.), ε = {e_min:g}: least ρ for κ kept per target")
     ax.set_xscale("log")
     ax.set_yscale("log")
     ax.set_xlabel("ρ = random weights / target weights")

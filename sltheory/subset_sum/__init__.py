@@ -7,9 +7,19 @@ May import: the foundation only (``sltheory.errors``).
 """
 
 from ._kernels import MAX_SAMPLES
-from .reference import brute_force, brute_force_min_size, brute_force_sparsest
-from .solver import MODES, STAGES, SubsetSumResult, masks_to_bool, popcount, solve, subset_sums
+from .reference import brute_force, brute_force_fixed, brute_force_min_size, brute_force_sparsest
+from .solver import (
+                     FIXED,
+                     MAX_FIXED_ENTRIES,
+                     MODES,
+                     STAGES,
+                     SubsetSumResult,
+                     masks_to_bool,
+                     popcount,
+                     solve,
+                     subset_sums,
+)
 
-__all__ = ["MAX_SAMPLES", "MODES", "STAGES", "SubsetSumResult", "brute_force", "brute_force_min_size",
-           "brute_force_sparsest",
+__all__ = ["FIXED", "MAX_FIXED_ENTRIES", "MAX_SAMPLES", "MODES", "STAGES", "SubsetSumResult", "brute_force",
+           "brute_force_fixed", "brute_force_min_size", "brute_force_sparsest",
            "masks_to_bool", "popcount", "solve", "subset_sums"]

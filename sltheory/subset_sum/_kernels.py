@@ -403,3 +403,102 @@ def solve_batch(samples, counts, targets, tols, stages, sparsest, chunk, out_mas
                                    bufs_s, bufs_m, offs, sizes, small_s, small_m, small_offs, small_sizes)
             out_mask[p] = mask
             out_err[p] = err
+
+
+# ----------------------------------------------------------------------------- fixed size
+@njit(cache=True)
+def _fixed_one(c, m, t, k, bufs_s, bufs_m, offs, sizes, small_s, small_m, small_offs, small_sizes):
+    """Best subset of *exactly* k of c[:m] for target t (Natale et al. 2024's fixed-size subset
+    sum): (mask, |Σ − t|), (0, inf) when k > m. Sizes k ≤ 3 from the sorted samples
+    (:func:`_closest_k`); larger k by meet in the middle over the per-size lists of the two halves
+    (:func:`_levels` up to k, then one two-pointer sweep per split k = k₁ + k₂). The caller
+    passes k ≤ m − k (the complement of a k-subset is an (m − k)-subset)."""
+    if k > m:
+        return np.uint64(0), np.inf
+    if k == 0:
+        return np.uint64(0), abs(t)
+    if k <= 3:
+        _levels(c, 0, m, 1, small_s, small_m, small_offs, small_sizes)   # the sorted samples
+        err, mask = _closest_k(small_s, small_m, small_offs[1], small_sizes[1], t, k)
+        return mask, err
+    h = m // 2
+    K1 = _levels(c, 0, h, k, bufs_s[0], bufs_m[0], offs[0], sizes[0])
+    K2 = _levels(c, h, m, k, bufs_s[1], bufs_m[1], offs[1], sizes[1])
+    best_err = np.inf
+    best_mask = np.uint64(0)
+    for k1 in range(max(0, k - K2), min(k, K1) + 1):
+        k2 = k - k1
+        err, mask = _closest_pair(bufs_s[0], bufs_m[0], offs[0][k1], sizes[0][k1],
+                                  bufs_s[1], bufs_m[1], offs[1][k2], sizes[1][k2], t)
+        if err < best_err:
+            best_err = err
+            best_mask = mask
+    return best_mask, best_err
+
+
+@njit(cache=True)
+def fixed_capacity(m, k):
+    """Entries of one half's per-size lists for the fixed-size search of k of m samples:
+    Σ_{j ≤ k'} C(⌈m/2⌉, j) with k' = min(k, m − k) (0 when k > m)."""
+    if k > m:
+        return 0
+    kk = min(k, m - k)
+    h = m - m // 2
+    total = 0
+    binom = 1
+    for j in range(min(kk, h) + 1):
+        total += binom
+        binom = binom * (h - j) // (j + 1)
+    return total
+
+
+@njit(cache=True, parallel=True)
+def solve_fixed_batch(samples, counts, targets, ks, chunk, out_mask, out_err):
+    """Every problem p: the best subset of exactly ks[p] of samples[p, :counts[p]] toward
+    targets[p]. A k-subset of m samples is the complement of an (m − k)-subset whose sum is
+    Σ c − t away from the same point, so k ≤ m/2 is searched; the error is recomputed from the
+    returned mask (in index order)."""
+    n_prob = samples.shape[0]
+    cap = 1
+    width_all = 1
+    for p in range(n_prob):
+        cap = max(cap, fixed_capacity(counts[p], ks[p]))
+        width_all = max(width_all, counts[p])
+    levels = (width_all + 1) // 2
+    n_chunks = (n_prob + chunk - 1) // chunk
+    for ch in prange(n_chunks):
+        bufs_s = np.empty((2, cap), dtype=np.float64)
+        bufs_m = np.empty((2, cap), dtype=np.uint64)
+        offs = np.empty((2, levels + 2), dtype=np.int64)
+        sizes = np.empty((2, levels + 1), dtype=np.int64)
+        small_s = np.empty(width_all + 1, dtype=np.float64)
+        small_m = np.empty(width_all + 1, dtype=np.uint64)
+        small_offs = np.empty(4, dtype=np.int64)
+        small_sizes = np.empty(3, dtype=np.int64)
+        for p in range(ch * chunk, min(n_prob, (ch + 1) * chunk)):
+            m = counts[p]
+            k = ks[p]
+            c = samples[p]
+            t = targets[p]
+            if k > m:
+                out_mask[p] = np.uint64(0)
+                out_err[p] = np.inf
+                continue
+            flip = k > m - k
+            if flip:
+                total = 0.0
+                for i in range(m):
+                    total += c[i]
+                mask, err = _fixed_one(c, m, total - t, m - k, bufs_s, bufs_m, offs, sizes, small_s, small_m,
+                                       small_offs, small_sizes)
+                full = (np.uint64(1) << np.uint64(m)) - np.uint64(1) if m < 64 else ~np.uint64(0)
+                mask = full & ~mask
+            else:
+                mask, err = _fixed_one(c, m, t, k, bufs_s, bufs_m, offs, sizes, small_s, small_m,
+                                       small_offs, small_sizes)
+            s = 0.0
+            for i in range(m):
+                if (mask >> np.uint64(i)) & np.uint64(1):
+                    s += c[i]
+            out_mask[p] = mask
+            out_err[p] = abs(s - t)

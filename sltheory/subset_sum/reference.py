@@ -53,3 +53,21 @@ def brute_force_sparsest(samples, target: float, tol: float) -> tuple[int, float
         if min(errs) <= tol:
             return size, min(errs)
     return None
+
+
+def brute_force_fixed(samples, target: float, k: int) -> tuple[int, float]:
+    """Best subset of exactly ``k`` of ``samples`` (1-D, at most 20) for ``target``: (bit mask,
+    |Σ − target|) over all C(m, k) subsets enumerated by itertools (ties: the first in that order);
+    (0, inf) when k > m."""
+    c = np.asarray(samples, dtype=np.float64)
+    if c.ndim != 1 or c.size > 20:
+        raise InvalidArgumentError("brute_force_fixed takes a 1-D array of at most 20 samples")
+    if isinstance(k, bool) or not isinstance(k, (int, np.integer)) or k < 0:
+        raise InvalidArgumentError(f"k must be an int ≥ 0, got {k!r}")
+    best_mask, best_err = 0, float("inf")
+    for subset in itertools.combinations(range(c.size), int(k)):
+        err = abs(float(sum(c[i] for i in subset)) - target)
+        if err < best_err:
+            best_err = err
+            best_mask = sum(1 << i for i in subset)
+    return best_mask, best_err

@@ -19,6 +19,14 @@ Modes, one kernel family (meet in the middle, see ``_kernels.py``):
 In both tolerance modes, when no subset is within ``tol`` the result is the optimum, as in
 exact mode.
 
+* **fixed** (``mode="fixed", k=k``): the subset of *exactly* k elements with the smallest error
+  (the random fixed-size subset sum, RFSS, of Natale et al. 2024, arXiv:2410.14754), over all
+  samples of the problem (up to 64). ``tol`` plays no part: the optimum among the k-subsets is
+  within ``tol`` whenever any k-subset is. A problem with fewer than k samples has no k-subset:
+  mask 0, error ``inf``. Cost: per-size meet in the middle (sizes ≤ 3 from the sorted samples);
+  k and m − k are searched alike (complements), and a (k, m) whose per-size lists would exceed
+  :data:`MAX_FIXED_ENTRIES` per half is refused before any work.
+
 Exact and staged search the first :data:`MAX_SAMPLES` (40) samples of a problem. Sparsest
 searches all of them (up to 64): exactly when there are at most 40; beyond 40, the sizes whose
 per-size lists fit 2^20 entries per half are searched over all samples (sizes ≤ 5 for 64
@@ -35,7 +43,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from ..errors import InvalidArgumentError
-from ._kernels import MAX_SAMPLES, solve_batch
+from ._kernels import MAX_SAMPLES, fixed_capacity, solve_batch, solve_fixed_batch
 
 #: Prefix sizes tried in staged mode (the last stage is always "all samples").
 STAGES = np.array([8, 12, 16, 20, 24, 28, 32, 36, MAX_SAMPLES], dtype=np.int64)
@@ -69,9 +77,15 @@ def popcount(masks: np.ndarray) -> np.ndarray:
 
 #: Modes for ``tol > 0`` (see the module docstring).
 MODES = ("sparsest", "staged")
+#: The fixed-size mode (``mode="fixed"`` with ``k``): exactly k elements, whatever ``tol``.
+FIXED = "fixed"
+#: Largest per-half list (entries) of the fixed-size search: 2^22 (64 MiB of sums and masks per
+#: half per thread); e.g. k ≤ 6 (or ≥ 58) of 64 samples, any k of ≤ 44.
+MAX_FIXED_ENTRIES = 1 << 22
 
 
-def solve(samples, targets, *, counts=None, tol=0.0, mode: str = "sparsest", chunk: int = 64) -> SubsetSumResult:
+def solve(samples, targets, *, counts=None, tol=0.0, mode: str = "sparsest", k=None,
+          chunk: int = 64) -> SubsetSumResult:
     """Solve a batch of subset-sum problems.
 
     Parameters:
@@ -81,11 +95,15 @@ def solve(samples, targets, *, counts=None, tol=0.0, mode: str = "sparsest", chu
     * ``counts``: array (P,) of ints ≤ m (default: all m samples). Exact and staged search only the
       first ``min(count, MAX_SAMPLES)`` samples; sparsest all of them (module docstring).
     * ``tol``: float or array (P,) ≥ 0. ``0`` = exact optimum; ``> 0`` = ``mode`` (see module doc).
-    * ``mode``: ``"sparsest"`` (minimum cardinality within ``tol``) or ``"staged"``.
+    * ``mode``: ``"sparsest"`` (minimum cardinality within ``tol``), ``"staged"``, or ``"fixed"``
+      (exactly ``k`` elements, the best such subset; ``tol`` unused).
+    * ``k``: with ``mode="fixed"`` only: an int ≥ 0 or one per problem.
     * ``chunk``: problems per parallel task (each task allocates its buffers once).
     """
-    if mode not in MODES:
-        raise InvalidArgumentError(f"mode must be one of {MODES}, got {mode!r}")
+    if mode not in MODES + (FIXED,):
+        raise InvalidArgumentError(f"mode must be one of {MODES + (FIXED,)}, got {mode!r}")
+    if (k is None) != (mode != FIXED):
+        raise InvalidArgumentError("k (the subset size) goes with mode='fixed', and mode='fixed' needs k")
     samples = np.ascontiguousarray(samples, dtype=np.float64)
     if samples.ndim != 2:
         raise InvalidArgumentError(f"samples must be 2-D (problems, samples), got shape {samples.shape}")
@@ -105,9 +123,33 @@ def solve(samples, targets, *, counts=None, tol=0.0, mode: str = "sparsest", chu
         raise InvalidArgumentError("samples and targets must be finite")
     out_mask = np.zeros(n_prob, dtype=np.uint64)
     out_err = np.abs(targets).copy()
+    if mode == FIXED:
+        ks = _sizes_arg(k, n_prob)
+        need = max((int(fixed_capacity(int(m), int(kk))) for m, kk in zip(counts, ks)), default=0)
+        if need > MAX_FIXED_ENTRIES:
+            raise InvalidArgumentError(f"the fixed-size search of k = {ks.max()} among up to {counts.max()} samples "
+                                       f"needs {need:,} entries per half-list, more than {MAX_FIXED_ENTRIES:,}: "
+                                       "use fewer samples or a k nearer 0 or the sample count")
+        if n_prob:
+            solve_fixed_batch(samples, counts, targets, ks, int(chunk), out_mask, out_err)
+        return SubsetSumResult(out_mask, out_err)
     if n_prob:
         solve_batch(samples, counts, targets, tols, STAGES, mode == "sparsest", int(chunk), out_mask, out_err)
     return SubsetSumResult(out_mask, out_err)
+
+
+def _sizes_arg(k, n_prob: int) -> np.ndarray:
+    """``k`` as one int64 per problem (each an integer ≥ 0), or InvalidArgumentError."""
+    arr = np.asarray(k)
+    if arr.dtype == bool or not (np.issubdtype(arr.dtype, np.integer)
+                                 or (arr.dtype == object and all(isinstance(v, int) for v in arr.ravel()))):
+        raise InvalidArgumentError(f"k must be an int ≥ 0 or one int per problem, got {k!r}")
+    if arr.ndim > 1 or (arr.ndim == 1 and arr.shape != (n_prob,)):
+        raise InvalidArgumentError(f"k must be an int or have one entry per problem ({n_prob}), got shape {arr.shape}")
+    ks = np.ascontiguousarray(np.broadcast_to(arr.astype(np.int64), (n_prob,)))
+    if n_prob and (ks.min() < 0 or ks.max() > 64):
+        raise InvalidArgumentError(f"k must be in [0, 64], got {k!r}")
+    return ks
 
 
 def subset_sums(samples: np.ndarray, masks: np.ndarray) -> np.ndarray:
