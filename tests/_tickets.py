@@ -24,7 +24,7 @@ SMALL_N = {
     "binary": (1, 14),
 }
 #: Constructions whose theorem width rule is small enough for the ε-contract property test.
-RULE_WIDTH = {"subset_sum", "burkholz", "pensia"}
+RULE_WIDTH = {"subset_sum", "burkholz", "pensia", "orseau"}
 
 
 def linears(module):

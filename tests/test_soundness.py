@@ -47,7 +47,7 @@ EPS_MODE = {
     "burkholz": (None, 0.4),
     "malach": (800, 0.15),
     "malach_product": (200, 0.1),
-    "orseau": (300, 0.6),
+    "orseau": (None, 0.1),
     "orseau_halving": (300, 0.6),
     "binary": (None, 0.1),
 }
