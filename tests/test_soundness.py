@@ -43,7 +43,7 @@ EPS_MODE = {
     "subset_sum": (None, 0.1),
     "subset_sum_blockdiag": (None, 0.1),
     "pensia": (None, 0.1),
-    "natale": (16, 0.1),
+    "natale": (24, 0.1),
     "burkholz": (None, 0.4),
     "malach": (800, 0.15),
     "malach_product": (200, 0.1),
