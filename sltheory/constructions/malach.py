@@ -8,7 +8,8 @@ restatements): depth 2l, i.i.d. U[−1, 1] weights, a factor O(d⁴l²) wider th
 (Pensia et al.'s abstract, arXiv:2006.07990); "the target weight w* is simulated in the pruned
 network by 2 intermediate neurons, requiring 1/ε² sampled neurons" (Orseau et al., arXiv:2006.12156,
 Figure 1 caption, "previous work"); over-parameterization Õ(m_t²/ε²) for m_t target weights
-(Natale et al. 2024, arXiv:2410.14754).
+(Natale et al. 2024, arXiv:2410.14754); Natale's 2023 talk slides (slides.com/natema/intro-2023)
+summarise Malach et al. as "find a random weight close to w" (Pensia et al.: "a combination").
 
 What is inferred from that (the restated reading implemented here): the 2 intermediate neurons
 are the two halves of w·x = w σ(x) − w σ(−x), one unit with a positive and one with a negative
