@@ -83,7 +83,7 @@ def test_fixed_mode_per_problem_k_and_bad_inputs():
         solve(c, t, mode="fixed")
     with pytest.raises(InvalidArgumentError, match="mode='fixed'"):
         solve(c, t, tol=0.1, k=3)
-    with pytest.raises(InvalidArgumentError, match="entries per half-list"):
+    with pytest.raises(InvalidArgumentError, match="lists of"):
         solve(rng.uniform(-1, 1, (1, 64)), [0.0], mode="fixed", k=12)
     with pytest.raises(InvalidArgumentError, match="at most 20"):
         brute_force_fixed(np.zeros(21), 0.0, 2)

@@ -222,7 +222,7 @@ class Natale(SubsetSum):
                                            "exactly k needs at least k samples")
             if fixed_capacity(v, kk) > MAX_FIXED_ENTRIES:
                 raise InvalidArgumentError(f"k = {kk} of n = {v} samples (layer {i}) is beyond the fixed-size "
-                                           f"solver ({fixed_capacity(v, kk):,} entries per half-list > "
+                                           f"solver (lists of {fixed_capacity(v, kk):,} entries > "
                                            f"{MAX_FIXED_ENTRIES:,}): use a smaller k or n")
         plan.options.update(k=tuple(int(v) for v in ks), gamma_prime=gamma_prime, c=c)
         return plan

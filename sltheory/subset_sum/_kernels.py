@@ -406,20 +406,110 @@ def solve_batch(samples, counts, targets, tols, stages, sparsest, chunk, out_mas
 
 
 # ----------------------------------------------------------------------------- fixed size
+# The best subset of *exactly* k of c[:m] (Natale et al. 2024's fixed-size subset sum), k ≤ m − k
+# (the caller searches the complement otherwise). Two exact methods, the cheaper one per problem:
+#
+# * "halves": the per-size lists of the two halves up to k (:func:`_levels`), one two-pointer sweep
+#   per split k = k₁ + k₂ — lists of Σ_{j≤k} C(⌈m/2⌉, j) entries;
+# * "all": the sorted sums of all r-subsets of all m samples for r = ⌊k/2⌋ and ⌈k/2⌉ (one
+#   :func:`_levels` call up to ⌈k/2⌉); every k-subset is a disjoint (⌊k/2⌋, ⌈k/2⌉) pair, and for
+#   each x of the first list the disjoint y of the second closest to t − x lies next to t − x: a
+#   binary search, then a scan outward on each side to the first disjoint entry (stopped early
+#   once the gap exceeds the best error so far) — lists of Σ_{j≤⌈k/2⌉} C(m, j) entries.
+
+
+@njit(cache=True)
+def _binom_sum(h, K):
+    """Σ_{j ≤ min(K, h)} C(h, j)."""
+    total = 0
+    binom = 1
+    for j in range(min(K, h) + 1):
+        total += binom
+        binom = binom * (h - j) // (j + 1)
+    return total
+
+
+@njit(cache=True)
+def fixed_plan(m, k):
+    """(method, entries) of the fixed-size search of k of m samples: method 0 = none needed
+    (k > m, k' = min(k, m − k) ≤ 3: the sorted samples), 1 = halves, 2 = all (see above); entries
+    = the length of the list buffer it needs."""
+    if k > m:
+        return 0, 0
+    kk = min(k, m - k)
+    if kk <= 3:
+        return 0, m + 1
+    halves = _binom_sum(m - m // 2, kk)
+    every = _binom_sum(m, (kk + 1) // 2)
+    if every <= halves:
+        return 2, every
+    return 1, halves
+
+
+@njit(cache=True)
+def fixed_capacity(m, k):
+    """Entries of the list buffer the fixed-size search of k of m samples needs (:func:`fixed_plan`)."""
+    return fixed_plan(m, k)[1]
+
+
+@njit(cache=True)
+def _closest_disjoint(s, msk, lo1, n1, lo2, n2, t):
+    """Over x in s[lo1:lo1+n1] and y in s[lo2:lo2+n2] (sorted) with disjoint masks: the pair with
+    x + y closest to t. Returns (error, mask), (inf, 0) when there is none."""
+    best_err = np.inf
+    best_mask = np.uint64(0)
+    for i in range(n1):
+        x = s[lo1 + i]
+        mx = msk[lo1 + i]
+        want = t - x
+        a = 0
+        b = n2
+        while a < b:   # first index with s ≥ want
+            mid = (a + b) // 2
+            if s[lo2 + mid] < want:
+                a = mid + 1
+            else:
+                b = mid
+        j = a
+        while j < n2:
+            d = s[lo2 + j] - want
+            if d >= best_err:
+                break
+            if (msk[lo2 + j] & mx) == np.uint64(0):
+                best_err = d
+                best_mask = mx | msk[lo2 + j]
+                break
+            j += 1
+        j = a - 1
+        while j >= 0:
+            d = want - s[lo2 + j]
+            if d >= best_err:
+                break
+            if (msk[lo2 + j] & mx) == np.uint64(0):
+                best_err = d
+                best_mask = mx | msk[lo2 + j]
+                break
+            j -= 1
+    return best_err, best_mask
+
+
 @njit(cache=True)
 def _fixed_one(c, m, t, k, bufs_s, bufs_m, offs, sizes, small_s, small_m, small_offs, small_sizes):
-    """Best subset of *exactly* k of c[:m] for target t (Natale et al. 2024's fixed-size subset
-    sum): (mask, |Σ − t|), (0, inf) when k > m. Sizes k ≤ 3 from the sorted samples
-    (:func:`_closest_k`); larger k by meet in the middle over the per-size lists of the two halves
-    (:func:`_levels` up to k, then one two-pointer sweep per split k = k₁ + k₂). The caller
-    passes k ≤ m − k (the complement of a k-subset is an (m − k)-subset)."""
+    """Best subset of exactly k ≤ m − k of c[:m] toward t: (mask, |Σ − t|), (0, inf) if k > m."""
     if k > m:
         return np.uint64(0), np.inf
     if k == 0:
         return np.uint64(0), abs(t)
-    if k <= 3:
+    method, _ = fixed_plan(m, k)
+    if method == 0:
         _levels(c, 0, m, 1, small_s, small_m, small_offs, small_sizes)   # the sorted samples
         err, mask = _closest_k(small_s, small_m, small_offs[1], small_sizes[1], t, k)
+        return mask, err
+    if method == 2:
+        r1 = k // 2
+        r2 = k - r1
+        _levels(c, 0, m, r2, bufs_s[0], bufs_m[0], offs[0], sizes[0])
+        err, mask = _closest_disjoint(bufs_s[0], bufs_m[0], offs[0][r1], sizes[0][r1], offs[0][r2], sizes[0][r2], t)
         return mask, err
     h = m // 2
     K1 = _levels(c, 0, h, k, bufs_s[0], bufs_m[0], offs[0], sizes[0])
@@ -436,22 +526,6 @@ def _fixed_one(c, m, t, k, bufs_s, bufs_m, offs, sizes, small_s, small_m, small_
     return best_mask, best_err
 
 
-@njit(cache=True)
-def fixed_capacity(m, k):
-    """Entries of one half's per-size lists for the fixed-size search of k of m samples:
-    Σ_{j ≤ k'} C(⌈m/2⌉, j) with k' = min(k, m − k) (0 when k > m)."""
-    if k > m:
-        return 0
-    kk = min(k, m - k)
-    h = m - m // 2
-    total = 0
-    binom = 1
-    for j in range(min(kk, h) + 1):
-        total += binom
-        binom = binom * (h - j) // (j + 1)
-    return total
-
-
 @njit(cache=True, parallel=True)
 def solve_fixed_batch(samples, counts, targets, ks, chunk, out_mask, out_err):
     """Every problem p: the best subset of exactly ks[p] of samples[p, :counts[p]] toward
@@ -464,7 +538,7 @@ def solve_fixed_batch(samples, counts, targets, ks, chunk, out_mask, out_err):
     for p in range(n_prob):
         cap = max(cap, fixed_capacity(counts[p], ks[p]))
         width_all = max(width_all, counts[p])
-    levels = (width_all + 1) // 2
+    levels = width_all + 1
     n_chunks = (n_prob + chunk - 1) // chunk
     for ch in prange(n_chunks):
         bufs_s = np.empty((2, cap), dtype=np.float64)
@@ -484,8 +558,7 @@ def solve_fixed_batch(samples, counts, targets, ks, chunk, out_mask, out_err):
                 out_mask[p] = np.uint64(0)
                 out_err[p] = np.inf
                 continue
-            flip = k > m - k
-            if flip:
+            if k > m - k:
                 total = 0.0
                 for i in range(m):
                     total += c[i]

@@ -23,9 +23,11 @@ exact mode.
   (the random fixed-size subset sum, RFSS, of Natale et al. 2024, arXiv:2410.14754), over all
   samples of the problem (up to 64). ``tol`` plays no part: the optimum among the k-subsets is
   within ``tol`` whenever any k-subset is. A problem with fewer than k samples has no k-subset:
-  mask 0, error ``inf``. Cost: per-size meet in the middle (sizes ≤ 3 from the sorted samples);
-  k and m − k are searched alike (complements), and a (k, m) whose per-size lists would exceed
-  :data:`MAX_FIXED_ENTRIES` per half is refused before any work.
+  mask 0, error ``inf``. Exact, by the cheaper of two searches (``_kernels.py``): per-size meet in
+  the middle over two halves, or the sorted ⌊k/2⌋- and ⌈k/2⌉-subsets of all samples searched for
+  the closest disjoint pair (sizes ≤ 3 from the sorted samples); k and m − k are searched alike
+  (complements), and a (k, m) whose lists would exceed :data:`MAX_FIXED_ENTRIES` is refused
+  before any work.
 
 Exact and staged search the first :data:`MAX_SAMPLES` (40) samples of a problem. Sparsest
 searches all of them (up to 64): exactly when there are at most 40; beyond 40, the sizes whose
@@ -79,8 +81,8 @@ def popcount(masks: np.ndarray) -> np.ndarray:
 MODES = ("sparsest", "staged")
 #: The fixed-size mode (``mode="fixed"`` with ``k``): exactly k elements, whatever ``tol``.
 FIXED = "fixed"
-#: Largest per-half list (entries) of the fixed-size search: 2^22 (64 MiB of sums and masks per
-#: half per thread); e.g. k ≤ 6 (or ≥ 58) of 64 samples, any k of ≤ 44.
+#: Largest list (entries) of the fixed-size search: 2^22 (64 MiB of sums and masks per list, two
+#: lists per thread); e.g. k ≤ 8 (or ≥ 56) of 64 samples, any k of ≤ 44.
 MAX_FIXED_ENTRIES = 1 << 22
 
 
@@ -128,7 +130,7 @@ def solve(samples, targets, *, counts=None, tol=0.0, mode: str = "sparsest", k=N
         need = max((int(fixed_capacity(int(m), int(kk))) for m, kk in zip(counts, ks)), default=0)
         if need > MAX_FIXED_ENTRIES:
             raise InvalidArgumentError(f"the fixed-size search of k = {ks.max()} among up to {counts.max()} samples "
-                                       f"needs {need:,} entries per half-list, more than {MAX_FIXED_ENTRIES:,}: "
+                                       f"needs lists of {need:,} entries, more than {MAX_FIXED_ENTRIES:,}: "
                                        "use fewer samples or a k nearer 0 or the sample count")
         if n_prob:
             solve_fixed_batch(samples, counts, targets, ks, int(chunk), out_mask, out_err)
