@@ -471,7 +471,7 @@ def _build_block(level_signs, out_signs, level_masks, out_mask, in_pools, m_p, m
                     live &= ok
                     picks.append(cols)
                 bit_slots = np.flatnonzero((ladders[h][o] >> b) & 1)
-                for c in bit_slots:
+                for c in bit_slots.tolist():
                     ok, cols = _first_positive(Sg, rows, carry_pools[c], 1)
                     live &= ok
                     picks.append(cols)
