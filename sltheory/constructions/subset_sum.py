@@ -37,12 +37,15 @@ The construction, per target layer W (d_out × d_in), pair (A = M_{2i−1}, B = 
    faster staged choice (fewest elements among those its prefix sweep visits).
 
 **Per-weight mode** — a variant, not Theorem 1 (its own claim and its own width rule, ours).
-Pensia et al.'s experiment pruned a raw trained MNIST network weight by weight, each weight to
-within ε = 0.01, with no norm assumption. ``approximate(target, rand, weight_tol=τ)`` does that:
-every problem at tolerance τ, so every entry of the effective maps satisfies |P − W| ≤ τ and
-(first layer) |N + W| ≤ τ, checked from the masked weights; the claim is this per-weight bound,
-and the network-level error is whatever the certificate (sltheory.certificate, actual norms ‖W_i‖₂,
-which may exceed 1) then gives — reported, not promised. Width rule (:func:`per_weight_samples`):
+Pensia et al.'s experiment approximated a raw trained MNIST network weight by weight, each weight
+to within ε = 0.01, with no norm assumption — by subset sums of coefficients drawn over the
+target's range, one set per row, with no random network built and no products
+(:mod:`sltheory.subset_sum.coefficients` reproduces it). ``approximate(target, rand, weight_tol=τ)``
+does it on a real random network: every problem at tolerance τ, so every entry of the effective
+maps satisfies |P − W| ≤ τ and (first layer) |N + W| ≤ τ, checked from the masked weights; the
+claim is this per-weight bound, and the network-level error is whatever the certificate
+(sltheory.certificate, actual norms ‖W_i‖₂, which may exceed 1) then gives — reported, not
+promised. Width rule (:func:`per_weight_samples`):
 each of the N problems (N = Σ_i d_in'·d_out) must succeed with probability ≥ 1 − δ/N, for every
 target |w| ≤ B (``weight_bound``, an explicit argument since the random network may not read
 the weights). Two terms, each budgeted δ/(2N):
