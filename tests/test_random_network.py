@@ -100,9 +100,9 @@ def test_constructions_listing_cites_paper():
     assert "subset_sum" in listing and "arXiv:2006.07990" in listing["subset_sum"]
 
 
-@pytest.mark.parametrize("construction", ["malach", "orseau"])
+@pytest.mark.parametrize("construction", ["malach", "malach_product", "orseau_halving"])
 def test_impractical_theorem_width_raises_before_sampling(construction):
-    """Malach's polynomial width (and Orseau's poly-log one with its constant) outgrow memory fast:
+    """Malach's polynomial width (and our halving variant of Orseau's, poly-log with its constant) outgrow
     the builder says how many weights the rule asks for instead of exhausting memory."""
     target = [np.zeros((32, 16)), np.zeros((8, 32))]
     with pytest.raises(sltheory.NetworkTooLargeError, match="random weights") as info:
