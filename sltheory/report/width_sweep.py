@@ -197,9 +197,11 @@ def figures(run_dir, out_dir) -> list[Path]:
 
     # 3. kept random weights per target weight
     fig, ax = plt.subplots(figsize=(6.4, 4.0))
+    rho_seen = [1.0]
     for name in names:
         rs = [r for r in one if r["construction"] == name and r["target"] == target]
         x, k, klo, khi = _per_rho(rs, "best_kept_per_target")
+        rho_seen.extend(float(v) for v in x)
         c = COLORS.get(name, "C5")
         ax.plot(x, k, "o-", color=c, label=f"{name}: best ticket")
         e_min = min(eps_values)
@@ -212,7 +214,7 @@ def figures(run_dir, out_dir) -> list[Path]:
     e_min = min(eps_values)
     ax.axvline(counting_curve(dims, [e_min])[0], color="k", ls=":", lw=1.2,
                label=f"counting lower bound, ε = {e_min:g} (any ticket size)")
-    nx_, ny_ = natale_curve(dims, e_min, np.logspace(0, 3.5, 40))
+    nx_, ny_ = natale_curve(dims, e_min, np.logspace(0, math.log10(max(2.0, max(rho_seen))), 40))
     if len(nx_):
         ax.plot(nx_, ny_, "-", color="k", lw=1.2, alpha=0.7,
                 label=f"Theorem 5 (Natale et al.), ε = {e_min:g}: least ρ for κ kept per target")
