@@ -87,10 +87,14 @@ def test_effective_weights_are_the_quantised_target(dims, seed):
     """At the rule's width no unit misses, and the maps read by unit vectors are q(W) exactly."""
     W = [0.6 * M for M in sltheory.gaussian_target(dims, seed)]
     rand, ticket = _ticket(W, eps=0.2, delta=0.1, seed=seed)
-    K = rand.plan.options["bits"]
+    K = ticket.stats["resolution_bits"]   # with eps: the coarsest resolution that certifies
     assert ticket.stats["dead_units"] == 0
-    for eff, M in zip(_unit_vector_maps(ticket, rand.plan), W):
-        np.testing.assert_array_equal(eff, _quantised(M, K))
+    Q = [_quantised(M, K) for M in W]
+    for i, eff in enumerate(_unit_vector_maps(ticket, rand.plan)):
+        # a hidden neuron the next quantised layer does not read is pruned away (its row reads 0)
+        read = np.ones(eff.shape[0], bool) if i == len(W) - 1 else np.any(Q[i + 1] != 0, axis=0)
+        np.testing.assert_array_equal(eff[read], Q[i][read])
+        assert not np.any(eff[~read])
     # and the σ(−x) half of the first layer: g(−e_j) through block 0 gives −(−q) = q as N's column
     assert ticket.error_bound <= 0.2
     assert all(int(m.sum(dim=1).max()) <= 1 for m in ticket.masks[:1])
@@ -99,7 +103,7 @@ def test_effective_weights_are_the_quantised_target(dims, seed):
 def test_first_layer_negative_half_by_unit_vectors():
     W = [np.array([[0.7, -0.3], [-0.55, 0.1]])]
     rand, ticket = _ticket(W, eps=0.1, delta=0.1)
-    K = rand.plan.options["bits"]
+    K = ticket.stats["resolution_bits"]   # with eps: the coarsest resolution that certifies
     with torch.no_grad():
         gp = ticket.network(torch.eye(2, dtype=torch.float64))
         gn = ticket.network(-torch.eye(2, dtype=torch.float64))

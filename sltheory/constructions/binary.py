@@ -375,56 +375,75 @@ class Binary(Construction):
 
     # ---------------------------------------------------------------- prune
     def prune(self, target: Target, rand: RandomNetwork, *, eps, **options) -> PruneResult:
-        """The deterministic search of the module docstring (no option)."""
+        """The deterministic search of the module docstring (no option). With ``eps``, after the
+        ticket at the full K bits, a coarser resolution K' < K (weights rounded to multiples of
+        2^{−K'}: fewer bits set, fewer kept weights) is tried from the one the full ticket's bound
+        predicts upwards, and the first that certifies ≤ eps is returned (the sparser ticket)."""
         if options:
             raise InvalidArgumentError(f"unknown options for binary: {sorted(options)}")
         plan = rand.plan
-        r, bits, blocks = plan.options["copies"], plan.options["bits"], plan.pairs
-        signs = [np.sign(lin.weight.detach().cpu().numpy()) for lin in rand.linears()]
-        masks = [np.zeros(s.shape, dtype=bool) for s in signs]
-        dims = target.dims
-        L = target.depth
-        # block 0's input pools: group j of the univariate layer, by the sign of its weight
-        d0 = dims[0]
-        pools = []
-        for j in range(d0):
-            group = np.arange(j * 2 * r, (j + 1) * 2 * r)
-            masks[0][group, j] = True
-            for s in (1.0, -1.0):
-                pools.append(group[signs[0][group, j] == s])
-        dead = 0
-        scale = 2 ** bits
-        for i, idx in enumerate(blocks):
-            W = target.weights[i]
-            coef = np.stack([W, -W], axis=2).reshape(W.shape[0], -1) if i == 0 else W   # (D, S): a_c
-            m = np.rint(np.abs(coef) * scale).astype(np.int64)
-            m_p = np.where(coef > 0, m, 0)
-            m_n = np.where(coef < 0, m, 0)
-            levels = idx[1:-1] if i == 0 else idx[:-1]
-            pools, died = _build_block([signs[t] for t in levels], signs[idx[-1]],
-                                       [masks[t] for t in levels], masks[idx[-1]], pools, m_p, m_n, r, bits,
-                                       1 if i == L - 1 else r)
-            dead += died
-        # drop units whose outputs nothing uses (backwards)
-        for t in range(len(masks) - 2, -1, -1):
-            used = masks[t + 1].any(axis=0)
-            masks[t][~used, :] = False
-        mats = [sp.csr_matrix(np.where(mk, s, 0.0) * np.abs(lin.weight.detach().cpu().numpy()))
-                for mk, s, lin in zip(masks, signs, rand.linears())]
-        cert = self.certify(target, plan, mats)
-        stats = {"copies": r, "bits": bits, "dead_units": dead,
+        r, bits = plan.options["copies"], plan.options["bits"]
+        lins = [lin.weight.detach().cpu().numpy() for lin in rand.linears()]
+        signs = [np.sign(w) for w in lins]
+
+        def attempt(resolution):
+            masks, dead = _search(target, plan, signs, resolution)
+            mats = [sp.csr_matrix(np.where(mk, w, 0.0)) for mk, w in zip(masks, lins)]
+            return masks, self.certify(target, plan, mats), dead
+
+        masks, cert, dead = attempt(bits)
+        used = bits
+        if eps is not None and cert.error_bound <= eps and bits > 0:
+            res = max(0, bits - math.floor(math.log2(eps / cert.error_bound)))
+            while res < bits:
+                m2, c2, d2 = attempt(res)
+                if c2.error_bound <= eps:
+                    masks, cert, dead, used = m2, c2, d2, res
+                    break
+                res += 1
+        stats = {"copies": r, "bits": bits, "resolution_bits": used, "dead_units": dead,
                  "depth": len(masks), "max_width": max(s[0] for s in plan.layer_shapes)}
         if eps is None or cert.error_bound <= eps:
             return PruneResult(masks, cert, stats)
-        missed = dead
+        L = target.depth
         needed_r = r + 2 if dead else r
         needed_bits = bits + max(1, math.ceil(math.log2(cert.error_bound / eps)))
         raise ApproximationFailedError(
             f"certified error {cert.error_bound:.4g} > eps = {eps:.4g} with n = {r} copies and {bits} bits "
             f"({dead} units missed a requirement): sample a deeper network (bits ≈ {needed_bits}) "
             f"{'or more copies (n ≈ ' + str(needed_r) + ')' if dead else ''}".rstrip(),
-            missed=max(1, missed), total=int(sum(W.size for W in target.weights)), error_bound=cert.error_bound,
+            missed=max(1, dead), total=int(sum(W.size for W in target.weights)), error_bound=cert.error_bound,
             eps=eps, n=tuple(plan.n), n_needed=(needed_r,) * L)
+
+
+def _search(target: Target, plan: Plan, signs, resolution: int):
+    """Masks of the deterministic search with the weights rounded to multiples of 2^{−resolution}
+    (≤ the plan's bits), and the number of units that missed a requirement."""
+    r, bits, blocks = plan.options["copies"], plan.options["bits"], plan.pairs
+    masks = [np.zeros(s.shape, dtype=bool) for s in signs]
+    L = target.depth
+    # block 0's input pools: group j of the univariate layer, by the sign of its weight
+    pools = []
+    for j in range(target.dims[0]):
+        group = np.arange(j * 2 * r, (j + 1) * 2 * r)
+        masks[0][group, j] = True
+        for s in (1.0, -1.0):
+            pools.append(group[signs[0][group, j] == s])
+    dead = 0
+    for i, idx in enumerate(blocks):
+        W = target.weights[i]
+        coef = np.stack([W, -W], axis=2).reshape(W.shape[0], -1) if i == 0 else W   # (D, S): a_c
+        m = np.rint(np.abs(coef) * 2.0 ** resolution).astype(np.int64) << (bits - resolution)
+        m_p = np.where(coef > 0, m, 0)
+        m_n = np.where(coef < 0, m, 0)
+        levels = idx[1:-1] if i == 0 else idx[:-1]
+        pools, died = _build_block([signs[t] for t in levels], signs[idx[-1]], [masks[t] for t in levels],
+                                   masks[idx[-1]], pools, m_p, m_n, r, bits, 1 if i == L - 1 else r)
+        dead += died
+    # drop units whose outputs nothing uses (backwards)
+    for t in range(len(masks) - 2, -1, -1):
+        masks[t][~masks[t + 1].any(axis=0), :] = False
+    return masks, dead
 
 
 def _first_positive(S: np.ndarray, rows: np.ndarray, pool: np.ndarray, need: int, sign: float = 1.0):
