@@ -24,6 +24,7 @@ from sltheory.constructions.natale import (
 )
 from sltheory.errors import InvalidArgumentError
 from sltheory.subset_sum import brute_force_fixed, popcount, solve, subset_sums
+from sltheory.subset_sum._kernels import fixed_plan
 
 
 # ------------------------------------------------------------------ the fixed-size solver
@@ -67,6 +68,23 @@ def test_fixed_mode_large_m_matches_enumeration_of_small_k():
                     best = min(abs(total - sum(c[p, list(s)]) - t[p]) for s in itertools.combinations(range(m), m - k))
                 assert res.errors[p] == pytest.approx(best, abs=1e-12)
                 assert popcount(res.masks[p:p + 1])[0] == k
+
+
+def test_fixed_mode_both_searches_match_vectorized_enumeration():
+    """m = 24: k = 4, 5, 6 use the all-samples disjoint-pair search, k = 8 the halves' per-size
+    lists (and 16, 18, 19, 20 their complements), against all C(24, k) subsets summed with numpy."""
+    assert fixed_plan(24, 4)[0] == fixed_plan(24, 6)[0] == 2 and fixed_plan(24, 8)[0] == fixed_plan(14, 5)[0] == 1
+    rng = np.random.default_rng(3)
+    m = 24
+    c = np.abs(rng.uniform(-1, 1, (3, m))) * rng.uniform(-1, 1, (3, m))
+    t = rng.uniform(-1, 1, 3)
+    for k in (4, 5, 6, 8, 16, 18, 19, 20):
+        idx = np.array(list(itertools.combinations(range(m), min(k, m - k))))
+        res = solve(c, t, mode="fixed", k=k)
+        for p in range(3):
+            sums = c[p, idx].sum(axis=1) if k <= m - k else c[p].sum() - c[p, idx].sum(axis=1)
+            assert res.errors[p] == pytest.approx(np.abs(sums - t[p]).min(), abs=1e-12), (k, p)
+            assert popcount(res.masks[p:p + 1])[0] == k
 
 
 def test_fixed_mode_per_problem_k_and_bad_inputs():

@@ -58,8 +58,10 @@ from ._pairs import MAX_RANDOM_WEIGHTS, hidden_width, plan_pairs, prune_pairs
 from .base import PruneResult
 from .subset_sum import MAX_N, SubsetSum
 
-#: Default of the restated rule's constant c (log base 2), ours: calibrated on the target 8-16-4
-#: at ε = 0.01, k ∈ {2, 3, 4, 6} (module docstring; docs/constructions/natale.md, "measured").
+#: Default of the restated rule's constant c (log base 2), ours: calibrated on Gaussian 8-16-4 targets
+#: at ε = 0.01, where the rule's n then succeeds for k = 3, 4, 6 (5/5, 5/5, 4-5/5 seeds; k = 2's rule
+#: asks n = 146 > 64, refused); c = 0.04 gives n below what succeeds there (proofs/natale.py, step 6;
+#: docs/constructions/natale.md, "Measured").
 C_DEFAULT = 0.055
 #: Subset size when neither k nor gamma_prime is given (then k_i = min(K_DEFAULT, n_i)).
 K_DEFAULT = 4
