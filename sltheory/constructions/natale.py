@@ -35,8 +35,10 @@ target weight are ≤ s·k + s·min(n, k·d_out)/d_out: independent of ε for fi
 
 *Constant* c (ours, calibrated): the restated rule with c = 1 asks for n* in the hundreds even on
 small targets (e.g. 8-16-4 at ε = 0.01, k = 4: n* ≈ 650), beyond the solver's 64 samples per
-problem; the log² is a proof artefact. :data:`C_DEFAULT` is chosen so that the rule's n succeeds
-on the calibration cases listed there; pass ``c=`` to use another.
+problem. :data:`C_DEFAULT` is chosen so that the rule's n succeeds on the calibration cases listed
+there; pass ``c=`` to use another. No single c fits every ε (measured, k = 4): on 4-8-4 at ε = 0.1 the
+rule's n = 9 fails (n = 16 needs c ≥ 0.083), while c ≥ 0.07 asks n > 64 on 8-16-4 at ε = 0.01 — at
+fixed k, n·H₂(k/n) grows like k·log₂ n, and the restated log² shape does not track what is needed.
 """
 
 from __future__ import annotations
