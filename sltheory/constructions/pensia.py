@@ -23,9 +23,9 @@ The construction, per target layer W (d_out × d_in), pair (A = M_{2i−1}, B = 
    Σ_{k∈S⁺} a_k B[o, k] ≈ W[o, j] and S⁻ ⊆ N_j with Σ_{k∈S⁻} |a_k| B[o, k] ≈ −W[o, j]; B[o, k] is
    kept for k ∈ S⁺ ∪ S⁻. Every unit of a slot is a candidate for every output.
 4. *After a ReLU* the inputs are ≥ 0, so σ(−x_j) = 0 and the N_j units carry nothing. The
-   restated width is 2·d_{i−1}·n* in *every* layer, so the paper's network keeps them (it does not
-   spare the negative half); here they are in the random network, as the paper's width counts
-   them, and always pruned.
+   restated width is 2·d_{i−1}·n* in *every* layer, so the paper's network contains them (it does
+   not spare the negative half; whether its text remarks on them could not be read); here they are
+   in the random network, as the paper's width counts them, and always pruned.
 
 The samples of a slot: each of the 2n* units of B_j contributes a_k⁺·B[o, k], which is 0 with
 probability ½ and X·Y (X ~ U[0, 1], Y ~ U[−1, 1]) otherwise. The law of X·Y has density
@@ -35,7 +35,7 @@ per-unit law ½δ₀ + ½ X·Y contains it with weight ln2/4 (Corollary 1 as res
 checked in ``proofs/pensia.py``). Lueker's random-subset-sum lemma is applied to that component.
 
 **Width rule (explicit constant ours).** n*_i = ⌈C·log₂(2l d_{i−1} d_i / min(ε, δ))⌉ with
-C = :data:`C_DEFAULT`, calibrated by measurement (``proofs/pensia.py`` step 7 and
+C = :data:`C_DEFAULT`, calibrated by measurement (``proofs.pensia.calibrate``; its table is in
 ``docs/constructions/pensia.md``): the paper gives no value. The hidden width is 2 d_{i−1} n*_i in
 every layer. Tolerances and certificate as in ``subset_sum`` (a per-weight tolerance shrunk until
 the certificate of the actual masks is ≤ ε); the subset-sum solver and its selector are
@@ -68,7 +68,8 @@ C_DEFAULT = 4.0
 MAX_N = 128
 #: Units of a sign-half offered to the subset-sum solver (its masks are uint64): the first MAX_HALF
 #: of the half in index order, fixed in advance like the blocks (ours; the paper's proof has no such
-#: limit). |P_j| ~ Binomial(2n*, ½) exceeds it only for n* near or above 64 − 2√n*.
+#: limit). |P_j| ~ Binomial(2n*, ½) exceeds it with probability < 10⁻³ per half for n* ≤ 49, 1.3 % at
+#: n* = 53; for larger n* (C = 4 on wide layers) it binds, and the unused units are pruned.
 MAX_HALF = 64
 
 
