@@ -158,7 +158,9 @@ class Pensia(PairConstruction):
             raise InvalidArgumentError(f"unknown options for pensia: {sorted(options)}")
         if not isinstance(min_cardinality, bool):
             raise InvalidArgumentError(f"min_cardinality must be a bool, got {min_cardinality!r}")
-        select = _choose_selector(rand.linears()[0].weight.device, min_cardinality, 2 * max(rand.plan.n))
+        # the problems are as wide as a sign-half's units offered to the solver: ≤ min(2n*, MAX_HALF)
+        select = _choose_selector(rand.linears()[0].weight.device, min_cardinality,
+                                  min(2 * max(rand.plan.n), MAX_HALF))
         result = prune_pairs(target, rand, eps=eps, select=select, n_needed=_n_needed, assign=fixed_blocks)
         result.stats["blocks"] = "fixed"
         return result
