@@ -2,13 +2,13 @@
 (one scale s_t per layer, each sign with probability ½). **The construction, its width/depth rule
 and its constants are ours** (sltheory's design, proven in ``proofs/binary.py``).
 
-What was read: Sreenivasan, Sohn, Yang, Grinde, Nagle, Wang, Xing, Lee, Papailiopoulos, "Rare
-gems: finding lottery tickets at initialization" is not it; the result is Sreenivasan et al.,
-AISTATS 2022 ("Finding nearly everything within random binary networks"), restated as: any
-bias-free ReLU target of depth l and width d is ε-approximated by pruning a random ±1 network of
-depth Θ(l log(dl/ε)) and width Θ(d log²(dl/ε)) (one gain per layer allowed); the Multi-Prize
-Tickets code (chrundle/biprop) learns masks and a gain per layer on binarised weights. The
-paper's construction steps were not in the texts we could read, so nothing below is theirs.
+What was read: Sreenivasan et al. (AISTATS 2022) only as restated (their theorem's text, and the
+paper's title, were not in the stored texts): any bias-free ReLU target of depth l and width d is
+ε-approximated by pruning a random ±1 network of depth Θ(l log(dl/ε)) and width Θ(d log²(dl/ε)),
+one gain per layer allowed. The Multi-Prize Lottery Ticket Hypothesis (ICLR 2021; official code
+chrundle/biprop, README read) finds binary-weight subnetworks of random networks by learning
+pruning scores and a gain per layer. Neither's construction steps were available, so nothing below
+is theirs.
 
 Idea (ours). Every input-output path of a fixed-depth network has the same length, so with one
 scale per layer every path carries the same magnitude Π s_t: an effective weight is (positive −
@@ -135,9 +135,10 @@ def layer_laws(dims, bits: int) -> tuple:
 
 # ---------------------------------------------------------------------------------- the rule
 def requirements(dims, bits):
-    """M = Σ_i [(K + 1)(S_i + d_{i+1}(S_i + 2)) + 2 d_{i+1}]: requirements per copy (carries: one
-    each; ladders of output o at a level: ≤ 2 for the doubling of P and N... counted as one double
-    each, plus ≤ S_i bits over both; outputs: 2). Floats or sympy."""
+    """M = Σ_i [(K + 1)(S_i + d_{i+1}(S_i + 2)) + 2 d_{i+1}]: requirements per copy. Per level: one
+    for each of the S_i carries; for each output o, one doubling (two + among r) for each of its two
+    ladders and at most S_i bits over both (a slot feeds one of them); per output unit, two (one P
+    and one N ladder). Floats or sympy."""
     total = 0
     for i in range(len(dims) - 1):
         S, D = slots(dims, i), dims[i + 1]
@@ -177,8 +178,8 @@ def _dims_of(shapes):
 class Binary(Construction):
     name = "binary"
     citation = ("ours: a ±1 construction (Horner doubling ladders over depth) for the setting of "
-                "Sreenivasan et al., Finding nearly everything within random binary networks, AISTATS 2022 "
-                "(their depth Θ(l log(dl/ε)) and width Θ(d log²(dl/ε)) as restated; their steps not read)")
+                "Sreenivasan et al., random binary networks, AISTATS 2022 (their depth Θ(l log(dl/ε)) and "
+                "width Θ(d log²(dl/ε)) as restated; their steps not read)")
     whose = "ours"
     soundness_n = (3, 8)
     soundness_n_eps = (5, 9)
