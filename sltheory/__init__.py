@@ -33,7 +33,7 @@ from . import certificate, data, experiment, report, search, ticket  # noqa: F40
 from . import data as datasets
 from ._version import __version__ as __version__
 from .api import approximate, random_network
-from .bounds import counting_lower_bound
+from .bounds import counting_lower_bound, natale_lower_bound
 from .certificate import Certificate, adversarial_error, certify
 from .constructions.registry import constructions
 from .constructions.registry import get as construction
@@ -71,5 +71,5 @@ __all__ = [
     "NetworkTooLargeError", "NormAssumptionError", "Plan", "RandomNetwork", "RandomNetworkError", "SltheoryError",
     "Target", "TargetError", "Ticket", "TicketFileError", "TicketVersionError", "adversarial_error", "approximate",
     "as_target", "certify", "construction", "constructions", "counting_lower_bound", "datasets", "gaussian_target",
-    "load_ticket", "plotting", "random_network",
+    "load_ticket", "natale_lower_bound", "plotting", "random_network",
 ]
