@@ -10,12 +10,15 @@ N_i = d_in'·d_out subset-sum problems of layer i, d_in' = 2 d_in on the signed 
    ±1 (no U[−1, 1] component); it is ≥ ½ ln 2 on [−½, ½], so the per-unit law ½δ₀ + ½ X·Y contains
    **U[−½, ½]** with weight ln2/4 (Corollary 1 as restated). Measured: the library's fixed blocks
    produce that law (Kolmogorov–Smirnov distance).
-3. Slot sizes: |P_j| ~ Binomial(2n*, ½); Hoeffding P(|P_j| ≤ (1 − t) n*) ≤ e^{−t² n*}, checked
-   against the exact binomial tail on a grid.
+   For output o, the 2n* per-unit samples of a block are i.i.d. (distinct units share no weight)
+   and a subset sum over P_j is a subset sum over all 2n* of them (the zeros add nothing), so the
+   lemma applies to the 2n* samples of the block directly (N_j alike, with a_k⁻).
+3. Slot sizes (informative; step 2 needs no bound on them): |P_j| ~ Binomial(2n*, ½); Hoeffding
+   P(|P_j| ≤ (1 − t) n*) ≤ e^{−t² n*}, checked against the exact binomial tail on a grid.
 4. Union bound and log term: per problem a tolerance τ' = min(τ, δ/(l N_i)) ≥ min(ε, δ)/(2 l N_i);
-   Lueker's lemma with constant C_L (not explicit anywhere) needs n ≥ C_L log₂(2 l N_i / min(ε, δ))
-   ≤ 2 C_L log₂(2 l d_in d_out / min(ε, δ)) (N_i ≤ 2 d_in d_out): the restated
-   n* = C·log(2l d_{i−1} d_i / min(ε, δ)) with C = 2 C_L.
+   Lueker's lemma for the law ½δ₀ + ½X·Y, with a constant C_L not explicit anywhere, needs
+   2n* ≥ C_L log₂(2 l N_i / min(ε, δ)), and that is ≤ 2 C_L log₂(2 l d_in d_out / min(ε, δ))
+   (N_i ≤ 2 d_in d_out): the restated n* = C·log(2l d_{i−1} d_i / min(ε, δ)) with C = C_L.
 5. Sizes: width 2 d_{i−1} n* in every layer, random weights Σ_i 2 d_{i−1} n*_i (d_{i−1} + d_i),
    depth 2l, n* = Θ(log d); the builder's widths ≥ the rule's on a grid.
 6. The constant: C = ``C_DEFAULT`` is ours, calibrated by measurement (:func:`calibrate`, run by
@@ -145,7 +148,7 @@ def run() -> Proof:
     P.nonneg("4c. τ' = min(e/√N, δ/(lN)) ≥ min(ε, δ)/(2 l N)", tau_prime - sp.Min(eps, delta) / (2 * l * N),
              grid={eps: logspace(1e-4, 1.0, 8), delta: logspace(1e-4, 0.5, 6), l: [1, 3, 10], N: ints(1, 10**5, 8)})
     X = sp.Symbol("X", positive=True)   # X = 2 l d_in d_out / min(ε, δ) ≥ 2
-    P.nonneg("4d. log₂(2 l (2 d_in d_out)/m) ≤ 2 log₂(2 l d_in d_out/m), i.e. log₂X − 1 ≥ 0 (X ≥ 2)",
+    P.nonneg("4d. log₂(2l·2d_in d_out/m) ≤ 2 log₂(2l d_in d_out/m): 2n* suffices at C = C_L (X ≥ 2)",
              2 * sp.log(X, 2) - sp.log(2 * X, 2), grid={X: logspace(2.0, 1e12, 60)})
     P.equal("4e. library n* = C log₂(2 l d_in d_out / min(ε, δ))", samples_per_half(d_in, d_out, l, eps, delta, C),
             C * sp.log(2 * l * d_in * d_out / sp.Min(eps, delta), 2))

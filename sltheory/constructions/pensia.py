@@ -32,7 +32,9 @@ probability ½ and X·Y (X ~ U[0, 1], Y ~ U[−1, 1]) otherwise. The law of X·Y
 ½ ln(1/|z|) on [−1, 1] — it vanishes at ±1, so it does **not** contain U[−1, 1] as a mixture
 component; it is ≥ ½ ln 2 on [−½, ½], so X·Y contains **U[−½, ½]** with weight ln2/2 and the
 per-unit law ½δ₀ + ½ X·Y contains it with weight ln2/4 (Corollary 1 as restated by Natale et al.;
-checked in ``proofs/pensia.py``). Lueker's random-subset-sum lemma is applied to that component.
+checked in ``proofs/pensia.py``). Lueker's random-subset-sum lemma is applied to that component,
+over the 2n* i.i.d. per-unit samples of the block (a subset sum over P_j is one over all of them,
+the zeros adding nothing), so the Binomial size of a half needs no separate bound.
 
 **Width rule (explicit constant ours).** n*_i = ⌈C·log₂(2l d_{i−1} d_i / min(ε, δ))⌉ with
 C = :data:`C_DEFAULT`, calibrated by measurement (``proofs.pensia.calibrate``; its table is in
