@@ -199,3 +199,31 @@ def test_depth_bound_needs_bits():
         CONSTRUCTION.depth_bound(2)
     depth = CONSTRUCTION.depth_bound(2, dims=(3, 4, 2), eps=0.1)
     assert depth == pytest.approx(1 + 2 * (bits_rule((3, 4, 2), 0.1) + 2))
+
+
+@pytest.mark.parametrize("seed", range(6))
+def test_perturbed_masks_stay_sound(seed):
+    """Random edits of a ticket's masks that keep the layout (drop kept weights anywhere, add kept
+    + weights inside the levels, add any weight to the output layers): whatever the certificate
+    path (reduced chain or copy bound), the bound is above the exact error (2 inputs)."""
+    rng = np.random.default_rng(seed)
+    dims = ((2, 3, 2), (2, 3, 3, 1), (2, 2))[seed % 3]
+    W = [0.6 * M for M in sltheory.gaussian_target(dims, seed)]
+    rand = sltheory.random_network(W, n=5, bits=3, seed=seed, construction="binary")
+    ticket = sltheory.approximate(W, rand)
+    lin = [L.weight.numpy() for L in rand.linears()]
+    masks = [m.numpy().copy() for m in ticket.masks]
+    outputs = {idx[-1] for idx in rand.plan.pairs}
+    for t in range(1, len(masks)):
+        kept = np.argwhere(masks[t])
+        if len(kept):
+            drop = kept[rng.random(len(kept)) < 0.1]
+            masks[t][drop[:, 0], drop[:, 1]] = False
+        allowed = np.ones_like(masks[t]) if t in outputs else lin[t] > 0
+        add = (rng.random(masks[t].shape) < 0.01) & allowed
+        masks[t] |= add
+    g = masked_copy(rand, [torch.from_numpy(m) for m in masks])
+    cert = CONSTRUCTION.certify(sltheory.as_target(W), rand.plan,
+                                [np.where(m, w, 0.0) for m, w in zip(masks, lin)])
+    exact, _ = lower_bound(sequential(W), g, 2, seed=0)
+    assert exact <= cert.error_bound
