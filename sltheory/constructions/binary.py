@@ -337,6 +337,9 @@ class Binary(Construction):
             if Fabs.nnz and Fabs.data.max() >= 2.0 ** 52:
                 raise CertificateError(f"path counts in target layer {i} reach 2^52: beyond exact float64")
             scale = float(np.prod([scales[t] for t in idx if t != 0]))
+            if not 2.0 ** -900 <= scale <= 2.0 ** 900:
+                raise CertificateError(f"the scales of target layer {i}'s random layers multiply to {scale:g}: "
+                                       "outside the range where float64 holds the block's map exactly")
             F = (O @ Z) * scale     # exact: integers < 2^52 times a power of two
             row_nnz = max(int(signs[t].getnnz(axis=1).max(initial=0)) for t in idx)
             out.append((F.tocsr(), (Fabs * scale).tocsr(), len(idx), row_nnz))
