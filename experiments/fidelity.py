@@ -37,20 +37,37 @@ DEFAULT_TABLE_DIR = C.project_root() / "paper" / "tables"
 
 #: (construction, target dims, eps, delta): sizes where the theorem's width fits in memory.
 CASES = (
+    ("pensia", (8, 16, 16, 4), 0.05, 0.1),
+    ("pensia", (32, 64, 10), 0.01, 0.1),
     ("subset_sum", (8, 16, 16, 4), 0.05, 0.1),
     ("subset_sum", (32, 64, 10), 0.01, 0.1),
     ("subset_sum_blockdiag", (8, 16, 16, 4), 0.05, 0.1),
     ("subset_sum_blockdiag", (32, 64, 10), 0.01, 0.1),
+    ("natale", (4, 8, 4), 0.1, 0.1),
+    ("natale", (8, 16, 16, 4), 0.05, 0.1),
+    ("natale", (16, 32, 8), 0.01, 0.1),
     ("malach", (2, 2), 0.3, 0.1),
     ("malach", (3, 3, 2), 0.3, 0.1),
+    ("malach_product", (2, 2), 0.3, 0.1),
+    ("malach_product", (3, 3, 2), 0.3, 0.1),
+    # orseau over ε = 1e-1 … 1e-4 on one target: the sampled neurons per target weight against log(1/ε)
     ("orseau", (4, 4, 2), 0.1, 0.1),
+    ("orseau", (4, 4, 2), 0.01, 0.1),
+    ("orseau", (4, 4, 2), 0.001, 0.1),
+    ("orseau", (4, 4, 2), 0.0001, 0.1),
     ("orseau", (8, 8, 4), 0.1, 0.1),
+    ("orseau_halving", (4, 4, 2), 0.1, 0.1),
+    ("orseau_halving", (8, 8, 4), 0.1, 0.1),
     ("burkholz", (8, 16, 16, 4), 0.05, 0.1),
     ("burkholz", (16, 32, 8), 0.01, 0.1),
+    ("binary", (4, 4, 2), 0.1, 0.1),
+    ("binary", (8, 16, 4), 0.05, 0.1),
 )
-QUICK_CASES = (("subset_sum", (3, 4, 2), 0.1, 0.2), ("subset_sum_blockdiag", (3, 4, 2), 0.1, 0.2),
-               ("malach", (2, 2), 0.3, 0.2),
-               ("orseau", (2, 2), 0.3, 0.2), ("burkholz", (3, 4, 2), 0.1, 0.2))
+QUICK_CASES = (("pensia", (2, 2), 0.2, 0.2), ("subset_sum", (3, 4, 2), 0.1, 0.2),
+               ("subset_sum_blockdiag", (3, 4, 2), 0.1, 0.2), ("natale", (3, 4, 2), 0.1, 0.2),
+               ("malach", (2, 2), 0.3, 0.2), ("malach_product", (2, 2), 0.3, 0.2),
+               ("orseau", (2, 2), 0.3, 0.2), ("orseau_halving", (2, 2), 0.3, 0.2),
+               ("burkholz", (3, 4, 2), 0.1, 0.2), ("binary", (2, 2), 0.3, 0.2))
 FACTORS = (1.0, 0.8, 0.6, 0.5, 0.4, 0.3, 0.2, 0.1, 0.05, 0.02, 0.01, 0.005, 0.002, 0.001)
 PLANNED = ((16, 32, 32, 8), (64, 128, 10), (784, 300, 100, 10))
 

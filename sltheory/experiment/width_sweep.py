@@ -43,22 +43,30 @@ DEFAULT_RUN_ROOT = C.project_root() / "runs" / "width_sweep"
 DEFAULT_FIG_DIR = C.project_root() / "paper" / "figures"
 DEFAULT_TABLE_DIR = C.project_root() / "paper" / "tables"
 #: Bump when the meaning or the columns of results.csv change: old run folders are then never reused.
-SCHEMA_VERSION = 2
+#: 3: "malach" and "orseau" name the papers' constructions (issue 13; the earlier ones are now
+#: "malach_product" and "orseau_halving"), burkholz's first layer is U[−2, 2).
+SCHEMA_VERSION = 3
 #: Default ρ grid (random weights per target weight) per construction: from "hardly any signal"
-#: to well below ε = 0.01 where the construction's solver stays fast on 2 cores.
+#: to well below ε = 0.01 where the construction's solver stays fast on 2 cores. ``binary`` (ours:
+#: deep ±1 ladders, millions of weights at its rule) is not in the default run: ``--rho binary=…``.
 DEFAULT_RHOS = (
     ("subset_sum", (16, 24, 32, 48, 64, 96)),
     ("subset_sum_blockdiag", (8, 12, 16, 24, 32, 48)),
+    ("pensia", (24, 36, 48, 72, 96, 144)),
+    ("natale", (24, 36, 48, 72, 96, 144)),
     ("burkholz", (64, 128, 256, 512)),
-    ("orseau", (128, 256, 512, 1024, 2048, 4096, 8192)),
-    ("malach", (128, 256, 512, 1024, 2048, 4096, 8192, 16384)),
+    ("orseau", (32, 48, 64, 96, 128, 192, 256, 512)),
+    ("orseau_halving", (128, 256, 512, 1024, 2048, 4096, 8192)),
+    ("malach", (256, 1024, 4096, 16384, 65536)),
+    ("malach_product", (128, 256, 512, 1024, 2048, 4096, 8192, 16384)),
 )
 #: ρ grids on the digits-trained target (wide signed first layer: the same n costs a larger ρ). Only
-#: subset_sum by default: Malach's and Orseau's rules need 10⁸–10¹² weights there, and Burkholz's
+#: subset_sum by default: Malach's rule needs 10⁸–10¹² weights there, and Burkholz's
 #: pruning took 2–15 min per job on 2 cores (``--trained-rho burkholz=128,256`` runs it).
 DEFAULT_TRAINED_RHOS = (("subset_sum", (48, 72, 96, 144, 192)),)
-QUICK_RHOS = (("subset_sum", (12, 24)), ("subset_sum_blockdiag", (6, 12)), ("burkholz", (16, 48)),
-              ("orseau", (64, 256)), ("malach", (64, 256)))
+QUICK_RHOS = (("subset_sum", (12, 24)), ("subset_sum_blockdiag", (6, 12)), ("pensia", (18, 36)),
+              ("natale", (12, 24)), ("burkholz", (16, 48)), ("orseau", (32, 128)), ("orseau_halving", (64, 256)),
+              ("malach", (64, 256)), ("malach_product", (64, 256)))
 
 
 def _rho_spec(text: str):
