@@ -89,11 +89,12 @@ def test_config_dict_holds_the_hashed_fields_only():
 # on a machine without CUDA (the device enters the hash resolved) with sltheory 0.1.0. If one of these
 # changes, saved run folders no longer resolve: bump the experiment's SCHEMA_VERSION on purpose
 # and regenerate with its script (python experiments/<name>.py; then python experiments/make_figures.py).
+# Issue 13 changed width_sweep (SCHEMA_VERSION 3, new constructions) and fidelity (new cases) on purpose.
 PINNED = {
-    "width_sweep": "9daeb080defa", "width_sweep --quick": "7be3a9fcdd31",
+    "width_sweep": "2b572a616788", "width_sweep --quick": "1ce195112429",
     "solver_time": "c071284747ad", "solver_time --quick": "083d8e64dd89",
     "ticket_graph": "91118317d6cd",
-    "fidelity": "128425917aea", "fidelity --quick": "5f7e098e6254",
+    "fidelity": "300b770337cf", "fidelity --quick": "09da5b620920",
 }
 
 
