@@ -37,6 +37,9 @@ repository root::
 
     python benchmarks/sparse_tickets.py                 # ~8 min on 2 cores
     python benchmarks/sparse_tickets.py --part pensia   # only the comparison with their experiment
+    python benchmarks/sparse_tickets.py --part pensia --their-weights fc2.pt
+        # also on their own 784-500-10 target: a local copy of subset-sum/weights/fc2.pt of
+        # acnagle/optimal-lottery-tickets (nothing is downloaded; no MNIST here, so no accuracy)
     python benchmarks/sparse_tickets.py --quick         # 64-100-10, fewer points, ~1 min
 """
 
@@ -47,6 +50,7 @@ import copy
 import itertools
 import math
 import os
+import pickle
 import time
 
 os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")  # idle OpenMP threads of torch/BLAS must not spin
@@ -70,6 +74,33 @@ from sltheory.subset_sum.coefficients import pensia_coefficient_mode, pensia_n  
 PENSIA_COEFFICIENTS_PER_WEIGHT = 9.39
 
 
+def accuracy(net, data, target_pred):
+    """(test accuracy, fraction of test predictions equal to the target's); NaN without data."""
+    if data is None:
+        return float("nan"), float("nan")
+    pred = datasets.predictions(net, data.x_test)
+    return float((pred == data.y_test).double().mean()), float((pred == target_pred).double().mean())
+
+
+def their_target(path):
+    """Their 784-500-10 target (``subset-sum/weights/fc2.pt`` of acnagle/optimal-lottery-tickets, a
+    state_dict; not downloaded here) as a float64 nn.Sequential, loaded with weights_only=True."""
+    try:
+        sd = torch.load(path, map_location="cpu", weights_only=True)
+        mats = [sd[k].double() for k in ("fc1.weight", "fc2.weight")]
+    except (OSError, RuntimeError, KeyError, AttributeError, pickle.UnpicklingError) as exc:
+        raise sltheory.InvalidArgumentError(f"--their-weights {path}: not their fc2 state_dict ({exc})") from None
+    net = torch.nn.Sequential(torch.nn.Linear(784, 500, bias=False), torch.nn.ReLU(),
+                              torch.nn.Linear(500, 10, bias=False)).double()
+    if tuple(mats[0].shape) != (500, 784) or tuple(mats[1].shape) != (10, 500):
+        raise sltheory.InvalidArgumentError(f"--their-weights {path}: shapes {[tuple(m.shape) for m in mats]}, "
+                                            "expected (500, 784), (10, 500)")
+    with torch.no_grad():
+        net[0].weight.copy_(mats[0])
+        net[2].weight.copy_(mats[1])
+    return net
+
+
 def run_point(net, data, rand, tol, target_pred, **options):
     """One per-weight ticket: a dict of measured figures (or the failure)."""
     start = time.perf_counter()
@@ -78,14 +109,13 @@ def run_point(net, data, rand, tol, target_pred, **options):
     except sltheory.ApproximationFailedError as exc:
         return {"failed": exc.missed, "t_approx": time.perf_counter() - start}
     t_approx = time.perf_counter() - start
-    pred = datasets.predictions(ticket.network, data.x_test)
+    acc, unchanged = accuracy(ticket.network, data, target_pred)
     s = ticket.stats
     return {
         "failed": 0, "t_approx": t_approx,
         "kept_per_target": s["kept_per_target"], "random_per_target": s["random_per_target"],
         "max_err": s["max_weight_error"], "bound": ticket.error_bound,
-        "acc": float((pred == data.y_test).double().mean()),
-        "unchanged": float((pred == target_pred).double().mean()),
+        "acc": acc, "unchanged": unchanged,
         "subset": tuple(layer["mean_subset_size"] for layer in s["layers"]),
         "terms": subset_terms(ticket, [m.weight.detach().numpy() for m in net if isinstance(m, torch.nn.Linear)]),
     }
@@ -150,20 +180,21 @@ def subset_terms(ticket, weights):
 def pensia_comparison(net, data, n, tol, seeds, scales, target_pred):
     """Their experiment faithfully (coefficients), and our per-weight mode at their n, same units."""
     weights = [m.weight.detach().numpy().copy() for m in net if isinstance(m, torch.nn.Linear)]
-    acc_target = float((target_pred == data.y_test).double().mean())
-    print(f"\nPensia et al.'s experiment, faithfully, at n = {n} (their rule at ε = {tol}: "
-          f"{pensia_n(tol)}), τ = {tol}; their 784-500-10 MNIST run: {PENSIA_COEFFICIENTS_PER_WEIGHT} "
-          f"coefficients per weight (Gurobi, closest within ε, per row). Target test accuracy {acc_target:.4f}.")
+    acc_target = accuracy(net, data, target_pred)[0]
+    dims = "-".join(str(d) for d in [weights[0].shape[1]] + [w.shape[0] for w in weights])
+    print(f"\nPensia et al.'s experiment, faithfully, on the {dims} target ({sum(w.size for w in weights):,} "
+          f"weights, range [{min(float(w.min()) for w in weights):.3f}, {max(float(w.max()) for w in weights):.3f}]) "
+          f"at n = {n} (their rule at ε = {tol}: {pensia_n(tol)}), τ = {tol}; their 784-500-10 MNIST run: "
+          f"{PENSIA_COEFFICIENTS_PER_WEIGHT} coefficients per weight (Gurobi, closest within ε, per row). "
+          + ("No test data (accuracy nan)." if data is None else f"Target test accuracy {acc_target:.4f}."))
     print(f"{'seed':>4} {'coefficients':>12} {'subset':>8} {'coef/weight':>11} {'beyond τ':>8} {'max err':>9} "
           f"{'acc':>6} {'unchanged':>9} {'s':>5}")
     for seed, per, select in itertools.product(seeds, ("row", "weight"), ("closest", "sparsest")):
         start = time.perf_counter()
         r = pensia_coefficient_mode(weights, n=n, tol=tol, seed=seed, per=per, select=select)
-        pred = datasets.predictions(replaced(net, r.approximations), data.x_test)
+        acc, unchanged = accuracy(replaced(net, r.approximations), data, target_pred)
         print(f"{seed:>4} {'per ' + per:>12} {select:>8} {r.coefficients_per_weight:>11.3f} {r.failures:>8} "
-              f"{r.max_error:>9.2e} {float((pred == data.y_test).double().mean()):>6.4f} "
-              f"{float((pred == target_pred).double().mean()):>9.4f} {time.perf_counter() - start:>5.1f}",
-              flush=True)
+              f"{r.max_error:>9.2e} {acc:>6.4f} {unchanged:>9.4f} {time.perf_counter() - start:>5.1f}", flush=True)
     big = max(float(np.abs(w).max()) for w in weights)
     print(f"\nours at n = {n}: per-weight mode, random weights U[−s, s) (weight_scale; s² = max |w| = {big:.3f} "
           "is range-matched), minimum-cardinality subsets;\nkept/tgt = random network weights kept per target "
@@ -247,6 +278,9 @@ def main(argv=None):
     parser.add_argument("--taus", type=float, nargs="+", default=None, help="weight tolerances")
     parser.add_argument("--ns", type=int, nargs="+", default=None, help="samples per slot")
     parser.add_argument("--epochs", type=int, default=None, help="training epochs (default 40; 15 with --quick)")
+    parser.add_argument("--their-weights", default=None, metavar="FC2_PT",
+                        help="also run the comparison on their own 784-500-10 target: a copy of subset-sum/weights/"
+                             "fc2.pt from acnagle/optimal-lottery-tickets (not downloaded here; no accuracy: no MNIST)")
     parser.add_argument("--part", choices=("all", "pensia"), default="all",
                         help="everything, or only the comparison with Pensia et al.'s experiment")
     parser.add_argument("--pensia-n", type=int, default=21, help="their n (default 21 = 3·round(log₂ 100))")
@@ -274,6 +308,7 @@ def main(argv=None):
     for tau in taus:
         cli.eps("--taus", tau)
     cli.dims("--hidden", (64, hidden, 10), max_weights=datasets.MAX_MLP_WEIGHTS)   # before the JIT warm-up
+    theirs = None if args.their_weights is None else their_target(args.their_weights)
 
     print(f"torch {torch.__version__} ({torch.get_num_threads()} threads)")
     start = time.perf_counter()
@@ -294,6 +329,11 @@ def main(argv=None):
     seeds = range(args.seed, args.seed + args.comparison_seeds)
     pensia_comparison(net, data, args.pensia_n, 0.01, seeds, scales, target_pred)
     n_needed(net, 0.01, seeds, scales, need_ns)
+    if theirs is not None:
+        their_big = max(float(m.weight.detach().abs().max()) for m in theirs if isinstance(m, torch.nn.Linear))
+        their_scales = args.scales or [1.0, math.sqrt(their_big), 2.0]
+        pensia_comparison(theirs, None, args.pensia_n, 0.01, seeds, their_scales, None)
+        n_needed(theirs, 0.01, seeds, their_scales, sorted(args.need_ns or [21, 22, 23, 24, 26, 28]))
     if args.part == "pensia":
         return
     per_weight_table(net, data, taus, ns, args.seed)
