@@ -10,7 +10,7 @@ The construction, per target layer W (d_out × d_in), pair (A = M_{2i−1}, B = 
 
 1. *Blocks.* Each hidden unit k keeps a single first-layer weight a_k = A[k, j(k)] (block-
    diagonal first sub-layer). A unit with a_k > 0 outputs a_k σ(x_j), one with a_k < 0 outputs
-   |a_k| σ(−x_j). The paper fixes the blocks in advance; here a unit is assigned to a *slot*
+   |a_k| σ(−x_j). The paper fixes the blocks in advance (:mod:`.pensia`); here — ours — a unit is assigned to a *slot*
    (j, sign) by looking only at the signs of its row of A, greedily to the least-filled slot it
    can serve (capacity n), so slots hold n samples each and no unit is wasted on a dead sign.
 2. *Halves.* Where inputs can be negative (the first layer) both slots (j, +) and (j, −) exist,
@@ -191,10 +191,14 @@ def num_problems(shapes) -> int:
 
 class SubsetSum(PairConstruction):
     name = "subset_sum"
-    citation = ("Pensia, Rajput, Nagle, Vishwakarma, Papailiopoulos. Optimal lottery tickets via "
-                "SubsetSum: logarithmic over-parameterization is sufficient. NeurIPS 2020, "
-                "arXiv:2006.07990, Theorem 1")
-    whose = "paper"
+    citation = ("ours: a variant of Pensia, Rajput, Nagle, Vishwakarma, Papailiopoulos. Optimal lottery tickets "
+                "via SubsetSum: logarithmic over-parameterization is sufficient. NeurIPS 2020, arXiv:2006.07990, "
+                "Theorem 1 — its width rule (explicit constants ours) and pruning, with hidden units assigned to "
+                "slots greedily by sign and the negative half spared after each ReLU (ours; the paper's fixed "
+                "blocks: 'pensia')")
+    #: Theorem 1's rule and pruning, but the greedy slot assignment and the negative-half saving are
+    #: ours (the paper fixes blocks in advance: :mod:`sltheory.constructions.pensia`).
+    whose = "ours"
     soundness_rule = True
 
     #: Offers the per-weight mode: random_network(weight_tol=) and approximate(weight_tol=).
