@@ -1,7 +1,8 @@
 """Random network size against the counting lower bound, lever by lever, at ≥ 95% success.
 
-The counting bound (Pensia et al. 2020, Theorem 2, counting form; ``sltheory.counting_lower_bound``)
-says a network whose masks ε-approximate every d_in × d_out linear map of norm ≤ 1 has at least
+The counting bound (Pensia et al. 2020, Theorem 2, counting form — stated for square maps; the
+rectangular form is our reading; ``sltheory.counting_lower_bound``) says a network whose masks
+ε-approximate every d_in × d_out linear map of norm ≤ 1 has at least
 d_in d_out log₂(1/(2ε)) − 1 weights. For square bias-free ReLU targets (d-d-…-d, depth l, each
 matrix Gaussian divided by its spectral norm: ``sltheory.gaussian_target``) this script prints the
 ratio

@@ -1,7 +1,8 @@
 """Bounds that belong to no single construction, written once for floats and sympy symbols.
 
 * :func:`counting_lower_bound` — Pensia et al. 2020 (arXiv:2006.07990), Theorem 2, in the
-  counting form restated by later papers: a network whose masks ε-approximate every linear
+  counting form restated by later papers (stated there for square d×d maps; the rectangular form
+  here is our reading of its proof): a network whose masks ε-approximate every linear
   target x ↦ Wx (W ∈ R^{d_out×d_in}, ‖W‖₂ ≤ 1) on the unit ball, for at least half of an
   ε-packing, needs m ≥ d_out·d_in·log₂(1/(2ε)) − 1 prunable weights. Derivation checked step
   by step in ``proofs/counting.py``.

@@ -63,7 +63,7 @@ def _dims_of(label: str) -> tuple[int, ...]:
 
 
 def counting_curve(dims, eps_grid):
-    """ρ of the counting lower bound (Pensia et al., Theorem 2) at each ε."""
+    """ρ of the counting lower bound (Pensia et al., Theorem 2; its rectangular form, our reading) at each ε."""
     n_target = sum(a * b for a, b in zip(dims[:-1], dims[1:]))
     return np.array([sum(float(counting_lower_bound(a, b, float(e))) for a, b in zip(dims[:-1], dims[1:]))
                      / n_target for e in eps_grid])
