@@ -64,7 +64,7 @@ CASES = (
     ("binary", (8, 16, 4), 0.05, 0.1),
 )
 QUICK_CASES = (("pensia", (2, 2), 0.2, 0.2), ("subset_sum", (3, 4, 2), 0.1, 0.2),
-               ("subset_sum_blockdiag", (3, 4, 2), 0.1, 0.2), ("natale", (3, 4, 2), 0.1, 0.2),
+               ("subset_sum_blockdiag", (3, 4, 2), 0.1, 0.2), ("natale", (8, 8), 0.01, 0.2),
                ("malach", (2, 2), 0.3, 0.2), ("malach_product", (2, 2), 0.3, 0.2),
                ("orseau", (2, 2), 0.3, 0.2), ("orseau_halving", (2, 2), 0.3, 0.2),
                ("burkholz", (3, 4, 2), 0.1, 0.2), ("binary", (2, 2), 0.3, 0.2))

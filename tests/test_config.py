@@ -91,10 +91,10 @@ def test_config_dict_holds_the_hashed_fields_only():
 # and regenerate with its script (python experiments/<name>.py; then python experiments/make_figures.py).
 # Issue 13 changed width_sweep (SCHEMA_VERSION 3, new constructions) and fidelity (new cases) on purpose.
 PINNED = {
-    "width_sweep": "2b572a616788", "width_sweep --quick": "1ce195112429",
+    "width_sweep": "2b572a616788", "width_sweep --quick": "fc4d4c53adae",
     "solver_time": "c071284747ad", "solver_time --quick": "083d8e64dd89",
     "ticket_graph": "91118317d6cd",
-    "fidelity": "300b770337cf", "fidelity --quick": "09da5b620920",
+    "fidelity": "300b770337cf", "fidelity --quick": "620bb2d9683b",
 }
 
 

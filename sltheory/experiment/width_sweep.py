@@ -66,7 +66,7 @@ DEFAULT_RHOS = (
 DEFAULT_TRAINED_RHOS = (("subset_sum", (48, 72, 96, 144, 192)),)
 QUICK_RHOS = (("subset_sum", (12, 24)), ("subset_sum_blockdiag", (6, 12)), ("pensia", (18, 36)),
               ("natale", (12, 24)), ("burkholz", (16, 48)), ("orseau", (32, 128)), ("orseau_halving", (64, 256)),
-              ("malach", (64, 256)), ("malach_product", (64, 256)))
+              ("malach", (64, 256)), ("malach_product", (64, 256)), ("binary", (300, 800)))
 
 
 def _rho_spec(text: str):
