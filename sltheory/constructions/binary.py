@@ -178,8 +178,8 @@ def _dims_of(shapes):
 class Binary(Construction):
     name = "binary"
     citation = ("ours: a ±1 construction (Horner doubling ladders over depth) for the setting of "
-                "Sreenivasan et al., AISTATS 2022, arXiv:2110.08996, random ±1 networks (their depth Θ(l log(dl/ε)) and "
-                "width Θ(d log²(dl/ε)) as restated; their steps not read)")
+                "Sreenivasan et al., AISTATS 2022, arXiv:2110.08996, random ±1 networks (their depth "
+                "Θ(l log(dl/ε)) and width Θ(d log²(dl/ε)) as restated; their steps not read)")
     whose = "ours"
     soundness_n = (3, 8)
     soundness_n_eps = (5, 9)

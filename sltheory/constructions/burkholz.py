@@ -22,8 +22,9 @@ that record no per-layer law):
 Width rule: every subset-sum problem is one of Pensia's (n products at layer 2 — with the
 U[−2, 2) first layer the products are 2·|a′|·b, a′ ~ U[0, 1], so a weight w is met as w/2 by the
 U[−1, 1] products at tolerance τ/2: half the reach needed, one more bit of resolution; the rule is
-kept and its success measured in the fidelity table — ρ uniform samples later), but each target weight now has ρ copies, so the union bound runs over ρ× more
-problems: n = max(C log₂(d_in ρ d_out l / min(ε, δ)), log₂(1/min(ε, δ)) + n_reach + 2 log₂ ρ)
+kept and its success measured in the fidelity table — ρ uniform samples later), but each target
+weight now has ρ copies, so the union bound runs over ρ× more problems:
+n = max(C log₂(d_in ρ d_out l / min(ε, δ)), log₂(1/min(ε, δ)) + n_reach + 2 log₂ ρ)
 (``samples_per_problem``; the 2 log₂ ρ was measured: on 2-3-2 and 8-16-16-4 targets at ε = 0.05
 the construction succeeded in 4/6 seeds at n = 24 and 6/6 at n = 28, where the single-copy
 rule gives 21). We take one n for every layer and ρ = n copies of each hidden neuron, solving

@@ -128,22 +128,26 @@ class Malach(PairConstruction):
     def samples(self, i, dims, eps, delta, C=1):
         return samples_per_block(dims[i], dims[i + 1], len(dims) - 1, eps, delta, i == 0, C)
 
+    def selector(self):
+        """The per-weight selection (here: two closeness events; a variant overrides it)."""
+        return _select
+
     def plan(self, shapes, *, eps, delta, n=None, width_factor=None, C=1, spare_negative_half=True,
              max_weights=MAX_RANDOM_WEIGHTS, **options) -> Plan:
         if options:
-            raise InvalidArgumentError(f"unknown options for malach: {sorted(options)}")
+            raise InvalidArgumentError(f"unknown options for {self.name}: {sorted(options)}")
         shapes, eps, delta = plan_args(shapes, eps, delta)
         C = positive_float("C", C)
-        depth = len(shapes)
+        dims = (shapes[0][1],) + tuple(d_out for d_out, _ in shapes)
         return plan_pairs(
             self.name, shapes, eps=eps, delta=delta, n=n, width_factor=width_factor,
-            rule=lambda i, d_in, d_out: samples_per_block(d_in, d_out, depth, eps, delta, i == 0, C),
+            rule=lambda i, d_in, d_out: self.samples(i, dims, eps, delta, C),
             spare_negative_half=spare_negative_half, constant=C, max_weights=max_weights)
 
     def prune(self, target: Target, rand: RandomNetwork, *, eps, **options) -> PruneResult:
         if options:
-            raise InvalidArgumentError(f"unknown options for malach: {sorted(options)}")
-        return prune_pairs(target, rand, eps=eps, select=_select, n_needed=_n_needed)
+            raise InvalidArgumentError(f"unknown options for {self.name}: {sorted(options)}")
+        return prune_pairs(target, rand, eps=eps, select=self.selector(), n_needed=_n_needed)
 
 
 CONSTRUCTION = Malach()

@@ -28,18 +28,12 @@ about twice the probability of the paper's two events (τ²/4 against τ²/8 in
 
 from __future__ import annotations
 
-import math
-
 import numpy as np
 
 from .._backend import ops
-from .._checks import plan_args, positive_float
 from ..bounds import layer_error_budget, weight_tolerance
 from ..errors import InvalidArgumentError
-from ..network import Plan, RandomNetwork
-from ..targets import Target
-from ._pairs import MAX_RANDOM_WEIGHTS, PairConstruction, plan_pairs, prune_pairs
-from .base import PruneResult
+from .malach import Malach
 
 
 def hit_probability(tau):
@@ -75,40 +69,21 @@ def _select(samples, targets, counts, tol):
     return chosen, np.where(take, best_err, np.abs(targets))
 
 
-def _n_needed(n: int, worst: float, tol: float) -> int:
-    """The hit probability of one candidate scales like τ² at worst: n (worst/tol)²."""
-    return math.ceil(n * (worst / tol) ** 2)
+class MalachProduct(Malach):
+    """The plan, width-rule shape and pruning machinery of :class:`~.malach.Malach`, with this
+    module's window rule (:func:`samples_per_block`) and selector (:func:`_select`)."""
 
-
-class MalachProduct(PairConstruction):
     name = "malach_product"
     whose = "ours"
     citation = ("ours: a variant of Malach, Yehudai, Shalev-Shwartz, Shamir. Proving the lottery ticket "
                 "hypothesis: pruning is all you need. ICML 2020, arXiv:2002.00585 (weight-subnetworks): one "
                 "product |a|·b in a window per weight instead of the paper's two closeness events")
-    soundness_n = (10, 150)
-    soundness_n_eps = (60, 300)
-    soundness_small = True
 
     def samples(self, i, dims, eps, delta, C=1):
         return samples_per_block(dims[i], dims[i + 1], len(dims) - 1, eps, delta, i == 0, C)
 
-    def plan(self, shapes, *, eps, delta, n=None, width_factor=None, C=1, spare_negative_half=True,
-             max_weights=MAX_RANDOM_WEIGHTS, **options) -> Plan:
-        if options:
-            raise InvalidArgumentError(f"unknown options for malach_product: {sorted(options)}")
-        shapes, eps, delta = plan_args(shapes, eps, delta)
-        C = positive_float("C", C)
-        depth = len(shapes)
-        return plan_pairs(
-            self.name, shapes, eps=eps, delta=delta, n=n, width_factor=width_factor,
-            rule=lambda i, d_in, d_out: samples_per_block(d_in, d_out, depth, eps, delta, i == 0, C),
-            spare_negative_half=spare_negative_half, constant=C, max_weights=max_weights)
-
-    def prune(self, target: Target, rand: RandomNetwork, *, eps, **options) -> PruneResult:
-        if options:
-            raise InvalidArgumentError(f"unknown options for malach_product: {sorted(options)}")
-        return prune_pairs(target, rand, eps=eps, select=_select, n_needed=_n_needed)
+    def selector(self):
+        return _select
 
 
 CONSTRUCTION = MalachProduct()
