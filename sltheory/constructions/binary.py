@@ -319,6 +319,9 @@ class Binary(Construction):
         A = mats[0]
         if A.shape[0] and A.getnnz(axis=1).max(initial=0) > 1:
             raise CertificateError("a univariate unit (random layer 0) keeps more than one input weight")
+        if not 2.0 ** -900 <= scales[0] <= 2.0 ** 900:
+            raise CertificateError(f"random layer 0 keeps weights of size {scales[0]:g}: outside the range where "
+                                   "float64 holds the block maps exactly")
         out = []
         for i, idx in enumerate(blocks):
             levels = idx[1:-1] if i == 0 else idx[:-1]
@@ -334,7 +337,9 @@ class Binary(Construction):
             if Z is None:   # never: a block has ≥ 1 level
                 raise CertificateError("a block without levels")
             Fabs = abs(O) @ Z
-            if Fabs.nnz and Fabs.data.max() >= 2.0 ** 52:
+            # every sum formed from these integers later (F @ |A|'s entries, the copy sums, the row
+            # comparisons) is bounded by a row sum of |F|: keep those below 2^52 too, so all stay exact
+            if Fabs.nnz and (Fabs.data.max() >= 2.0 ** 52 or float(np.asarray(Fabs.sum(axis=1)).max()) >= 2.0 ** 52):
                 raise CertificateError(f"path counts in target layer {i} reach 2^52: beyond exact float64")
             scale = float(np.prod([scales[t] for t in idx if t != 0]))
             if not 2.0 ** -900 <= scale <= 2.0 ** 900:
