@@ -1,11 +1,13 @@
 """Burkholz (NeurIPS 2022, arXiv:2205.02321): "Most activation functions can win the lottery
 without excessive depth" — a random network of depth L+1 (instead of 2L) contains strong tickets
-for depth-L targets, at about a quadratic-in-log overhead in width over Pensia et al. The
-paper's theorem and constants were not available to us (abstract only); the structure below is
-the one of the official code (RelationalML/LT-existence, ``Utils/pruning.py``: univariate input
-copies, then ρ copies of every target neuron, each copy solving subset sums over the copies of
-the previous layer), with a fixed random network (the official code redraws on failure — we do
-not) and our width rule.
+for depth-L targets, at about a quadratic-in-log overhead in width over Pensia et al. What was
+read: the abstract, restatements by later work (Natale et al. 2024) and the official code; the
+theorem's own text and constants were not available. The structure below is the one of the
+official code (RelationalML/LT-existence, ``Utils/pruning.py``: univariate input copies, then ρ
+copies of every target neuron, each copy solving subset sums over the copies of the previous
+layer), with departures of ours — hence ``whose = "ours"``: a fixed random network (the official
+code redraws on failure), the first layer's units assigned to (input, sign) slots greedily by the
+signs of their rows (as in ``subset_sum``; the code fixes ρ units per input), and our width rule.
 
 Random network, for a target with widths d_0 … d_L (weights i.i.d.; layer 1 U[−2, 2) as in the
 official code's ``prune_conv`` — its univariate units draw U(−2, 2) — every later layer U[−1, 1);
@@ -126,9 +128,11 @@ class _CopyLayer:
 
 class Burkholz(Construction):
     name = "burkholz"
-    citation = ("Burkholz. Most activation functions can win the lottery without excessive depth. "
-                "NeurIPS 2022, arXiv:2205.02321 (depth L+1; structure of the official code "
-                "RelationalML/LT-existence)")
+    citation = ("ours, after Burkholz. Most activation functions can win the lottery without excessive depth. "
+                "NeurIPS 2022, arXiv:2205.02321: depth L+1 with the structure of the official code "
+                "RelationalML/LT-existence (its U(-2, 2) first layer), a fixed random network, greedy "
+                "first-layer slots and our width rule")
+    whose = "ours"
     soundness_n = (2, 9)
     soundness_n_eps = (4, 10)
     #: its tolerance sweep is slow at small ε

@@ -148,10 +148,13 @@ def kept_per_target_bound(d_in, d_out, n, k, signed=True):
 # ---------------------------------------------------------------- the construction
 class Natale(SubsetSum):
     name = "natale"
-    citation = ("Natale, Ferré, Giambartolomei, Giroire, Mallmann-Trenn. On the sparsity of the strong "
-                "lottery ticket hypothesis. NeurIPS 2024, arXiv:2410.14754, Theorem 3 (fixed-size subsets; "
-                "read from a restatement; constant c ours, calibrated)")
-    whose = "paper"
+    citation = ("ours, after Natale, Ferré, Giambartolomei, Giroire, Mallmann-Trenn. On the sparsity of the "
+                "strong lottery ticket hypothesis. NeurIPS 2024, arXiv:2410.14754: Theorem 3's width rule "
+                "(read from a restatement; constant c ours, calibrated) and subsets of exactly k, on "
+                "subset_sum's network (greedy slots, negative half spared: ours), not Pensia's fixed blocks")
+    #: Theorem 3's rule and exactly-k subsets, but on subset_sum's network (greedy slot assignment,
+    #: negative half spared), which is ours: the paper builds on Pensia's fixed blocks.
+    whose = "ours"
     #: The calibrated rule is too narrow on tiny targets (1×2 at ε = 0.1: n = 5 for k = 4), so the
     #: soundness cases draw n instead (module docstring, "Constant").
     soundness_rule = False
@@ -189,7 +192,7 @@ class Natale(SubsetSum):
 
     def plan(self, shapes, *, eps, delta, n=None, width_factor=None, k=None, gamma_prime=None, c=C_DEFAULT,
              spare_negative_half=True, max_weights=MAX_RANDOM_WEIGHTS, **options) -> Plan:
-        """``k`` (an int, or one per layer) or ``gamma_prime`` (0 < γ′ ≤ ½): the subset size, k_i =
+        """``k`` (an int, or one per layer) or ``gamma_prime`` (0 < γ′ < ½): the subset size, k_i =
         max(1, round(γ′ n_i)); neither: the rule with k = K_DEFAULT, and k_i = min(K_DEFAULT, n_i).
         With the rule (n None) n_i is Theorem 3's n* (:meth:`samples`) × ``width_factor``; ``c`` its
         constant."""
