@@ -120,7 +120,8 @@ class Malach(PairConstruction):
     whose = "paper"
     citation = ("Malach, Yehudai, Shalev-Shwartz, Shamir. Proving the lottery ticket hypothesis: pruning is all "
                 "you need. ICML 2020, arXiv:2002.00585 (weight-subnetworks; per-weight mechanism as restated by "
-                "Orseau et al. 2020, Figure 1: 2 intermediate neurons per weight, ~1/ε² sampled)")
+                "Orseau et al. 2020, Figure 1: 2 intermediate neurons per weight, ~1/ε² sampled; the two "
+                "closeness events are our reading of those restatements, the width rule ours)")
     soundness_n = (10, 150)
     soundness_n_eps = (60, 300)
     soundness_small = True

@@ -102,7 +102,17 @@ def pensia_n(eps, c=3) -> int:
 
 
 def _weights(W) -> list[np.ndarray]:
-    mats = [W] if isinstance(W, np.ndarray) and W.ndim == 2 else W
+    """One matrix (a 2-D array, or nested sequences of numbers) or a sequence of matrices."""
+    mats = W
+    if isinstance(W, np.ndarray) and W.ndim == 2:
+        mats = [W]
+    elif isinstance(W, Sequence) and not isinstance(W, (str, bytes)):
+        try:
+            whole = np.asarray(W, dtype=np.float64)
+        except (TypeError, ValueError):
+            whole = None   # layers of different shapes (or not numbers: refused below, per layer)
+        if whole is not None and whole.ndim == 2:
+            mats = [whole]
     if not isinstance(mats, (Sequence, np.ndarray)) or isinstance(mats, (str, bytes)) or len(mats) == 0:
         raise InvalidArgumentError("W must be a 2-D array or a non-empty sequence of 2-D arrays")
     out = []
