@@ -76,7 +76,7 @@ def test_file_holds_sorted_indices_and_json_header(tmp_path):
     with np.load(path, allow_pickle=False) as z:
         assert sorted(z.files) == sorted(["header", "sha256"] + [f"mask_{t}" for t in range(len(ticket.masks))])
         header = json.loads(bytes(z["header"]).decode())
-        assert header["version"] == FORMAT_VERSION == 2 and header["seed"] == 3
+        assert header["version"] == FORMAT_VERSION == 3 and header["seed"] == 3
         for t, mask in enumerate(ticket.masks):
             idx = z[f"mask_{t}"]
             assert idx.dtype == _index_dtype(mask.numel())
@@ -299,3 +299,29 @@ def test_fields_that_say_the_same_thing_twice_must_agree(tmp_path, edit):
     _rewrite(path, edit, redigest=True)
     with pytest.raises(TicketFileError, match="crafted"):
         sltheory.load_ticket(path)
+
+
+@pytest.mark.parametrize("old, new", [("malach", "malach_product"), ("orseau", "orseau_halving")])
+def test_version_2_names_load_under_their_new_names(old, new, tmp_path):
+    """Format 3 (issue 13): "malach" / "orseau" now name the papers' constructions; a version-2 file
+    that says them was built by what is now malach_product / orseau_halving, and loads so, marked."""
+    ticket = tiny_ticket(new)
+    path = ticket.save(tmp_path / "t.npz")
+
+    def as_version_2(h, a):
+        h.update(version=2, construction=old)
+        h["plan"]["construction"] = old
+    _rewrite(path, as_version_2, redigest=True)
+    loaded = sltheory.load_ticket(path)
+    assert loaded.construction == loaded.plan.construction == new
+    assert loaded.stats["construction_renamed_from"] == old
+    assert loaded.error_bound == ticket.error_bound
+    assert all(torch.equal(a, b) for a, b in zip(loaded.masks, ticket.masks))
+    # a version-3 file keeps the name it says
+    fresh = sltheory.load_ticket(sltheory.approximate(*_pair(old)).save(tmp_path / "new.npz"))
+    assert fresh.construction == old and "construction_renamed_from" not in fresh.stats
+
+
+def _pair(name):
+    target = sltheory.gaussian_target((2, 3, 2), 1)
+    return target, sltheory.random_network(target, n=SMALL_N[name][1] // 2, seed=3, construction=name)

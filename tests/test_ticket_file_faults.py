@@ -300,9 +300,9 @@ def test_version_1_file_loads_marked_and_resaves_as_version_2(tmp_path):
     for lin, r, mask in zip([m for m in old.network if isinstance(m, nn.Linear)], rand.linears(), old.masks):
         assert torch.equal(lin.weight, torch.where(mask, r.weight, torch.zeros((), dtype=torch.float64)))
     assert isinstance(list(old.network)[-1], sltheory.ticket.ScaledOutput)
-    path = old.save(tmp_path / "v2.npz")
+    path = old.save(tmp_path / "v3.npz")
     with np.load(path) as z:
-        assert json.loads(bytes(z["header"]).decode())["version"] == 2
+        assert json.loads(bytes(z["header"]).decode())["version"] == 3
     assert same(old, sltheory.load_ticket(path))   # the mark stays: the claim was read unprotected
 
 

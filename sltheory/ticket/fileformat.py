@@ -1,7 +1,7 @@
 """Compact tickets on disk: the random network's plan and seed plus the kept indices, no weights.
 
 A ticket's random network is a function of (plan, seed) only (:class:`~sltheory.network.RandomNetwork`:
-layer t from ``SeedSequence(seed, spawn_key=(t,))``), so the file (format version 2) is a zip archive
+layer t from ``SeedSequence(seed, spawn_key=(t,))``), so the file (format version 3) is a zip archive
 of ``.npy`` members (``numpy.load`` opens it; no pickle anywhere):
 
 * ``header.npy``: UTF-8 JSON (a uint8 array) — format name and version, the plan (construction,
@@ -47,9 +47,16 @@ checked as before (``kept_sha256`` covers the seed, the plan's sampling and the 
 CRC-32 catches random corruption), but their other header fields (error_bound, certificate, stats,
 output_scale) are covered by nothing against edits. A user holding such files would rather keep
 them than recompute every ticket from its target, so they load, marked: the loaded ticket's
-``stats["file_format_version"]`` is 1 (a version-2 file's stats are exactly the saved ones). Saving
-the loaded ticket writes a version-2 file (the mark stays in its stats, recording that the claim was
-read unprotected); ``ticket.recertify(target)`` checks the claim.
+``stats["file_format_version"]`` is 1 (a version-2 or -3 file's stats are exactly the saved ones).
+Saving the loaded ticket writes a version-3 file (the mark stays in its stats, recording that the
+claim was read unprotected); ``ticket.recertify(target)`` checks the claim.
+
+Version 3 (issue 13) is version 2 with construction names that changed meaning: "malach" and
+"orseau" now name the papers' constructions, and what those names built before is
+"malach_product" and "orseau_halving". A version-1 or -2 file that says "malach" or "orseau" loads
+under the new name (:data:`RENAMED_IN_3`), with ``stats["construction_renamed_from"]`` holding the
+stored one; its masks, weights and certificate are unchanged (the pair certificate reads only the
+masked weights).
 
 Tuples in the header are written as ``{"__tuple__": [...]}`` so that the plan, stats and
 certificate come back with the same Python types (Plan compares equal).
@@ -83,9 +90,11 @@ from ..errors import InvalidArgumentError, RandomNetworkError, TicketFileError, 
 from ..network import Plan, ScaledOutput, sample_plan_layer
 
 FORMAT = "sltheory.ticket"
-#: Version of the file format this module writes (it also reads version 1: module docstring).
-FORMAT_VERSION = 2
-_READS = (1, 2)
+#: Version of the file format this module writes (it also reads versions 1 and 2: module docstring).
+FORMAT_VERSION = 3
+_READS = (1, 2, 3)
+#: Construction names that versions 1 and 2 used for what is now called otherwise (module docstring).
+RENAMED_IN_3 = {"malach": "malach_product", "orseau": "orseau_halving"}
 
 #: Hard limits a file is checked against before anything sized by it is allocated (the plan's
 #: weights are capped by ``max_weights=``, :data:`~sltheory.constructions._pairs.MAX_RANDOM_WEIGHTS`
@@ -193,7 +202,7 @@ def _regular_file_stat(path: Path, action: str):
 # ------------------------------------------------------------------ save
 def write_ticket(ticket, path) -> Path:
     """Write ``ticket`` (a :class:`~sltheory.ticket.Ticket`, checked by the caller,
-    :func:`sltheory.ticket.save_ticket`) to ``path`` in format version 2 (module docstring); returns the path.
+    :func:`sltheory.ticket.save_ticket`) to ``path`` in format version 3 (module docstring); returns the path.
 
     Checked before anything is written (:class:`~sltheory.errors.TicketFileError`): the folder
     exists, ``path`` is a regular file or does not exist (no folder, FIFO, device, socket), its
@@ -535,7 +544,7 @@ def read_ticket(path, *, device=None, max_weights: int = MAX_RANDOM_WEIGHTS) -> 
     raise it to load a ticket built with a larger ``max_weights=``.
 
     The ticket's ``error_bound`` and ``certificate`` read from a file are a **stored claim**: the
-    file digest (format version 2) shows that nobody altered them by accident or with ordinary
+    file digest (format version ≥ 2) shows that nobody altered them by accident or with ordinary
     tools, not that they are right — anyone can write a file with a recomputed digest.
     ``ticket.recertify(target)`` recomputes the certificate from the target and the loaded masked
     weights; compare its ``error_bound`` with ``ticket.error_bound``. A version-1 file's claim is
@@ -599,5 +608,9 @@ def read_ticket(path, *, device=None, max_weights: int = MAX_RANDOM_WEIGHTS) -> 
         layers.append(ScaledOutput(output_scale))
     if version == 1:
         stats["file_format_version"] = 1
+    if version < 3 and construction in RENAMED_IN_3:
+        stats["construction_renamed_from"] = construction
+        construction = RENAMED_IN_3[construction]
+        plan = dataclasses.replace(plan, construction=construction)
     return dict(network=nn.Sequential(*layers), masks=tuple(masks), error_bound=error_bound, stats=stats,
                 construction=construction, certificate=certificate, plan=plan, seed=seed)

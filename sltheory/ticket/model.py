@@ -312,7 +312,7 @@ def _ticket_graph(ticket: Ticket, *, kept_only: bool, max_edges: int):
 
 
 def save_ticket(ticket: Ticket, path) -> Path:
-    """Write ``ticket`` to ``path`` (:mod:`sltheory.ticket.fileformat`, format version 2); returns the path.
+    """Write ``ticket`` to ``path`` (:mod:`sltheory.ticket.fileformat`, format version 3); returns the path.
 
     Checked before anything is written (:class:`~sltheory.errors.TicketFileError`): the folder
     exists, ``path`` is a regular file or does not exist (no folder, FIFO, device, socket), its
