@@ -204,7 +204,9 @@ def test_killing_a_pooled_sweep_leaves_no_worker(tmp_path, sig):
             workers = [int(p.read_text()) for p in started.iterdir() if p.read_text()]
         assert len(workers) == 2 and all(map(_running, workers))
         sweep.send_signal(sig)
-        sweep.wait(timeout=15)       # Ctrl-C too: the sweep does not wait for its running jobs
+        # Ctrl-C too: the sweep does not wait for its running jobs (they sleep 120 s; 60 s leaves room
+        # for a loaded machine: two full-suite runs beside other jobs took > 15 s here)
+        sweep.wait(timeout=60)
         deadline = time.time() + 5
         while any(map(_running, workers)) and time.time() < deadline:
             time.sleep(0.05)
