@@ -136,3 +136,36 @@ def test_random_streams_are_pinned():
     rand = sltheory.random_network(W, n=4, seed=9, construction="subset_sum_blockdiag", balanced_signs=True)
     assert [digest(lin.weight)[:16] for lin in rand.linears()] == \
         ["dfb7a024974f3a22", "8d12ab533e4aa969", "5d5b214b3dc31f2f", "3803ff378e490779"]
+
+
+def test_laws_are_transforms_of_the_same_draws():
+    """Every law of sample_layer is a fixed transform of one U[-1, 1) stream per (seed, layer)."""
+    from sltheory.network import sample_layer
+    u = sample_layer(5, 2, (40, 30)).numpy()
+    assert np.array_equal(sample_layer(5, 2, (40, 30), ("uniform", 2.5)).numpy(), 2.5 * u)
+    assert np.array_equal(sample_layer(5, 2, (40, 30), ("binary",)).numpy(), np.where(u < 0, -1.0, 1.0))
+    assert np.array_equal(sample_layer(5, 2, (40, 30), ("binary", 0.5)).numpy(), np.where(u < 0, -0.5, 0.5))
+    h = sample_layer(5, 2, (40, 30), ("hyperbolic", 0.01, 4.0)).numpy()
+    assert np.array_equal(np.sign(h), np.sign(u)) and 0.01 <= np.abs(h).min() and np.abs(h).max() <= 4.0
+    np.testing.assert_allclose(np.log(np.abs(h)), np.log(4.0) + np.abs(u) * np.log(0.01 / 4.0), rtol=1e-12)
+    np.testing.assert_array_equal(sample_layer(5, 2, (40, 30), ("hyperbolic", 0.01)).numpy(),
+                                  np.sign(u) * 0.01 ** np.abs(u))
+
+
+@pytest.mark.parametrize("law", [("uniform", 0.0), ("uniform", -1.0), ("uniform", float("inf")), ("uniform", 1, 2),
+                                 ("hyperbolic",), ("hyperbolic", 2.0), ("hyperbolic", 0.5, 0.1), ("binary", True),
+                                 ("gauss",), (), "uniform", ("uniform", "2")])
+def test_unknown_or_bad_laws_are_typed_errors(law):
+    from sltheory.network import sample_layer
+    with pytest.raises(sltheory.RandomNetworkError, match="distribution"):
+        sample_layer(0, 0, (2, 2), law)
+
+
+def test_per_layer_laws():
+    """Plan.layer_distributions: burkholz's first layer U[-2, 2), the rest U[-1, 1)."""
+    W = sltheory.gaussian_target((3, 4, 2), 1)
+    rand = sltheory.random_network(W, n=4, seed=0, construction="burkholz")
+    first, *rest = rand.linears()
+    assert 1.0 < float(first.weight.abs().max()) < 2.0 and all(float(lin.weight.abs().max()) < 1.0 for lin in rest)
+    old = sltheory.random_network(W, n=4, seed=0, construction="burkholz", first_layer_scale=1.0)
+    assert old.plan.layer_distributions == () and torch.equal(old.linears()[0].weight * 2, first.weight)
