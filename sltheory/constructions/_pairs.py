@@ -175,10 +175,14 @@ class PairConstruction(Construction):
     ``per_weight_rule`` / ``per_weight_mode``: whether its ``plan`` takes ``weight_tol`` (a
     per-weight width rule) and its ``prune`` takes ``weight_tol`` (passes it to
     :func:`prune_pairs`); a construction that sets them True implements both.
+    ``slot_first``: whether each pair's first sub-layer is slot-structured by design (its plan
+    passes ``slot_first=True`` to :func:`plan_pairs`); the bounds then count
+    :func:`slot_hidden_width` / :func:`slot_random_parameters` instead of a dense first sub-layer.
     """
 
     per_weight_rule = False
     per_weight_mode = False
+    slot_first = False
 
     @abstractmethod   # *args, **constants (Any): each construction names its own constants (C, n_reach, …)
     def samples(self, i, dims, eps, delta, *args: Any, **constants: Any):
@@ -186,14 +190,16 @@ class PairConstruction(Construction):
 
     def width_bound(self, i, dims, eps, delta, **constants):
         bound_args(dims, eps, delta, i)
-        return hidden_width(dims[i], self.samples(i, dims, eps, delta, **constants), i == 0)
+        width = slot_hidden_width if self.slot_first else hidden_width
+        return width(dims[i], self.samples(i, dims, eps, delta, **constants), i == 0)
 
     def depth_bound(self, depth):
         return 2 * depth_arg(depth)
 
     def parameter_bound(self, dims, eps, delta, **constants):
         bound_args(dims, eps, delta)
-        return sum(random_parameters(dims[i], dims[i + 1], self.samples(i, dims, eps, delta, **constants), i == 0)
+        weights = slot_random_parameters if self.slot_first else random_parameters
+        return sum(weights(dims[i], dims[i + 1], self.samples(i, dims, eps, delta, **constants), i == 0)
                    for i in range(len(dims) - 1))
 
 

@@ -49,7 +49,7 @@ import numpy as np
 from numba import njit
 
 from .._backend import ops
-from .._checks import bound_args, nonnegative_int, plan_args, positive_float
+from .._checks import nonnegative_int, plan_args, positive_float
 from ..bounds import layer_error_budget, weight_tolerance
 from ..errors import InvalidArgumentError
 from ..network import Plan, RandomNetwork
@@ -59,8 +59,6 @@ from ._pairs import (
     PairConstruction,
     plan_pairs,
     prune_pairs,
-    slot_hidden_width,
-    slot_random_parameters,
 )
 from .base import PruneResult
 
@@ -180,19 +178,11 @@ class Orseau(PairConstruction):
     soundness_small = True
     #: its theorem width is small (about 10³ random weights per target weight at ε = 0.1 on 4-4-2)
     soundness_rule = True
+    #: first sub-layers hold n units per (input, sign) by design: the one sampling pass per layer
+    slot_first = True
 
     def samples(self, i, dims, eps, delta, C=1):
         return samples_per_block(dims[i], dims[i + 1], len(dims) - 1, eps, delta, i == 0, C)
-
-    def width_bound(self, i, dims, eps, delta, **constants):
-        bound_args(dims, eps, delta, i)
-        return slot_hidden_width(dims[i], self.samples(i, dims, eps, delta, **constants), i == 0)
-
-    def parameter_bound(self, dims, eps, delta, **constants):
-        bound_args(dims, eps, delta)
-        return sum(slot_random_parameters(dims[i], dims[i + 1], self.samples(i, dims, eps, delta, **constants),
-                                          i == 0)
-                   for i in range(len(dims) - 1))
 
     def plan(self, shapes, *, eps, delta, n=None, width_factor=None, C=1, levels=None,
              max_weights=MAX_RANDOM_WEIGHTS, **options) -> Plan:
@@ -214,7 +204,7 @@ class Orseau(PairConstruction):
             self.name, shapes, eps=eps, delta=delta, n=n, width_factor=width_factor,
             rule=lambda i, d_in, d_out: samples_per_block(d_in, d_out, depth, eps, delta, i == 0, C, Ks[i]),
             constant=C, max_weights=max_weights, distribution=law(Ks[0]), options={"levels": tuple(Ks)},
-            slot_first=True)
+            slot_first=self.slot_first)
         laws = tuple(law(K) for K in Ks for _ in range(2))
         return dataclasses.replace(plan, layer_distributions=laws)
 

@@ -52,8 +52,6 @@ registered as its own construction so that no number of it is passed off as Theo
 
 from __future__ import annotations
 
-from .._checks import bound_args
-from ._pairs import slot_hidden_width, slot_random_parameters
 from .subset_sum import SubsetSum
 
 
@@ -64,16 +62,6 @@ class SubsetSumBlockDiag(SubsetSum):
                 "(one weight per hidden unit, the structure the proof keeps); same width rule")
     whose = "ours"
     slot_first = True   # plan options: subset_sum's, and balanced_signs=False (module docstring)
-
-    def width_bound(self, i, dims, eps, delta, **constants):
-        bound_args(dims, eps, delta, i)
-        return slot_hidden_width(dims[i], self.samples(i, dims, eps, delta, **constants), i == 0)
-
-    def parameter_bound(self, dims, eps, delta, **constants):
-        bound_args(dims, eps, delta)
-        return sum(slot_random_parameters(dims[i], dims[i + 1], self.samples(i, dims, eps, delta, **constants),
-                                          i == 0)
-                   for i in range(len(dims) - 1))
 
 
 CONSTRUCTION = SubsetSumBlockDiag()
