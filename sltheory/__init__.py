@@ -22,7 +22,7 @@ The package's rooms (each sub-package's docstring says what it may import; arrow
     certificate/    the sound bound, the S-procedure, the adversarial search
     subset_sum/     the subset-sum solvers (numba, torch, brute force)
     data/           digits, local MNIST, generated targets, small trained MLPs
-    network.py, targets.py                         the core objects: Plan, RandomNetwork, Target
+    network.py, targets.py, domains.py             the core objects: Plan, RandomNetwork, Target, Ball/Box
     errors.py, _checks.py, bounds.py, _linalg.py, _atomic.py, _backend.py     the foundation
 """
 
@@ -38,10 +38,12 @@ from .certificate import Certificate, adversarial_error, certify
 from .constructions.registry import constructions
 from .constructions.registry import get as construction
 from .data import gaussian_target
+from .domains import Ball, Box, Domain
 from .errors import (
     ApproximationFailedError,
     CertificateError,
     DatasetError,
+    DomainError,
     InvalidArgumentError,
     NetworkTooLargeError,
     NormAssumptionError,
@@ -67,7 +69,8 @@ for _old, _new in _MOVED.items():
 del _old, _new
 
 __all__ = [
-    "ApproximationFailedError", "Certificate", "CertificateError", "DatasetError", "InvalidArgumentError",
+    "ApproximationFailedError", "Ball", "Box", "Certificate", "CertificateError", "DatasetError", "Domain",
+    "DomainError", "InvalidArgumentError",
     "NetworkTooLargeError", "NormAssumptionError", "Plan", "RandomNetwork", "RandomNetworkError", "SltheoryError",
     "Target", "TargetError", "Ticket", "TicketFileError", "TicketVersionError", "adversarial_error", "approximate",
     "as_target", "certify", "construction", "constructions", "counting_lower_bound", "datasets", "gaussian_target",

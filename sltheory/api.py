@@ -2,20 +2,34 @@
 
 from __future__ import annotations
 
+import dataclasses
+
 import numpy as np
 import torch
 
 from ._checks import MIN_EPS, delta_arg, device_arg, eps_arg, nonnegative_int, strict_bool
 from .constructions import registry
 from .constructions._pairs import masked_sparse
-from .errors import CertificateError, InvalidArgumentError, RandomNetworkError
+from .constructions.base import certify_ticket, scale_certificate
+from .domains import as_domain, is_default
+from .errors import CertificateError, DomainError, InvalidArgumentError, RandomNetworkError, TargetError
 from .network import RandomNetwork, ScaledOutput, masked_copy, plain_relu_network
-from .targets import as_target, target_shapes
+from .targets import as_target, target_structure
 from .ticket import Ticket
 
 
+def _bias_support(spec, flags) -> None:
+    """TargetError (before any work) when the target has biases and the construction covers none."""
+    if any(flags) and not getattr(spec, "supports_biases", False):
+        able = [name for name in registry.constructions() if getattr(registry.get(name), "supports_biases", False)]
+        raise TargetError(f"the target has biases (layers {[i for i, f in enumerate(flags) if f]}); the {spec.name} "
+                          f"construction covers bias-free targets only: use one of {able}, or "
+                          "nn.Linear(..., bias=False)")
+
+
 def random_network(target, *, eps=None, delta=0.05, seed, construction: str = "subset_sum",
-                   n=None, width_factor=None, device=None, weight_tol=None, **options) -> RandomNetwork:
+                   n=None, width_factor=None, device=None, weight_tol=None, domain=None,
+                   **options) -> RandomNetwork:
     """Sample the random network a theorem prescribes for ``target``'s shapes.
 
     The sample depends only on ``seed`` and the target's *shapes* (never its weight values), so
@@ -31,9 +45,21 @@ def random_network(target, *, eps=None, delta=0.05, seed, construction: str = "s
     weights): see :func:`sltheory.constructions.subset_sum.per_weight_samples`. Offered by
     ``"subset_sum"``; with another construction give ``n=`` and prune with
     ``approximate(..., weight_tol=)`` where that construction offers it.
+
+    ``domain``: the inputs the ticket must approximate on, :class:`sltheory.Ball` ``(radius)``
+    (default: the unit ball) or :class:`sltheory.Box` ``(lo, hi)`` / ``Box.of(X)``. A construction
+    that reads it (``domain_aware``: the subset-sum family) spares the first layer's negative half
+    on a nonnegative domain and sizes its rule for the domain; for the others the rule is asked for
+    ε/R (R = sup‖x‖₂ over the domain) and the unit-ball ticket's bound scaled by R (bias-free
+    networks are positively homogeneous). Targets with biases need a construction with
+    ``supports_biases`` (subset_sum, pensia, subset_sum_blockdiag, natale, burkholz): TargetError
+    otherwise, before anything is sampled.
     """
     spec = registry.get(construction)
-    shapes = target_shapes(target)
+    shapes, flags = target_structure(target)
+    _bias_support(spec, flags)
+    domain = as_domain(domain)
+    domain.check_dim(shapes[0][1])
     eps = eps_arg("eps", eps, allow_none=True)
     if weight_tol is not None:
         if eps is not None:
@@ -46,12 +72,25 @@ def random_network(target, *, eps=None, delta=0.05, seed, construction: str = "s
     delta = delta_arg("delta", delta)
     seed = nonnegative_int("seed", seed)
     device = device_arg("device", device)
-    plan = spec.plan(shapes, eps=eps, delta=delta, n=n, width_factor=width_factor, **options)
+    if spec.domain_aware:
+        if any(flags):
+            options["biases"] = flags
+        if not is_default(domain):
+            options["domain"] = domain
+        plan = spec.plan(shapes, eps=eps, delta=delta, n=n, width_factor=width_factor, **options)
+    else:
+        radius = domain.radius_for(shapes[0][1])
+        unit_eps = None if eps is None else eps / radius
+        if unit_eps is not None and unit_eps < MIN_EPS:
+            raise DomainError(f"eps / R = {eps:.3g} / {radius:.3g} (R = sup‖x‖₂ over {domain!r}) is below {MIN_EPS:g}")
+        plan = spec.plan(shapes, eps=unit_eps, delta=delta, n=n, width_factor=width_factor, **options)
+        if not is_default(domain):
+            plan = dataclasses.replace(plan, domain=domain.spec(), options={**plan.options, "domain_radius": radius})
     return spec.sample(plan, seed, device=device)
 
 
 def approximate(target, random_net: RandomNetwork, eps=None, *, weight_tol=None, rescale: bool = False,
-                **options) -> Ticket:
+                domain=None, **options) -> Ticket:
     """Prune ``random_net`` (masks only) so that it approximates ``target``.
 
     With ``eps``: the sparsest ticket found whose certified ``error_bound ≤ eps``, or
@@ -81,12 +120,17 @@ def approximate(target, random_net: RandomNetwork, eps=None, *, weight_tol=None,
 
     Option ``min_cardinality`` (subset_sum, default True): each subset is one of fewest elements
     among those within the tolerance; False keeps the faster staged choice.
+
+    ``domain``: the input domain the bound is over (the sup above is over it instead of the unit
+    ball). The random network was sized for its plan's domain (``random_network(domain=)``), so
+    ``domain`` must be that one (or None: the plan's); DomainError otherwise. Targets with biases:
+    ``h_i = σ(W_i h_{i−1} + b_i)``, for constructions with ``supports_biases``.
     """
     if not isinstance(random_net, RandomNetwork):
         raise RandomNetworkError("random_net must come from sltheory.random_network (it carries "
                                  f"the plan the construction needs); got {type(random_net).__name__}")
     # the network as sampled: what the certificate models (module kinds, no hooks, float64 weights)
-    linears, _ = plain_relu_network(random_net, what="random_net")
+    linears, _ = plain_relu_network(random_net, what="random_net", allow_bias=True)
     if len(linears) != len(random_net.plan.layer_shapes):
         raise RandomNetworkError(f"random_net has {len(linears)} linear layers, its plan "
                                  f"{len(random_net.plan.layer_shapes)}: use the network as sampled")
@@ -94,8 +138,15 @@ def approximate(target, random_net: RandomNetwork, eps=None, *, weight_tol=None,
         if tuple(lin.weight.shape) != tuple(shape):
             raise RandomNetworkError(f"random layer {t} has shape {tuple(lin.weight.shape)}; its plan says "
                                      f"{tuple(shape)}: use the network as sampled")
+        if (lin.bias is not None) != (random_net.plan.layer_bias(t) is not None):
+            raise RandomNetworkError(f"random layer {t} {'has' if lin.bias is not None else 'lacks'} a bias; its "
+                                     "plan says otherwise: use the network as sampled")
     rescale = strict_bool("rescale", rescale)
     eps = eps_arg("eps", eps, allow_none=True)
+    plan_domain = random_net.plan.input_domain()
+    if domain is not None and as_domain(domain) != plan_domain:
+        raise DomainError(f"random_net was sampled for the domain {plan_domain!r}, not {as_domain(domain)!r}: pass "
+                          "the same domain to random_network (its width rule and first layer depend on it)")
     if weight_tol is not None:
         if eps is not None:
             raise InvalidArgumentError("give eps (network-level bound) or weight_tol (per-weight bound), not both")
@@ -116,8 +167,17 @@ def approximate(target, random_net: RandomNetwork, eps=None, *, weight_tol=None,
     if tgt.shapes != plan.target_shapes:
         raise RandomNetworkError(f"random network was planned for target shapes {plan.target_shapes}, "
                                  f"got {tgt.shapes}")
+    if tgt.bias_flags != plan.target_bias_flags:
+        raise RandomNetworkError(f"random network was planned for a target with biases {plan.target_bias_flags} "
+                                 f"(per layer), got {tgt.bias_flags}: sample it for this target")
     spec = registry.get(plan.construction)
-    result = spec.prune(tgt, random_net, eps=eps, **options)
+    _bias_support(spec, tgt.bias_flags)
+    radius = plan_domain.radius_for(tgt.dims[0])
+    if eps is not None and not spec.domain_aware and eps / radius < MIN_EPS:
+        raise DomainError(f"eps / R = {eps:.3g} / {radius:.3g} is below {MIN_EPS:g}")
+    # a domain-unaware construction prunes for the unit ball at eps / R (module docstring of base)
+    prune_eps = eps if eps is None or spec.domain_aware else eps / radius * (1 - 2 ** -50)
+    result = spec.prune(tgt, random_net, eps=prune_eps, **options)
     certificate = _certificate_of_returned_masks(spec, tgt, random_net, result, eps)
     device = random_net.linears()[0].weight.device
     masks = tuple(torch.tensor(m, dtype=torch.bool, device=device) for m in result.masks)  # copies
@@ -153,6 +213,7 @@ def _certificate_of_returned_masks(spec, tgt, random_net, result, eps):
     certified (a view that later solving overwrote, say) gets a CertificateError here instead of
     a ticket with a bound that is not its own."""
     lins = random_net.linears()
+    radius = random_net.plan.input_domain().radius_for(tgt.dims[0])
     if len(result.masks) != len(lins):
         raise CertificateError(f"the {spec.name} construction returned {len(result.masks)} masks for "
                                f"{len(lins)} random layers")
@@ -165,9 +226,31 @@ def _certificate_of_returned_masks(spec, tgt, random_net, result, eps):
         m.flags.writeable = False
         frozen.append(m)
     result.masks = frozen
+    bias_masks = result.bias_masks
+    if bias_masks is not None and len(bias_masks) != len(lins):
+        raise CertificateError(f"the {spec.name} construction returned {len(bias_masks)} bias masks for {len(lins)} "
+                               "random layers")
+    biases, frozen_b = [], []
+    for t, lin in enumerate(lins):
+        bm = None if bias_masks is None else bias_masks[t]
+        if bm is not None:
+            bm = np.array(bm, dtype=bool, copy=True)
+            if lin.bias is None or bm.shape != tuple(lin.bias.shape):
+                raise CertificateError(f"the {spec.name} construction returned bias mask {t} for a random layer "
+                                       "without a bias of that shape")
+            bm.flags.writeable = False
+        frozen_b.append(bm)
+        if lin.bias is None:
+            biases.append(None)
+        else:
+            b = lin.bias.detach().cpu().numpy()
+            biases.append(np.where(bm, b, 0.0) if bm is not None else np.zeros_like(b))
+    result.bias_masks = frozen_b
     mats = [masked_sparse(lin.weight.detach().cpu().numpy(), m) for lin, m in zip(lins, frozen)]
-    cert = spec.certify(tgt, random_net.plan, mats)
+    cert = certify_ticket(spec, tgt, random_net.plan, mats, biases=biases)
     claimed = result.certificate.error_bound
+    if not spec.domain_aware:
+        claimed = scale_certificate(result.certificate, radius).error_bound
     # (the same computation on the same arrays; the tolerance only allows for a BLAS that is not
     # bitwise reproducible: the ticket carries the recomputed certificate either way)
     if not abs(cert.error_bound - claimed) <= 1e-9 * max(abs(claimed), 1e-300):

@@ -81,6 +81,11 @@ class CertificateError(SltheoryError, ValueError):
     """A masked network does not have the structure the certificate requires."""
 
 
+class DomainError(InvalidArgumentError):
+    """An input domain is invalid (lo > hi, non-finite bounds, a radius ≤ 0, a dimension that does
+    not match the target) or does not contain the data it is used for."""
+
+
 class DatasetError(InvalidArgumentError):
     """A data set cannot be loaded or is invalid: a missing folder or file, a corrupt file (bad IDX
     magic number, truncated payload), or arrays that break :class:`sltheory.datasets.Dataset`'s

@@ -1,4 +1,5 @@
-"""The random network: an nn.Sequential of nn.Linear(bias=False) and nn.ReLU, fixed before pruning."""
+"""The random network: an nn.Sequential of nn.Linear and nn.ReLU, fixed before pruning (biases only
+where a construction for targets with biases samples them: ``Plan.layer_biases``)."""
 
 from __future__ import annotations
 
@@ -44,6 +45,30 @@ class Plan:
     #: Per random linear, its own law (empty: every layer ``distribution``), e.g. a first layer
     #: U(−2, 2) and the rest U(−1, 1).
     layer_distributions: tuple = ()
+    #: Per target layer, whether it has a bias (empty: a bias-free target). Structure, not values.
+    biases: tuple = ()
+    #: Per random linear, the law of its bias (empty, or None for a linear without bias):
+    #: ("interval", lo, hi) i.i.d. U[lo, hi) (:func:`sample_bias`), e.g. (0, 1) for Fischer et al.'s
+    #: bias units.
+    layer_biases: tuple = ()
+    #: The input domain the plan was made for (:meth:`sltheory.domains.Domain.spec`); None: the unit ball.
+    domain: dict | None = None
+
+    @property
+    def target_bias_flags(self) -> tuple[bool, ...]:
+        return tuple(bool(b) for b in self.biases) if self.biases else (False,) * len(self.target_shapes)
+
+    def layer_bias(self, t: int) -> tuple | None:
+        """The law of random linear t's bias, or None (no bias)."""
+        if not self.layer_biases or self.layer_biases[t] is None:
+            return None
+        return tuple(self.layer_biases[t])
+
+    def input_domain(self):
+        """The plan's :class:`~sltheory.domains.Domain` (the unit ball when none was given)."""
+        from .domains import Ball, domain_from_spec
+
+        return Ball() if self.domain is None else domain_from_spec(self.domain)
 
     def layer_kind(self, t: int) -> tuple:
         return tuple(self.layer_kinds[t]) if self.layer_kinds else ("dense",)
@@ -79,8 +104,11 @@ class RandomNetwork(nn.Sequential):
     def __init__(self, plan: Plan, seed: int, device=None):
         layers: list[nn.Module] = []
         for t, (out_f, in_f) in enumerate(plan.layer_shapes):
-            lin = nn.Linear(in_f, out_f, bias=False, device="meta")
+            law = plan.layer_bias(t)
+            lin = nn.Linear(in_f, out_f, bias=law is not None, device="meta")
             lin.weight = nn.Parameter(sample_plan_layer(plan, seed, t, device=device), requires_grad=False)
+            if law is not None:
+                lin.bias = nn.Parameter(sample_bias(seed, t, out_f, law, device=device), requires_grad=False)
             layers.append(lin)
             if t < len(plan.layer_shapes) - 1:
                 layers.append(nn.ReLU())
@@ -146,6 +174,26 @@ def sample_layer(seed: int, index: int, shape: tuple[int, ...], distribution=("u
     return torch.from_numpy(w).to(device or "cpu")
 
 
+def sample_bias(seed: int, index: int, size: int, law, device=None) -> torch.Tensor:
+    """The bias of random layer ``index``, float64, from (seed, index) only, on its own stream
+    (``SeedSequence(seed, spawn_key=(index, 1))``, independent of the weights' (index,)):
+    ``("interval", lo, hi)``: i.i.d. U[lo, hi)."""
+    check_bias_law(law)
+    rng = np.random.default_rng(np.random.SeedSequence(int(seed), spawn_key=(int(index), 1)))
+    lo, hi = float(law[1]), float(law[2])
+    b = rng.random(int(size)) * (hi - lo) + lo
+    return torch.from_numpy(b).to(device or "cpu")
+
+
+def check_bias_law(law) -> None:
+    """RandomNetworkError unless ``law`` is ("interval", lo, hi) with finite lo < hi."""
+    ok = (isinstance(law, tuple) and len(law) == 3 and law[0] == "interval"
+          and all(isinstance(v, (int, float)) and not isinstance(v, bool) and math.isfinite(v) for v in law[1:])
+          and float(law[1]) < float(law[2]))
+    if not ok:
+        raise RandomNetworkError(f"unknown bias law {law!r}: expected ('interval', lo, hi) with finite lo < hi")
+
+
 def check_distribution(distribution) -> None:
     """RandomNetworkError unless ``distribution`` is one of :func:`sample_layer`'s laws with finite,
     positive parameters (hyperbolic: 0 < γ < Γ)."""
@@ -206,18 +254,25 @@ def sample_plan_layer(plan: Plan, seed: int, t: int, device=None) -> torch.Tenso
     return torch.from_numpy(out).to(device or "cpu")
 
 
-def masked_copy(rand: nn.Sequential, masks: list[torch.Tensor]) -> nn.Sequential:
-    """A new nn.Sequential with the weights of ``rand`` where ``masks`` is True and 0 elsewhere."""
+def masked_copy(rand: nn.Sequential, masks: list[torch.Tensor], bias_masks=None) -> nn.Sequential:
+    """A new nn.Sequential with the weights of ``rand`` where ``masks`` is True and 0 elsewhere;
+    a linear with a bias keeps it where ``bias_masks[t]`` is True (all pruned when None)."""
     layers: list[nn.Module] = []
     it = iter(masks)
+    t = -1
     for mod in rand:
         if isinstance(mod, nn.Linear):
+            t += 1
             mask = next(it)
             w = mod.weight.detach()
-            lin = nn.Linear(w.shape[1], w.shape[0], bias=False, device="meta")
-            lin.weight = nn.Parameter(torch.where(mask.to(w.device), w, torch.zeros((), dtype=w.dtype,
-                                                                                  device=w.device)),
-                                      requires_grad=False)
+            zero = torch.zeros((), dtype=w.dtype, device=w.device)
+            lin = nn.Linear(w.shape[1], w.shape[0], bias=mod.bias is not None, device="meta")
+            lin.weight = nn.Parameter(torch.where(mask.to(w.device), w, zero), requires_grad=False)
+            if mod.bias is not None:
+                bm = None if bias_masks is None else bias_masks[t]
+                b = mod.bias.detach()
+                lin.bias = nn.Parameter(torch.zeros_like(b) if bm is None else torch.where(bm.to(b.device), b, zero),
+                                        requires_grad=False)
             layers.append(lin)
         else:
             layers.append(type(mod)())
@@ -245,7 +300,7 @@ def own_behaviour(mod: nn.Module, base: type[nn.Module]) -> str | None:
 
 
 def plain_relu_network(module: nn.Module, *, what: str, error=RandomNetworkError,
-                       tail: type[nn.Module] | None = None):
+                       tail: type[nn.Module] | None = None, allow_bias: bool = False):
     """The linears of ``module`` (and its ``tail`` module, or None), checking that it computes what
     the certificate models: an nn.Sequential (or RandomNetwork) of bias-free, float64, finite
     nn.Linear and nn.ReLU alternating, a Linear last, optionally followed by one ``tail`` module,
@@ -273,8 +328,10 @@ def plain_relu_network(module: nn.Module, *, what: str, error=RandomNetworkError
             raise error(f"{what}: module {i} ({base.__name__}) is not supported: {why}")
         if base is nn.Linear:
             w = m.weight
-            if m.bias is not None:
+            if m.bias is not None and not allow_bias:
                 raise error(f"{what}: module {i} (Linear) has a bias")
+            if m.bias is not None and (m.bias.dtype != torch.float64 or not bool(torch.isfinite(m.bias).all())):
+                raise error(f"{what}: module {i} (Linear) has a bias that is not finite float64")
             if w.device.type == "meta" or w.dtype != torch.float64:
                 raise error(f"{what}: module {i} (Linear) holds {w.dtype} weights on {w.device.type}; the "
                             "certificate is for float64 weights with values")

@@ -14,8 +14,9 @@ def lin(i, o, bias=False):
 
 
 @pytest.mark.parametrize("target, layer, match", [
-    (nn.Sequential(lin(3, 4, bias=True), nn.ReLU(), lin(4, 2)), 0, "bias"),
-    (nn.Sequential(lin(3, 4), nn.ReLU(), lin(4, 2, bias=True)), 2, "bias"),
+    ([(np.zeros((2, 3)), np.zeros(3))], 0, "bias has shape"),
+    ([np.zeros((4, 3)), (np.zeros((2, 4)), np.array([np.nan, 0.0]))], 1, "non-finite bias"),
+    ([(np.zeros((2, 3)), np.zeros(2), 1)], 0, "tuple of 3"),
     (nn.Sequential(nn.Conv2d(1, 1, 3)), 0, "Conv2d"),
     (nn.Sequential(lin(3, 4), nn.BatchNorm1d(4), lin(4, 2)), 1, "BatchNorm1d"),
     (nn.Sequential(lin(3, 4), nn.Tanh(), lin(4, 2)), 1, "Tanh"),

@@ -21,6 +21,9 @@ class PruneResult:
     masks: list[np.ndarray]
     certificate: Certificate
     stats: dict = field(default_factory=dict)
+    #: Per random linear, the bool mask of its bias (None: no bias, or none kept). Only
+    #: constructions with ``supports_biases`` keep biases.
+    bias_masks: list | None = None
 
 
 class Construction(ABC):
@@ -51,6 +54,17 @@ class Construction(ABC):
     soundness_small: ClassVar[bool] = False
     #: Whether half of the "eps" cases use the theorem's width rule (n=None) instead of a drawn n.
     soundness_rule: ClassVar[bool] = False
+
+    # ------------------------------------------------------------ biases and input domains
+    #: Whether the construction covers targets with biases (its plan takes ``biases=`` per target
+    #: layer, its prune returns ``bias_masks``, its certify takes ``biases=``). Implies domain_aware.
+    supports_biases: ClassVar[bool] = False
+    #: Whether plan / prune / certify read ``plan.domain`` themselves (the width rule's radius, a
+    #: nonnegative domain's first layer, the certificate's sup over the domain). Otherwise the
+    #: construction works on the unit ball and :func:`certify_ticket` / ``random_network`` scale by
+    #: the domain's radius R (a bias-free network is positively homogeneous: the error over a set
+    #: of radius R is at most R times the error over the unit ball; the rule is asked for ε/R).
+    domain_aware: ClassVar[bool] = False
 
     @abstractmethod
     def plan(self, shapes: tuple[tuple[int, int], ...], *, eps: float | None, delta: float,
@@ -95,6 +109,40 @@ class Construction(ABC):
         :func:`check_pair_layout`."""
         check_pair_layout(self.name, target, plan, matrices)
         return certify(target, pair_maps(plan, matrices), list(matrices), method=method)
+
+
+def certify_ticket(spec: Construction, target: Target, plan: Plan, matrices, *, biases=None,
+                   method: str = "auto") -> Certificate:
+    """The certificate of a ticket over ``plan``'s input domain, from its masked random weights
+    (and masked biases ``biases[t]``, None where a linear has none): a domain-aware construction's
+    own :meth:`Construction.certify`; otherwise the unit-ball certificate times the domain's radius
+    R (bias-free networks only; positive homogeneity, see ``domain_aware``)."""
+    flags = plan.target_bias_flags
+    if tuple(flags) != tuple(target.bias_flags):
+        raise CertificateError(f"the plan is for a target with biases {flags}, the target has {target.bias_flags}")
+    if spec.domain_aware:
+        if spec.supports_biases:
+            return spec.certify(target, plan, matrices, method=method, biases=biases)
+        return spec.certify(target, plan, matrices, method=method)
+    if biases is not None and any(b is not None and np.any(b) for b in biases):
+        raise CertificateError(f"the {spec.name} construction keeps no biases, but the network holds some")
+    cert = spec.certify(target, plan, matrices, method=method)
+    radius = plan.input_domain().radius_for(target.dims[0])
+    return scale_certificate(cert, radius)
+
+
+def scale_certificate(cert: Certificate, radius: float) -> Certificate:
+    """A bias-free ticket's unit-ball certificate as one over a set of radius ``radius`` (every
+    part times R, rounded up by one relative ulp per product)."""
+    import dataclasses
+
+    if radius == 1.0:
+        return cert
+    up = radius * (1 + 2 ** -52)
+    return dataclasses.replace(
+        cert, error_bound=cert.error_bound * up, float_slack=cert.float_slack * up,
+        propagated=tuple(d * up for d in cert.propagated),
+        layerwise_bound=None if cert.layerwise_bound is None else cert.layerwise_bound * up)
 
 
 def check_layout(name: str, target: Target, plan: Plan, matrices, layer_shapes) -> None:
