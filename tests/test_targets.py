@@ -89,3 +89,65 @@ def test_sequential_and_list_agree():
     assert all(np.array_equal(x, y) for x, y in zip(a.weights, b.weights))
     x = torch.randn(6, 3)
     assert torch.allclose(a(x), net(x).double(), atol=1e-6)
+
+
+# ---------------------------------------------------------------- targets with biases
+def _biased_mlp(seed=0, dims=(3, 5, 4, 2), gain=1.0):
+    torch.manual_seed(seed)
+    layers = []
+    for i, (a, b) in enumerate(zip(dims[:-1], dims[1:])):
+        layers.append(nn.Linear(a, b).double())
+        if i < len(dims) - 2:
+            layers.append(nn.ReLU())
+    with torch.no_grad():
+        for m in layers:
+            if isinstance(m, nn.Linear):
+                m.weight.mul_(gain)
+    return nn.Sequential(*layers)
+
+
+def test_biased_sequential_is_read_with_its_biases():
+    net = _biased_mlp()
+    tgt = sltheory.as_target(net, check_norms=False)
+    assert tgt.has_biases and tgt.bias_flags == (True, True, True)
+    x = torch.randn(64, 3, dtype=torch.float64)
+    assert torch.equal(tgt(x), net(x))                     # same operations, same order
+    assert torch.equal(tgt.to_module()(x), net(x))
+    # the list form with (W, b) pairs is the same target
+    pairs = [(m.weight.detach(), m.bias.detach()) for m in net if isinstance(m, nn.Linear)]
+    assert torch.equal(sltheory.as_target(pairs, check_norms=False)(x), net(x))
+
+
+def test_mixed_bias_layers_and_bias_free_targets_unchanged():
+    W = [np.eye(3) * 0.5, np.ones((2, 3)) * 0.3]
+    tgt = sltheory.as_target([W[0], (W[1], np.array([0.1, -0.2]))])
+    assert tgt.bias_flags == (False, True) and tgt.bias(0) is None
+    plain = sltheory.as_target(W)
+    assert plain.biases == () and not plain.has_biases and plain.bias_flags == (False, False)
+
+
+def test_rescale_divides_each_bias_by_the_scales_so_far():
+    net = _biased_mlp(seed=1, gain=4.0)        # norms > 1
+    tgt = sltheory.as_target(net, rescale=True)
+    assert all(s > 1 for s in tgt.scales)
+    x = torch.randn(128, 3, dtype=torch.float64)
+    torch.testing.assert_close(tgt(x) * tgt.output_scale, net(x), rtol=1e-12, atol=1e-12)
+    # re-validating the rescaled Target keeps it (no second division)
+    again = sltheory.as_target(tgt)
+    torch.testing.assert_close(again(x), tgt(x), rtol=0, atol=0)
+
+
+@pytest.mark.parametrize("target, layer, match", [
+    ([(np.zeros((2, 3)), np.zeros((2, 1)))], 0, "1 .d_out"),
+    ([(np.zeros((2, 3)), [np.inf, 0.0])], 0, "non-finite bias"),
+    ([(np.zeros((2, 3)), "b")], 0, "bias 0 cannot be read"),
+])
+def test_bad_biases_are_typed(target, layer, match):
+    with pytest.raises(TargetError, match=match) as info:
+        sltheory.as_target(target)
+    assert info.value.layer == layer
+
+
+def test_biased_target_on_a_construction_without_bias_support_is_refused_before_sampling():
+    with pytest.raises(TargetError, match="covers bias-free targets only"):
+        sltheory.random_network(_biased_mlp(), eps=0.1, seed=0, construction="malach")
