@@ -78,6 +78,7 @@ d_out × d_in matrix |B||A|, of norm ν ≤ √(‖·‖₁‖·‖_∞)); the c
 
 from __future__ import annotations
 
+import dataclasses
 import math
 import numbers
 from dataclasses import dataclass
@@ -88,6 +89,7 @@ import scipy.sparse.linalg  # noqa: F401  (sp.linalg.norm)
 
 from .._linalg import UNIT_ROUNDOFF, gamma
 from ..bounds import propagate
+from ..domains import Domain, as_domain, is_default
 from ..errors import CertificateError, InvalidArgumentError
 from ..targets import Target, spectral_norm
 from . import sprocedure
@@ -104,10 +106,12 @@ SDP_SCALE_RANGE = (1e-100, 1e100)
 
 @dataclass(frozen=True)
 class EffectiveMap:
-    """G(h) = P σ(h) + N σ(−h) for one target layer (N is None when inputs are ≥ 0)."""
+    """G(h) = P σ(h) + N σ(−h) + p for one target layer (N is None when inputs are ≥ 0; p, the
+    affine offset of a pair with bias units, None when there is none)."""
 
     P: np.ndarray
     N: np.ndarray | None
+    p: np.ndarray | None = None
 
 
 @dataclass(frozen=True)
@@ -117,7 +121,9 @@ class Certificate:
     ``error_bound``: the bound on sup_{‖x‖₂≤1} ‖f(x) − g(x)‖₂ plus the float slack (times the output
     scale when rescaled); ``layer_errors``: e_i; ``map_norms``: g_i; ``propagated``: Δ_i of the
     layer-wise recursion; ``float_slack``; ``method``: which bound gave ``error_bound``
-    (``"layerwise"`` or ``"sdp"``); ``layerwise_bound``: the layer-wise certificate, for comparison.
+    (``"layerwise"`` or ``"sdp"``); ``layerwise_bound``: the layer-wise certificate, for comparison;
+    ``domain``: the input domain's ``spec()`` when it is not the unit ball (the sup is over it);
+    ``precision``: the arithmetic the bound covers (both networks evaluated in float64).
     """
 
     error_bound: float            # bound + float slack (times the output scale when rescaled)
@@ -127,17 +133,27 @@ class Certificate:
     float_slack: float
     method: str = "layerwise"        # which bound gave error_bound: "layerwise" or "sdp"
     layerwise_bound: float | None = None  # the layer-wise certificate, for comparison
+    domain: dict | None = None       # the input domain's spec() the sup is over (None: the unit ball)
+    precision: str = "float64"       # the arithmetic both networks are evaluated in
 
 
 def _csr(M) -> sp.csr_matrix:
     return M.tocsr() if sp.issparse(M) else sp.csr_matrix(np.asarray(M, dtype=np.float64))
 
 
-def pair_effective_map(A, B, signed: bool) -> EffectiveMap:
-    """Effective map of a pruned pair x ↦ B σ(A x) whose rows of A keep ≤ 1 weight each.
+def pair_effective_map(A, B, signed: bool, c=None, d=None) -> EffectiveMap:
+    """Effective map of a pruned pair x ↦ B σ(A x + c) + d whose rows of A keep ≤ 1 weight each.
 
-    ``A`` and ``B`` are the masked weights, dense arrays or scipy sparse matrices. Raises
-    :class:`CertificateError` if some row of ``A`` keeps more than one weight.
+    ``A`` and ``B`` are the masked weights, dense arrays or scipy sparse matrices; ``c`` the masked
+    bias of A's layer (length = rows of A, 0 where pruned) and ``d`` that of B's layer, or None.
+    A hidden unit k either keeps one input weight a_k (and no bias: σ(a_k x_j) = a_k⁺σ(x_j) +
+    a_k⁻σ(−x_j)) or only a bias (a *bias unit*: it outputs σ(c_k), a constant), so exactly
+
+        B σ(A x + c) + d = P σ(x) + N σ(−x) + p,   p = B σ(c) + d.
+
+    ``p`` is None when neither c nor d has a nonzero entry. Raises :class:`CertificateError` if
+    some row of ``A`` keeps more than one weight, or keeps a weight and a nonzero bias (σ(a x + c)
+    is not of that form).
     """
     A = _csr(A)
     A.eliminate_zeros()
@@ -149,7 +165,35 @@ def pair_effective_map(A, B, signed: bool) -> EffectiveMap:
     B = _csr(B)
     P = (B @ A.maximum(0)).toarray()
     N = (B @ (-A).maximum(0)).toarray() if signed else None
-    return EffectiveMap(P, N)
+    cv = _bias_vector(c, A.shape[0], "c (the bias of A's layer)")
+    dv = _bias_vector(d, B.shape[0], "d (the bias of B's layer)")
+    p = None
+    if cv is not None:
+        both = np.flatnonzero((per_row > 0) & (cv != 0))
+        if both.size:
+            k = int(both[0])
+            raise CertificateError(f"hidden unit {k} keeps an input weight and a nonzero bias ({cv[k]:g}); the "
+                                   "certificate needs σ(a x_j) or σ(c_k), never σ(a x + c)")
+        p = np.asarray(B @ np.maximum(cv, 0.0), dtype=np.float64).reshape(-1)
+    if dv is not None:
+        p = dv.copy() if p is None else p + dv
+    return EffectiveMap(P, N, p)
+
+
+def _bias_vector(c, size: int, what: str) -> np.ndarray | None:
+    """``c`` as a finite float64 vector of length ``size``, or None when it is None or all zero."""
+    if c is None:
+        return None
+    if sp.issparse(c):
+        c = c.toarray()
+    if hasattr(c, "detach"):
+        c = c.detach().cpu().double().numpy()
+    v = np.asarray(c, dtype=np.float64).reshape(-1)
+    if v.shape != (size,):
+        raise CertificateError(f"{what} has {v.size} entries, its layer has {size} units")
+    if not np.all(np.isfinite(v)):
+        raise CertificateError(f"{what} is not finite")
+    return v if np.any(v != 0) else None
 
 
 def _abs_norm_bound(M) -> float:
@@ -205,11 +249,21 @@ def rescale_slack(target: Target, inner: float) -> float:
     return ((perturbed - exact) + gamma(target.depth + 1) * (exact + inner)) * (1 + 1e-6)
 
 
-def pair_float_slack(ticket_matrices, map_norms) -> float | None:
+def pair_float_slack(ticket_matrices, map_norms, *, biases=None, radius: float = 1.0) -> float | None:
     """Rounding of a pair network evaluated in float64, and of its effective maps computed in
     float64, over the unit ball (module docstring, *Floating point*); None when the matrices are
     not such a chain (an odd count, or a row of some A_i with more than one stored weight): then
     only the generic :func:`float_slack` applies.
+
+    With ``biases`` (one masked bias vector or None per matrix: c_i of A_i, d_i of B_i) or a
+    ``radius`` ≠ 1 (inputs of norm ≤ radius): a bias unit's row is computed exactly (0 + c_k), so the
+    hidden layer is within γ_1|A||h| of the exact one and |û| ≤ (1 + γ_1)|A||h| + σ(c); fl(B û + d)
+    is within γ'(|B||û| + |d|) (γ' = γ_{K+1} with d, else γ_K); the offset p = B σ(c) + d computed in
+    float is within γ'(|B|σ(c) + |d|) of the exact one. With a_i ≥ ‖|B_i|σ(c_i)‖ + ‖d_i‖ each pair
+    adds γ'a_i to both telescoped terms, which run over H_i = p_i H_{i−1} + a_i (H_0 = radius):
+    E_i = k_i ν_i (H_{i−1} + E_{i−1}) + γ' a_i + p_i E_{i−1}, k_i = c_i (evaluation, γ' for γ_K in
+    it) or c'_i (maps), and the result is the sum of both E_l. A row of A_i with a weight and a
+    nonzero c is a CertificateError.
 
     ``ticket_matrices`` = [A_1, B_1, A_2, B_2, …] (masked, dense or sparse; rows of A with ≤ 1
     weight), ``map_norms[i]`` ≥ ‖computed map i‖₂. With ν_i = √(‖·‖₁‖·‖_∞) of |B_i||A_i| (≥ its ‖·‖₂), K the largest row
@@ -219,6 +273,11 @@ def pair_float_slack(ticket_matrices, map_norms) -> float | None:
     mats = [_csr(M) for M in ticket_matrices]
     if len(mats) % 2 or any(A.shape[0] and A.shape[1] and A.getnnz(axis=1).max() > 1 for A in mats[0::2]):
         return None
+    if biases is not None or radius != 1.0:
+        if isinstance(radius, bool) or not isinstance(radius, numbers.Real) or not radius >= 0:
+            raise InvalidArgumentError(f"radius must be a real number ≥ 0, got {radius!r}")
+        tb = None if biases is None else _check_ticket_biases(ticket_matrices, biases)
+        return _pair_float_slack_affine(mats, map_norms, tb, float(radius))
     g1 = gamma(1)
     p, ev, mp = [], [], []
     for i in range(0, len(mats), 2):
@@ -294,17 +353,27 @@ def sdp_bound(target: Target, maps: list[EffectiveMap], deltas=None) -> float | 
 
 
 def certify(target: Target, maps: list[EffectiveMap], ticket_matrices=None, *, method: str = "auto",
-            max_flops: float = SDP_MAX_FLOPS) -> Certificate:
-    """Certified bound on sup_{‖x‖₂≤1} ‖target(x) − ticket(x)‖₂ (see the module docstring).
+            max_flops: float = SDP_MAX_FLOPS, domain=None, ticket_biases=None) -> Certificate:
+    """Certified bound on sup over ``domain`` of ‖target(x) − ticket(x)‖₂, both evaluated in float64
+    (see the module docstring).
 
     ``maps[i]`` is the effective map of the i-th target layer (``N`` given for the first layer,
-    whose inputs can be negative). ``ticket_matrices`` (the masked random matrices in order,
-    A_1, B_1, A_2, B_2, …) adds the ticket's floating-point slack; the target's is always added.
+    whose inputs can be negative, unless the domain is nonnegative; ``p`` where the pair has bias
+    units). ``ticket_matrices`` (the masked random matrices in order, A_1, B_1, A_2, B_2, …) adds
+    the ticket's floating-point slack; the target's is always added. ``ticket_biases[t]``: the
+    masked bias of random linear t (aligned with ``ticket_matrices``) or None; needed with
+    ``ticket_matrices`` whenever some map has an offset ``p`` (they must agree with it).
+    ``domain``: a :class:`~sltheory.domains.Domain` (None: the unit ball ``Ball(1)``).
     ``method``: ``"layerwise"`` (the recursion with the generic float slack plus the per-pair one for
     the maps computed in float), ``"sdp"`` (the S-procedure bound whatever its cost) or
     ``"auto"`` (the S-procedure bound when one Newton step costs ≤ ``max_flops``, else the
     recursion with the per-pair float slack). Every method returns at most the layer-wise
-    certificate, which ``layerwise_bound`` records.
+    certificate, which ``layerwise_bound`` records. With biases (the target's or the maps' ``p``)
+    only the layer-wise recursion with affine terms is implemented (the S-procedure with biases is
+    not), whatever ``method`` says; ``Certificate.method`` is then ``"layerwise"``.
+
+    With a bias-free target, maps without ``p`` and the unit ball the result is exactly what it
+    was before domains and biases existed.
     """
     if method not in METHODS:
         raise InvalidArgumentError(f"method must be one of {METHODS}, got {method!r}")
@@ -315,6 +384,34 @@ def certify(target: Target, maps: list[EffectiveMap], ticket_matrices=None, *, m
         raise CertificateError("maps must be a list of EffectiveMap (one per target layer)")
     if isinstance(max_flops, bool) or not isinstance(max_flops, numbers.Real) or not max_flops >= 0:
         raise InvalidArgumentError(f"max_flops must be a real number ≥ 0, got {max_flops!r}")
+    dom = as_domain(domain)
+    radius = dom.radius_for(target.dims[0])
+    tb = _check_ticket_biases(ticket_matrices, ticket_biases)
+    affine = target.has_biases or any(m.p is not None for m in maps)
+    if tb is not None and ticket_matrices is not None:
+        _check_offsets(maps, ticket_matrices, tb)
+        affine = affine or any(b is not None for b in tb)
+    if not affine:
+        if domain is None or is_default(dom):
+            return _certify_ball(target, maps, ticket_matrices, method, max_flops)
+        # positive homogeneity: the unit-ball certificate times R (module docstring, *Domains*)
+        ball_maps = list(maps)
+        if dom.nonnegative:
+            ball_maps[0] = _nonnegative_first(target, maps[0])
+        cert = _scale(_certify_ball(target, ball_maps, ticket_matrices, method, max_flops), radius)
+        alt = _certify_affine(target, maps, ticket_matrices, None, dom, radius)
+        best = cert if cert.error_bound <= alt.error_bound else alt
+        return dataclasses.replace(best, domain=dom.spec(), layerwise_bound=min(
+            float(cert.layerwise_bound if cert.layerwise_bound is not None else cert.error_bound),
+            float(alt.error_bound)))
+    if ticket_matrices is not None and any(m.p is not None for m in maps) and tb is None:
+        raise CertificateError("the maps have offsets p (bias units): pass ticket_biases with ticket_matrices, "
+                               "so that the rounding of the biases is covered")
+    return _certify_affine(target, maps, ticket_matrices, tb, dom, radius)
+
+
+def _certify_ball(target: Target, maps, ticket_matrices, method: str, max_flops: float) -> Certificate:
+    """The bias-free certificate over the unit ball (module docstring; unchanged since before domains)."""
     errs, gs, deltas = _layerwise(target, maps)
     target_slack = float_slack(target.weights)
     pair = None
@@ -342,6 +439,224 @@ def certify(target: Target, maps: list[EffectiveMap], ticket_matrices=None, *, m
     return Certificate(error_bound=bound, layer_errors=tuple(errs), map_norms=tuple(gs),
                        propagated=tuple(deltas), float_slack=slack * scale, method=name,
                        layerwise_bound=old.error_bound)
+
+
+def _check_ticket_biases(ticket_matrices, ticket_biases) -> list | None:
+    """``ticket_biases`` as one finite float64 vector (or None: absent or all zero) per random linear."""
+    if ticket_biases is None:
+        return None
+    if ticket_matrices is None:
+        raise CertificateError("ticket_biases needs ticket_matrices (one bias entry per random linear)")
+    if not isinstance(ticket_biases, (list, tuple)) or len(ticket_biases) != len(ticket_matrices):
+        raise CertificateError(f"ticket_biases must be a list with one entry (vector or None) per random linear "
+                               f"({len(ticket_matrices)}), got {type(ticket_biases).__name__}")
+    return [_bias_vector(b, M.shape[0], f"ticket bias {t}")
+            for t, (M, b) in enumerate(zip(ticket_matrices, ticket_biases))]
+
+
+def _pair_form(mats) -> bool:
+    """Whether the csr matrices are pairs (A_i, B_i) with at most one stored weight per row of A_i."""
+    return not len(mats) % 2 and not any(A.shape[0] and A.shape[1] and A.getnnz(axis=1).max() > 1
+                                         for A in mats[0::2])
+
+
+def _check_offsets(maps, ticket_matrices, tb) -> None:
+    """CertificateError unless every map's offset p is B σ(c) + d of its pair (within the rounding of
+    computing it; None counts as 0), when the ticket is in pair form."""
+    mats = [_csr(M) for M in ticket_matrices]
+    if len(mats) != 2 * len(maps) or not _pair_form(mats):
+        return
+    for i, m in enumerate(maps):
+        A, B = mats[2 * i], mats[2 * i + 1]
+        c, d = tb[2 * i], tb[2 * i + 1]
+        expect = np.zeros(B.shape[0])
+        tol = np.zeros(B.shape[0])
+        K = int(B.getnnz(axis=1).max()) if B.shape[0] and B.shape[1] else 0
+        if c is not None:
+            A.eliminate_zeros()
+            both = np.flatnonzero((A.getnnz(axis=1) > 0) & (c != 0))
+            if both.size:
+                k = int(both[0])
+                raise CertificateError(f"pair {i}: hidden unit {k} keeps an input weight and a nonzero bias; the "
+                                       "certificate needs σ(a x_j) or σ(c_k), never σ(a x + c)")
+            sc = np.maximum(c, 0.0)
+            expect = np.asarray(B @ sc).reshape(-1)
+            tol = np.asarray(abs(B) @ sc).reshape(-1)
+        if d is not None:
+            expect = expect + d
+            tol = tol + np.abs(d)
+        got = np.zeros(B.shape[0]) if m.p is None else np.asarray(m.p, dtype=np.float64).reshape(-1)
+        if got.shape != expect.shape:
+            raise CertificateError(f"map {i}'s offset p has {got.size} entries, the pair has {expect.size} outputs")
+        if not np.all(np.abs(got - expect) <= 4 * gamma(K + 2) * tol + 1e-300):
+            raise CertificateError(f"map {i}'s offset p is not B σ(c) + d of the ticket's pair {i} (its masked biases)")
+
+
+def _nonnegative_first(target: Target, m: EffectiveMap) -> EffectiveMap:
+    """The first map with N := −W_1: on x ≥ 0 σ(−x) = 0, so the ticket is unchanged there, and the
+    signed certificate of this map has e_1 = ‖[P_1 − W_1, 0]‖ (module docstring, *Domains*)."""
+    W = target.weights[0]
+    if m.P.shape != W.shape:
+        raise CertificateError(f"effective map 0 has shape {m.P.shape}, target layer {W.shape}")
+    return EffectiveMap(m.P, -W, m.p)
+
+
+def _scale(cert: Certificate, radius: float) -> Certificate:
+    """A unit-ball certificate of a bias-free pair as one over inputs of norm ≤ ``radius`` (every
+    bound times R; two roundings to nearest are covered by the factor 1 + 2⁻⁵⁰)."""
+    up = 1.0 + 2.0 ** -50
+    return dataclasses.replace(
+        cert, error_bound=cert.error_bound * radius * up, float_slack=cert.float_slack * radius * up,
+        propagated=tuple(d * radius * up for d in cert.propagated),
+        layerwise_bound=None if cert.layerwise_bound is None else cert.layerwise_bound * radius * up)
+
+
+def _vec_norm(v) -> float:
+    """Upper bound on ‖v‖₂ (0 for None), safe from overflow and underflow of the squares."""
+    if v is None:
+        return 0.0
+    v = np.asarray(v, dtype=np.float64).reshape(-1)
+    m = float(np.max(np.abs(v))) if v.size else 0.0
+    if m == 0.0:
+        return 0.0
+    w = v / m
+    return m * math.sqrt(float(np.dot(w, w)) * (1 + gamma(v.size + 8))) * (1 + 4 * UNIT_ROUNDOFF)
+
+
+def _max_row_nnz(M) -> int:
+    if not (M.shape[0] and M.shape[1]):
+        return 0
+    return int(M.getnnz(axis=1).max()) if sp.issparse(M) else int(np.count_nonzero(M, axis=1).max())
+
+
+def float_slack_affine(matrices, biases=None, radius: float = 1.0) -> float:
+    """Bound on ‖computed − exact‖₂ of the ReLU chain h_t = σ(M_t h_{t−1} + c_t) (no σ after the
+    last) evaluated in float64, over inputs of norm ≤ ``radius``. ``matrices``: dense or sparse;
+    ``biases[t]``: vector or None (``biases`` None: none at all). A computed row with K stored
+    weights and a bias is within γ_{K+1}(|M||ĥ| + |c|) of the exact one (Higham, Thm 3.5, the bias a
+    product with 1), so with ν_t ≥ ‖|M_t|‖₂ (≥ ‖M_t‖₂), E_t ≥ ‖ĥ_t − h_t‖, H_t ≥ ‖h_t‖:
+
+        E_t = γ(ν_t (H_{t−1} + E_{t−1}) + ‖c_t‖) + ν_t E_{t−1},   H_t = ν_t H_{t−1} + ‖c_t‖,
+
+    E_0 = 0, H_0 = radius (σ is 1-Lipschitz and exact in float). Returns E_L (× (1 + 10⁻⁶), which
+    covers the rounding of this recursion; + 10⁻³⁰⁰)."""
+    if isinstance(radius, bool) or not isinstance(radius, numbers.Real) or not radius >= 0:
+        raise InvalidArgumentError(f"radius must be a real number ≥ 0, got {radius!r}")
+    if biases is not None and len(biases) != len(matrices):
+        raise CertificateError(f"{len(biases)} biases for {len(matrices)} matrices")
+    E, H = 0.0, float(radius)
+    for t, M in enumerate(matrices):
+        if not sp.issparse(M):
+            M = np.asarray(M)
+        c = None if biases is None else biases[t]
+        cn = _vec_norm(c)
+        K = _max_row_nnz(M) + (1 if cn > 0 else 0)
+        g = gamma(K)
+        nu = _abs_norm_bound(M)
+        E = g * (nu * (H + E) + cn) + nu * E
+        H = nu * H + cn
+    return E * (1 + 1e-6) + 1e-300
+
+
+def _pair_float_slack_affine(mats, map_norms, biases, radius: float) -> float:
+    """:func:`pair_float_slack` with bias units and over inputs of norm ≤ ``radius`` (its docstring)."""
+    g1 = gamma(1)
+    E_ev = E_mp = 0.0
+    H = float(radius)
+    for i in range(0, len(mats), 2):
+        A, B = mats[i], mats[i + 1]
+        c = None if biases is None else biases[i]
+        d = None if biases is None else biases[i + 1]
+        K = _max_row_nnz(B)
+        gB = gamma(K)
+        gBd = gamma(K + 1) if d is not None else gB
+        nu = _abs_norm_bound(abs(B) @ abs(A))
+        a = 0.0
+        if c is not None:
+            A.eliminate_zeros()
+            if np.any((A.getnnz(axis=1) > 0) & (c != 0)):
+                raise CertificateError(f"pair {i // 2}: a hidden unit keeps an input weight and a nonzero bias")
+            a = _vec_norm(np.asarray(abs(B) @ np.maximum(c, 0.0)).reshape(-1))
+        a += _vec_norm(d)
+        pn = map_norms[i // 2] + gB * nu                  # ≥ ‖exact map‖ (on the layer's inputs)
+        ev = (g1 + gBd * (1 + g1)) * nu
+        E_ev = ev * (H + E_ev) + gBd * a + pn * E_ev
+        E_mp = gB * nu * (H + E_mp) + gBd * a + pn * E_mp
+        H = pn * H + a                                    # ≥ ‖exact ticket's layer i‖
+    return (E_ev + E_mp) * (1 + 1e-6) + 1e-300
+
+
+def rescale_slack_affine(target: Target, inner: float, radius: float) -> float:
+    """:func:`rescale_slack` for a target with biases over inputs of norm ≤ ``radius``: the stored
+    W̃_i within 2u|W̃_i| of W_i/s_i, the stored b̃_i within γ_{2l+2}|b̃_i| of b_i/Π_{k≤i} s_k (a product
+    of ≤ l scales and one division), telescoped over the layers with H_i = ‖W̃_i‖H_{i−1} + ‖b̃_i‖ ≥
+    sup‖h̃_i‖; plus γ_{l+1}(H_l + ``inner``) for S and the ticket's last step. 0 when S = 1."""
+    if target.output_scale == 1.0:
+        return 0.0
+    gb = gamma(2 * target.depth + 2)
+    E, H = 0.0, float(radius)
+    for i, (W, nrm) in enumerate(zip(target.weights, target.norms)):
+        bn = _vec_norm(target.bias(i))
+        E = 2 * UNIT_ROUNDOFF * _abs_norm_bound(np.asarray(W)) * (H + E) + nrm * E + gb * bn
+        H = nrm * H + bn
+    return (E + gamma(target.depth + 1) * (H + inner)) * (1 + 1e-6)
+
+
+def _certify_affine(target: Target, maps, ticket_matrices, tb, dom: Domain, radius: float) -> Certificate:
+    """The layer-wise recursion with affine terms over a domain of radius ``radius`` (module
+    docstring, *Biases and domains*), plus the float slack of both networks."""
+    if len(maps) != target.depth:
+        raise CertificateError(f"{len(maps)} effective maps for a target of depth {target.depth}")
+    nonneg = bool(dom.nonnegative)
+    R = r = float(radius)
+    delta = 0.0
+    errs, gs, deltas = [], [], []
+    for i, (W, m, w_norm) in enumerate(zip(target.weights, maps, target.norms)):
+        if m.P.shape != W.shape:
+            raise CertificateError(f"effective map {i} has shape {m.P.shape}, target layer {W.shape}")
+        if m.p is not None and np.shape(m.p) != (W.shape[0],):
+            raise CertificateError(f"effective map {i} has an offset of shape {np.shape(m.p)}, "
+                                   f"expected ({W.shape[0]},)")
+        if m.p is not None and not np.all(np.isfinite(m.p)):
+            raise CertificateError(f"effective map {i} has a non-finite offset")
+        if i == 0 and not nonneg:
+            if m.N is None:
+                raise CertificateError("the first layer's inputs can be negative: its map needs N")
+            if m.N.shape != W.shape:
+                raise CertificateError(f"effective map 0 has N of shape {m.N.shape}, target layer {W.shape}")
+            e = spectral_norm(np.hstack([m.P - W, m.N + W]))
+            g = spectral_norm(np.hstack([m.P, m.N]))
+        else:   # inputs ≥ 0 (after a ReLU, or a nonnegative domain): G(h) = P h + p
+            e = spectral_norm(m.P - W)
+            g = spectral_norm(m.P)
+        b = target.bias(i)
+        pv = None if m.p is None else np.asarray(m.p, dtype=np.float64)
+        if pv is None and b is None:
+            beta = 0.0
+        else:
+            beta = _vec_norm((np.zeros(W.shape[0]) if pv is None else pv) - (0.0 if b is None else b))
+        delta = min(e * r + w_norm * delta, e * R + g * delta) + beta
+        R_next = w_norm * R + _vec_norm(b)
+        r = min(g * r + _vec_norm(pv), R_next + delta)
+        R = R_next
+        errs.append(e)
+        gs.append(g)
+        deltas.append(delta)
+    deltas[-1] *= 1 + 1e-10          # the rounding of this recursion (relative ≲ 10 l u)
+    biases = [target.bias(i) for i in range(target.depth)]
+    slack = float_slack_affine(target.weights, biases, radius)
+    if ticket_matrices is not None:
+        mats = [_csr(M) for M in ticket_matrices]
+        if len(mats) == 2 * target.depth and _pair_form(mats):
+            slack += _pair_float_slack_affine(mats, gs, tb, radius)
+        else:
+            slack += float_slack_affine(ticket_matrices, tb, radius)
+    slack += rescale_slack_affine(target, deltas[-1] + slack, radius)
+    scale = target.output_scale
+    bound = (deltas[-1] + slack) * scale
+    return Certificate(error_bound=bound, layer_errors=tuple(errs), map_norms=tuple(gs),
+                       propagated=tuple(deltas), float_slack=slack * scale, method="layerwise",
+                       layerwise_bound=bound, domain=None if is_default(dom) else dom.spec())
 
 
 def matrix_norm_bound(M) -> float:
