@@ -1,4 +1,8 @@
-"""The adversarial search: a lower bound on sup_{‖x‖₂≤1} ‖f(x) − g(x)‖₂ by multi-start projected ascent.
+"""The adversarial search: a lower bound on sup_{x ∈ D} ‖f(x) − g(x)‖₂ by multi-start projected ascent.
+
+D is the unit ball by default (the search then runs on the sphere, where a bias-free network's
+supremum lies), or any :class:`sltheory.Domain` (``domain=``): starts drawn from it
+(``Domain.sample``), every step projected back onto it (``Domain.project``).
 
 It knows nothing of constructions or certificates: two functions of a batch, one number and the
 input that reaches it. The certificate (:mod:`sltheory.certificate.bound`) is the upper bound;
@@ -14,6 +18,7 @@ import numpy as np
 import torch
 
 from .._checks import device_arg, nonnegative_int, positive_float
+from ..domains import Ball, Domain, as_domain
 from ..errors import InvalidArgumentError
 
 __all__ = ["MAX_SEARCH_ENTRIES", "adversarial_error"]
@@ -92,8 +97,9 @@ def _directions(directions, dim: int) -> torch.Tensor:
 
 
 def adversarial_error(f, g, dim: int, *, starts: int = 2048, refine: int = 16, steps: int = 100,
-                      lr: float = 0.1, seed: int = 0, device=None, hops: int = 2, directions=None):
-    """Search for the input on the unit sphere that maximizes ‖f(x) − g(x)‖₂.
+                      lr: float = 0.1, seed: int = 0, device=None, hops: int = 2, directions=None,
+                      domain=None):
+    """Search for the input of the domain (default: the unit ball) that maximizes ‖f(x) − g(x)‖₂.
 
     Knows nothing of constructions: ``f`` and ``g`` are two functions (modules or callables) of
     a batch (B, dim). Bias-free ReLU networks are positively homogeneous, so the supremum over
@@ -116,11 +122,26 @@ def adversarial_error(f, g, dim: int, *, starts: int = 2048, refine: int = 16, s
     about K·u per layer for ‖W_i‖₂ ≤ 1 (float16, K = 64: ≈ 3·10⁻²), far above typical bounds. A
     plain callable gets float64 inputs; the precision it computes in is its own.
 
+    **Domain.** ``domain=None`` (the default) is the unit ball searched as described above, on its
+    sphere (bit-for-bit the search of earlier versions). It is also what ``Ball(r)`` gets when
+    neither ``f`` nor ``g`` is a module with a bias (positive homogeneity: the sphere of radius r,
+    ``x`` scaled by r). Otherwise, for a :class:`~sltheory.domains.Box` or for networks with biases
+    (no longer homogeneous: the supremum may lie inside the domain), the search runs in the domain
+    itself: ``starts`` points from ``domain.sample`` (a box's sampler puts half of them on its
+    corners; a ball's half on its sphere), plus the rows of ``directions`` projected onto the
+    domain (as points) and the domain's centre; the ``refine`` worst ascended by projected gradient
+    steps ``x ← domain.project(x + lr_b · s · ĝ)`` (ĝ the normalized gradient, s the domain's
+    radius; accepted only if the error increases, lr_b × 1.5 then, × 0.5 otherwise); basin hopping
+    perturbs by Gaussian steps of length 0.01–0.5 · s, projected. Every point evaluated lies in the
+    domain (the returned x is checked with ``domain.contains``). ``domain=None`` with a module
+    having a bias searches ``Ball()`` that way (the sphere alone would miss the interior).
+
     Arguments are checked before any work (:class:`~sltheory.errors.InvalidArgumentError`):
     ``f``/``g`` modules or callables that evaluate on a (2, dim) float64 batch to outputs of one
     shape; ``dim``, ``starts``, ``refine``, ``steps`` integers ≥ 1 (starts × dim ≤
     ``MAX_SEARCH_ENTRIES``), ``hops`` and ``seed`` integers ≥ 0, ``lr`` finite > 0, ``device``
-    "cpu" or an available "cuda", ``directions`` finite nonzero rows of length dim.
+    "cpu" or an available "cuda", ``directions`` finite nonzero rows of length dim, ``domain`` a
+    :class:`~sltheory.domains.Domain` of ``dim`` coordinates (:class:`~sltheory.errors.DomainError`).
     """
     dim = nonnegative_int("dim", dim, minimum=1)
     starts = nonnegative_int("starts", starts, minimum=1)
@@ -135,9 +156,27 @@ def adversarial_error(f, g, dim: int, *, starts: int = 2048, refine: int = 16, s
     device = device_arg("device", device) or torch.device("cpu")
     if directions is not None:
         directions = _directions(directions, dim)
+    if domain is not None:
+        domain = as_domain(domain)
+        domain.check_dim(dim, "dim")
     gen = torch.Generator(device="cpu").manual_seed(seed)
     F, G = _as_function(f, "f"), _as_function(g, "g")
     _probe(F, G, dim, device)
+    biased = _has_bias(f) or _has_bias(g)
+    if domain is None and biased:
+        domain = Ball()
+    if domain is not None and (biased or not isinstance(domain, Ball)):
+        return _domain_search(F, G, dim, domain, starts=starts, refine=refine, steps=steps, lr=lr, gen=gen,
+                              device=device, hops=hops, directions=directions)
+    if domain is not None and domain.radius != 1.0:     # bias-free on Ball(r): the sphere of radius r
+        r = domain.radius
+        F0, G0 = F, G
+        value, x = adversarial_error(lambda z: F0(z * r), lambda z: G0(z * r), dim, starts=starts, refine=refine,
+                                     steps=steps, lr=lr, seed=seed, device=device, hops=hops, directions=directions)
+        x = domain.project(x * r)
+        with torch.no_grad():
+            xd = x[None].to(device)
+            return float(torch.linalg.vector_norm(F(xd) - G(xd), dim=1)[0]), x
 
     def err(x):
         return torch.linalg.vector_norm(F(x) - G(x), dim=1)
@@ -184,5 +223,83 @@ def adversarial_error(f, g, dim: int, *, starts: int = 2048, refine: int = 16, s
     with torch.no_grad():
         values = err(best)
         best_x = best[int(torch.argmax(values))]
+        final = float(err(best_x[None])[0])
+    return final, best_x.cpu()
+
+
+def _has_bias(f) -> bool:
+    """Whether ``f`` is a module with an ``nn.Linear`` (or any submodule) holding a bias."""
+    if not isinstance(f, torch.nn.Module):
+        return False
+    return any(getattr(m, "bias", None) is not None for m in f.modules())
+
+
+def _domain_search(F, G, dim: int, domain: Domain, *, starts: int, refine: int, steps: int, lr: float,
+                   gen: torch.Generator, device, hops: int, directions):
+    """Multi-start projected ascent inside ``domain`` (the docstring of :func:`adversarial_error`)."""
+    scale = float(domain.radius_for(dim))
+
+    def err(x):
+        return torch.linalg.vector_norm(F(x) - G(x), dim=1)
+
+    def proj(x):
+        return domain.project(x)
+
+    def unit(v):
+        return v / torch.linalg.vector_norm(v, dim=1, keepdim=True).clamp_min(1e-300)
+
+    def ascend(x, n_steps):
+        step = torch.full((x.shape[0], 1), float(lr), dtype=torch.float64, device=device)
+        for _ in range(n_steps):
+            x.requires_grad_(True)
+            v = err(x)
+            (grad,) = torch.autograd.grad(v.sum(), x)
+            with torch.no_grad():
+                x = x.detach()
+                proposal = proj(x + step * scale * unit(grad))
+                better = (err(proposal) > v)[:, None]
+                x = torch.where(better, proposal, x)
+                step = torch.where(better, step * 1.5, step * 0.5).clamp(1e-12, 1.0)
+        return x.detach()
+
+    with torch.no_grad():
+        pool = [domain.sample(starts, dim, gen).to(device)]
+        if isinstance(domain, Ball):
+            center = torch.zeros(1, dim, dtype=torch.float64, device=device)
+        else:   # a box: the midpoint of its lowest and highest corners
+            lo = proj(torch.full((1, dim), -1e300, dtype=torch.float64, device=device))
+            hi = proj(torch.full((1, dim), 1e300, dtype=torch.float64, device=device))
+            center = proj((lo + hi) / 2)
+        pool.append(center)
+        if directions is not None:
+            pool.append(proj(directions.to(device)))
+        x = torch.cat(pool)
+        vals = err(x)
+        vals = torch.where(torch.isnan(vals), torch.full_like(vals, -math.inf), vals)
+        top = torch.topk(vals, min(refine, x.shape[0])).indices
+    best = ascend(x[top].clone(), steps)
+    for _ in range(hops):
+        with torch.no_grad():
+            seeds = best[torch.topk(err(best), min(4, best.shape[0])).indices]
+            k = max(1, refine // seeds.shape[0])
+            size = torch.logspace(-2, math.log10(0.5), k, dtype=torch.float64).repeat(seeds.shape[0])
+            noise = unit(torch.randn(k * seeds.shape[0], dim, generator=gen, dtype=torch.float64).to(device))
+            base = seeds.repeat_interleave(k, dim=0)
+            cand = proj(base + size.to(device)[:, None] * scale * noise)
+        cand = ascend(cand, max(1, steps // 2))
+        with torch.no_grad():
+            pool_x = torch.cat([best, cand])
+            best = pool_x[torch.topk(err(pool_x), min(refine, pool_x.shape[0])).indices]
+    with torch.no_grad():
+        values = err(best)
+        order = torch.argsort(torch.where(torch.isnan(values), torch.full_like(values, -math.inf), values),
+                              descending=True)
+        inside = torch.from_numpy(domain.contains(best.cpu())).to(device)
+        for i in order.tolist():        # the best point the domain contains (projection rounding aside)
+            if bool(inside[i]):
+                best_x = best[i]
+                break
+        else:   # pragma: no cover - project() returns points of the domain
+            raise InvalidArgumentError(f"internal error: no search point lies in {domain!r}")
         final = float(err(best_x[None])[0])
     return final, best_x.cpu()

@@ -69,6 +69,28 @@ supremum.
 search runs on a copy without dead hidden units (a unit whose incoming row or outgoing column is
 all zero contributes exactly 0); the reported value is always recomputed on the given modules.
 
+**Other domains** (``domain=``, a :class:`sltheory.Ball` or :class:`sltheory.Box`): the supremum is
+over that domain instead, every point evaluated lies in it (checked with ``domain.contains``;
+ball points are shrunk by 1 − 2⁻⁴⁸ like the unit ball's). ``Ball(r)`` with two bias-free modules
+is the unit-ball search above with the answer scaled by r (positive homogeneity). Otherwise (a
+box, a module with a bias, or a plain callable with a domain given: no homogeneity to use):
+
+* ``dim == 1``: exact. The domain is an interval; the activation patterns along it are read on a
+  grid of ``grid2`` points and every change is bisected to machine precision; between two
+  breakpoints f − g is affine, so ‖f − g‖ is convex there and its maximum is at a breakpoint or an
+  end. All are evaluated (exact up to regions thinner than the grid spacing, as for dim 2 above).
+* ``dim == 2``: the domain's boundary enumerated the same way (a box's four edges, a ball's circle,
+  ``grid2`` points each, every pattern change bisected), its corners, and a dense grid of
+  ``grid2`` × ``grid2`` / 16 points over the domain (at most 2²⁰), then the ascent below from the
+  best ``keep``. The maximum of a convex piece lies at a vertex of its region ∩ domain: the
+  boundary vertices are enumerated, the interior ones (where two kinks cross) reached by the grid
+  and the ascent — a strong lower bound, not exact.
+* ``dim ≥ 3``: ``starts`` points from ``domain.sample``, the centre, the box's corners while there
+  are at most ``max_lattice`` of them, the structured directions above placed at the domain's
+  radius from its centre and projected; then the same ascent, basin hopping and random-search
+  polish as on the sphere, with straight steps of length η·s (s the domain's radius) projected
+  onto the domain (``domain.project``) instead of rotations.
+
 Deterministic for a given ``seed``: all randomness comes from one ``torch.Generator``.
 """
 
@@ -80,6 +102,8 @@ import math
 
 import torch
 from torch import nn
+
+from ..domains import Ball, Domain, as_domain
 
 #: Search points are normalized and then multiplied by this, so that ‖x‖₂ ≤ 1 despite rounding.
 SHRINK = 1.0 - 2.0 ** -48
@@ -102,15 +126,27 @@ POLISH_ITERS, POLISH_LAMBDA = 60, 16
 
 def lower_bound(f, g, dim: int, *, seed: int = 0, starts: int = 4096, keep: int = 128, steps: int = 60,
                 hops: int = 2, polish: int = 16, grid2: int = 8192, grid3: int = 16384,
-                max_lattice: int = 6560):
-    """(value, x): value = ‖f(x) − g(x)‖₂ in float64 at a point ‖x‖₂ ≤ 1, as large as the search
-    finds (exact for dim 1 and, up to regions thinner than 2π/grid2, dim 2: module docstring).
-    x is a float64 tensor of shape (dim,)."""
+                max_lattice: int = 6560, domain=None):
+    """(value, x): value = ‖f(x) − g(x)‖₂ in float64 at a point x of the domain (default: the unit
+    ball ‖x‖₂ ≤ 1), as large as the search finds (exact for dim 1 and, up to regions thinner than
+    2π/grid2, dim 2 on the unit ball: module docstring). x is a float64 tensor of shape (dim,)."""
     dim = int(dim)
     if dim < 1:
         raise ValueError(f"dim must be ≥ 1, got {dim}")
     if min(starts, keep, grid2, grid3) < 1 or min(steps, hops, polish) < 0:
         raise ValueError("starts, keep, grid2 and grid3 must be ≥ 1; steps, hops and polish ≥ 0")
+    if domain is not None or _has_bias(f) or _has_bias(g):
+        domain = as_domain(domain)
+        domain.check_dim(dim, "dim")
+        homogeneous = isinstance(domain, Ball) and all(isinstance(h, nn.Module) and not _has_bias(h) for h in (f, g))
+        if not homogeneous:
+            return _domain_lower_bound(f, g, dim, domain, seed=seed, starts=starts, keep=keep, steps=steps,
+                                       hops=hops, polish=polish, grid2=grid2, max_lattice=max_lattice)
+        if domain.radius != 1.0:
+            _, x = lower_bound(f, g, dim, seed=seed, starts=starts, keep=keep, steps=steps, hops=hops,
+                               polish=polish, grid2=grid2, grid3=grid3, max_lattice=max_lattice)
+            x = _into_ball(x[None] * domain.radius, domain.radius)[0]
+            return float(_error(f, g, x[None])[0]), x
     gen = torch.Generator().manual_seed(int(seed))
     fs, gs = _compress(f), _compress(g)
 
@@ -534,3 +570,209 @@ def _search(err: _Err, X: torch.Tensor, *, keep: int, steps: int, gen: torch.Gen
         out.append(_random_search(err, _distinct_top(pool, err(pool), polish, min_angle=1e-4), POLISH_ITERS,
                                   POLISH_LAMBDA, gen))
     return torch.cat(out)
+
+
+# --------------------------------------------------------------------------------------------
+# other domains: boxes, balls of any radius, networks with biases
+
+
+def _has_bias(h) -> bool:
+    return isinstance(h, nn.Module) and any(getattr(m, "bias", None) is not None for m in h.modules())
+
+
+def _into_ball(X: torch.Tensor, r: float) -> torch.Tensor:
+    """Rows of X with norm above r·SHRINK scaled to that norm (so that ‖x‖₂ ≤ r despite rounding)."""
+    n = torch.linalg.vector_norm(X, dim=1, keepdim=True)
+    over = n > r * SHRINK
+    return torch.where(over, X / n.clamp_min(1e-300) * (r * SHRINK), X)
+
+
+class _Inside:
+    """Projection onto the domain, rounded inwards (a ball's points end at norm ≤ r·SHRINK)."""
+
+    def __init__(self, domain: Domain, dim: int):
+        self.domain, self.dim = domain, dim
+        self.scale = float(domain.radius_for(dim))
+        self.ball = isinstance(domain, Ball)
+
+    def __call__(self, X: torch.Tensor) -> torch.Tensor:
+        X = self.domain.project(X)
+        return _into_ball(X, self.domain.radius) if self.ball else X
+
+    def corners(self) -> tuple[torch.Tensor, torch.Tensor]:
+        """A box's lowest and highest corners (a ball's bounding box)."""
+        big = torch.full((1, self.dim), 1e300, dtype=torch.float64)
+        return self(-big)[0], self(big)[0]
+
+
+def _curve_points(fs, gs, point, t0: float, t1: float, grid: int) -> torch.Tensor:
+    """Points of the curve t ↦ point(t), t ∈ [t0, t1]: a grid of ``grid`` + 1 parameters and, for
+    every change of activation pattern between neighbours, both sides bisected to machine precision."""
+    theta = torch.linspace(t0, t1, grid + 1, dtype=torch.float64)
+    if not (_relus(fs) or _relus(gs)):
+        return point(theta)
+    P = _patterns(fs, gs, point(theta))
+    change = (P[:-1] != P[1:]).any(dim=1)
+    lo, hi, Plo, Phi = theta[:-1][change], theta[1:][change], P[:-1][change], P[1:][change]
+    found = [theta]
+    for _ in range(90):
+        if lo.numel() == 0:
+            break
+        mid = (lo + hi) / 2
+        done = (mid <= lo) | (mid >= hi)
+        found.append(torch.cat([lo[done], hi[done]]))
+        lo, hi, Plo, Phi, mid = lo[~done], hi[~done], Plo[~done], Phi[~done], mid[~done]
+        if lo.numel() == 0:
+            break
+        Pm = _patterns(fs, gs, point(mid))
+        left = (Plo != Pm).any(dim=1)
+        right = (Pm != Phi).any(dim=1)
+        lo, hi = torch.cat([lo[left], mid[right]]), torch.cat([mid[left], hi[right]])
+        Plo, Phi = torch.cat([Plo[left], Pm[right]]), torch.cat([Pm[left], Phi[right]])
+    found.append(torch.cat([lo, hi]))
+    return point(torch.unique(torch.cat(found)))
+
+
+def _segment(a: torch.Tensor, b: torch.Tensor):
+    return lambda t: a[None, :] + t[:, None] * (b - a)[None, :]
+
+
+def _domain_lower_bound(f, g, dim: int, domain: Domain, *, seed: int, starts: int, keep: int, steps: int,
+                        hops: int, polish: int, grid2: int, max_lattice: int):
+    """:func:`lower_bound` on a domain without homogeneity (module docstring, "Other domains")."""
+    gen = torch.Generator().manual_seed(int(seed))
+    fs, gs = _compress(f), _compress(g)
+    err = _Err(fs, gs)
+    inside = _Inside(domain, dim)
+    lo, hi = inside.corners()
+    if dim == 1:
+        X = _curve_points(fs, gs, _segment(lo, hi), 0.0, 1.0, grid2)
+        X = inside(torch.cat([X, lo[None], hi[None]]))
+    else:
+        pool = [domain.sample(starts, dim, gen), inside((lo + hi)[None] / 2)]
+        if dim == 2:
+            if inside.ball:
+                r = domain.radius * SHRINK
+                pool.append(_curve_points(fs, gs, lambda t: torch.stack([torch.cos(t), torch.sin(t)], dim=1) * r,
+                                          0.0, 2 * math.pi, grid2))
+            else:
+                c = [torch.stack([lo[0], lo[1]]), torch.stack([hi[0], lo[1]]), torch.stack([hi[0], hi[1]]),
+                     torch.stack([lo[0], hi[1]])]
+                pool += [torch.stack(c)] + [_curve_points(fs, gs, _segment(c[i], c[(i + 1) % 4]), 0.0, 1.0, grid2)
+                                            for i in range(4)]
+            side = max(2, min(1024, grid2 // 4))
+            u = torch.linspace(0.0, 1.0, side, dtype=torch.float64)
+            gx, gy = torch.meshgrid(lo[0] + u * (hi[0] - lo[0]), lo[1] + u * (hi[1] - lo[1]), indexing="ij")
+            pool.append(torch.stack([gx.reshape(-1), gy.reshape(-1)], dim=1))
+        else:
+            if not inside.ball and 2 ** dim <= max_lattice:
+                corners = torch.tensor(list(itertools.product((0.0, 1.0), repeat=dim)), dtype=torch.float64)
+                pool.append(lo + corners * (hi - lo))
+            D = _structured(f, g, dim, 0)
+            D = D / torch.linalg.vector_norm(D, dim=1, keepdim=True).clamp_min(1e-300)
+            pool.append((lo + hi)[None] / 2 + inside.scale * D)
+        X = inside(torch.cat(pool))
+        X = torch.cat([X, _search_domain(err, X, inside, keep=keep, steps=steps, gen=gen,
+                                         hops=hops if dim > 2 else 0, polish=polish)])
+    X = inside(X)
+    ok = torch.from_numpy(domain.contains(X))
+    X = X[ok]
+    if X.shape[0] > FINAL:
+        vals = err(X)
+        vals = torch.where(torch.isnan(vals), torch.full_like(vals, -math.inf), vals)
+        X = X[torch.topk(vals, FINAL).indices]
+    vals = _error(f, g, X)
+    vals = torch.where(torch.isnan(vals), torch.full_like(vals, -math.inf), vals)
+    x = X[int(torch.argmax(vals))].clone()
+    if not bool(domain.contains(x[None])[0]):   # cannot happen: filtered above
+        raise RuntimeError(f"internal error: a candidate outside {domain!r}")
+    return float(_error(f, g, x[None])[0]), x
+
+
+def _search_domain(err: _Err, X: torch.Tensor, inside: _Inside, *, keep: int, steps: int, gen: torch.Generator,
+                   hops: int, polish: int) -> torch.Tensor:
+    """:func:`_search` inside a domain: ascent, basin hopping and polish by projected straight steps."""
+    vals = err(X)
+    vals = torch.where(torch.isnan(vals), torch.full_like(vals, -math.inf), vals)
+    start = X[torch.topk(vals, min(keep, X.shape[0])).indices]
+    if steps == 0:
+        return start
+    s = inside.scale
+    out = [_ascend_domain(err, start, steps, inside)]
+    for _ in range(hops):
+        pool = torch.cat(out)
+        v = err(pool)
+        seeds = pool[torch.topk(torch.where(torch.isnan(v), torch.full_like(v, -math.inf), v),
+                                min(8, pool.shape[0])).indices]
+        per = max(1, keep // seeds.shape[0])
+        lo, hi = math.log(HOP_ANGLES[0]), math.log(HOP_ANGLES[1])
+        size = torch.exp(lo + (hi - lo) * torch.rand(per * seeds.shape[0], 1, generator=gen, dtype=torch.float64))
+        noise = torch.randn(per * seeds.shape[0], X.shape[1], generator=gen, dtype=torch.float64)
+        noise = noise / torch.linalg.vector_norm(noise, dim=1, keepdim=True).clamp_min(1e-300)
+        out.append(_ascend_domain(err, inside(seeds.repeat_interleave(per, dim=0) + size * s * noise),
+                                  max(1, steps // 2), inside))
+    if polish > 0:
+        pool = torch.cat(out)
+        v = err(pool)
+        top = pool[torch.topk(torch.where(torch.isnan(v), torch.full_like(v, -math.inf), v),
+                              min(polish, pool.shape[0])).indices]
+        out.append(_random_search_domain(err, top, POLISH_ITERS, POLISH_LAMBDA, gen, inside))
+    return torch.cat(out)
+
+
+def _ascend_domain(err, X: torch.Tensor, steps: int, inside: _Inside) -> torch.Tensor:
+    """Batched projected ascent of ‖f − g‖ in the domain: steps of length η·s along the normalized
+    gradient and along the averaged direction, projected; the better taken if it helps (η doubles
+    up to 1), else η × 0.3."""
+    S = X.shape[0]
+    s = inside.scale
+    val = err(X)
+    eta = torch.full((S, 1), ETA[0], dtype=torch.float64)
+    D = torch.zeros_like(X)
+    for _ in range(steps):
+        if bool((eta < 1e-13).all()):
+            break
+        with torch.enable_grad():
+            Xg = X.clone().requires_grad_(True)
+            e = err.diff(Xg)
+            (G,) = torch.autograd.grad((e * e).sum(), Xg)
+        with torch.no_grad():
+            gn = torch.linalg.vector_norm(G, dim=1, keepdim=True)
+            U = torch.where(gn > 0, G / gn.clamp_min(1e-300), torch.zeros_like(G))
+            D = MOMENTUM * D + U
+            dn = torch.linalg.vector_norm(D, dim=1, keepdim=True)
+            Du = torch.where(dn > 0, D / dn.clamp_min(1e-300), torch.zeros_like(D))
+            cands = [inside(X + eta * s * U), inside(X + eta * s * Du)]
+            v = err(torch.cat(cands)).reshape(len(cands), S)
+            v = torch.where(torch.isnan(v), torch.full_like(v, -math.inf), v)
+            best, which = v.max(dim=0)
+            take = best > val
+            X = torch.where(take[:, None], torch.stack(cands)[which, torch.arange(S)], X)
+            val = torch.where(take, best, val)
+            eta = torch.where(take[:, None], (2 * eta).clamp(max=ETA[1]), 0.3 * eta)
+    return X
+
+
+def _random_search_domain(err, X: torch.Tensor, iters: int, lam: int, gen: torch.Generator,
+                          inside: _Inside, sigma0: float = 1e-2) -> torch.Tensor:
+    """(1+λ) random search in the domain: λ projected random steps of length in (0, 2σ·s) per point
+    and iteration, the best taken if it improves (σ doubles, up to 0.5), else σ halves."""
+    S, d = X.shape
+    s = inside.scale
+    val = err(X)
+    sigma = torch.full((S, 1, 1), sigma0, dtype=torch.float64)
+    for _ in range(iters):
+        if bool((sigma < 1e-14).all()):
+            break
+        N = torch.randn(S, lam, d, generator=gen, dtype=torch.float64)
+        N = N / torch.linalg.vector_norm(N, dim=2, keepdim=True).clamp_min(1e-300)
+        step = sigma * s * torch.rand(S, lam, 1, generator=gen, dtype=torch.float64).mul(2)
+        Y = inside((X[:, None, :] + step * N).reshape(S * lam, d)).reshape(S, lam, d)
+        v = err(Y.reshape(S * lam, d)).reshape(S, lam)
+        v = torch.where(torch.isnan(v), torch.full_like(v, -math.inf), v)
+        best, which = v.max(dim=1)
+        take = best > val
+        X = torch.where(take[:, None], Y[torch.arange(S), which], X)
+        val = torch.where(take, best, val)
+        sigma = torch.where(take[:, None, None], (2 * sigma).clamp(max=0.5), 0.5 * sigma)
+    return X
