@@ -32,6 +32,7 @@ import sys as _sys
 from . import certificate, data, experiment, report, search, ticket  # noqa: F401 (the sub-packages, as attributes)
 from . import data as datasets
 from ._version import __version__ as __version__
+from .agreement import Agreement, certified_agreement
 from .api import approximate, random_network
 from .bounds import counting_lower_bound, natale_lower_bound
 from .certificate import Certificate, adversarial_error, certify
@@ -73,6 +74,7 @@ __all__ = [
     "DomainError", "InvalidArgumentError",
     "NetworkTooLargeError", "NormAssumptionError", "Plan", "RandomNetwork", "RandomNetworkError", "SltheoryError",
     "Target", "TargetError", "Ticket", "TicketFileError", "TicketVersionError", "adversarial_error", "approximate",
+    "certified_agreement", "Agreement",
     "as_target", "certify", "construction", "constructions", "counting_lower_bound", "datasets", "gaussian_target",
     "load_ticket", "natale_lower_bound", "plotting", "random_network",
 ]

@@ -1,4 +1,5 @@
-"""Small bias-free ReLU MLPs trained on a :class:`~sltheory.data.Dataset` (seeded, CPU, seconds), and
+"""Small ReLU MLPs (bias-free, or with biases as ``nn.Linear`` has by default) trained on a
+:class:`~sltheory.data.Dataset` (seeded, CPU, seconds), and
 their predictions and accuracy evaluated in chunks."""
 
 from __future__ import annotations
@@ -6,6 +7,7 @@ from __future__ import annotations
 import math
 import numbers
 
+import numpy as np
 import torch
 from torch import nn
 
@@ -34,20 +36,25 @@ def _check_dims(dims, data: Dataset) -> tuple[int, ...]:
     return dims
 
 
-def _init_mlp(dims: tuple[int, ...], gen: torch.Generator) -> nn.Sequential:
-    """Bias-free ReLU MLP, float64; W_i ~ U[−b_i, b_i] i.i.d. from ``gen`` only.
+def _init_mlp(dims: tuple[int, ...], gen: torch.Generator, bias: bool = False) -> nn.Sequential:
+    """ReLU MLP, float64; W_i ~ U[−b_i, b_i] i.i.d. from ``gen`` only.
 
     b_i = √(6/d_{i−1}) (He-uniform, for layers feeding a ReLU) and √(3/d_{l−1}) for the last
-    (variance 1/fan_in). The modules are built on the ``meta`` device and then given their
-    weights, so torch's default initialization never draws from the global RNG.
+    (variance 1/fan_in). With ``bias``: each layer's bias ~ U[−1/√d_{i−1}, 1/√d_{i−1}] (torch's
+    ``nn.Linear`` default), drawn from ``gen`` right after that layer's weights (bias-free nets draw
+    exactly what they drew before). The modules are built on the ``meta`` device and then given
+    their weights, so torch's default initialization never draws from the global RNG.
     """
     layers: list[nn.Module] = []
     depth = len(dims) - 1
     for i in range(depth):
-        lin = nn.Linear(dims[i], dims[i + 1], bias=False, device="meta", dtype=torch.float64)
+        lin = nn.Linear(dims[i], dims[i + 1], bias=bias, device="meta", dtype=torch.float64)
         bound = math.sqrt((6.0 if i < depth - 1 else 3.0) / dims[i])
         w = torch.empty(dims[i + 1], dims[i], dtype=torch.float64).uniform_(-bound, bound, generator=gen)
         lin.weight = nn.Parameter(w)
+        if bias:
+            bb = 1.0 / math.sqrt(dims[i])
+            lin.bias = nn.Parameter(torch.empty(dims[i + 1], dtype=torch.float64).uniform_(-bb, bb, generator=gen))
         layers.append(lin)
         if i < depth - 1:
             layers.append(nn.ReLU())
@@ -56,8 +63,13 @@ def _init_mlp(dims: tuple[int, ...], gen: torch.Generator) -> nn.Sequential:
 
 def train_mlp(dims, data: Dataset, *, seed: int, epochs: int = 40, lr: float = 0.02,
               batch_size: int = 64, weight_decay: float = 0.0,
-              num_threads: int | None = None) -> nn.Sequential:
-    """Train a bias-free ReLU MLP ``Linear(d0, d1, bias=False), ReLU, …, Linear(d_{l-1}, d_l, bias=False)``.
+              num_threads: int | None = None, bias: bool = False) -> nn.Sequential:
+    """Train a ReLU MLP ``Linear(d0, d1, bias=bias), ReLU, …, Linear(d_{l-1}, d_l, bias=bias)``.
+
+    ``bias=False`` (the default): bias-free, the class every construction covers. ``bias=True``:
+    every layer has a bias, trained with the weights (as torch trains ``nn.Linear`` by default;
+    Adam's weight decay applies to the biases too, as in ``torch.optim.Adam``); approximate it with
+    a construction that ``supports_biases`` over the data's domain (``sltheory.Box.of(X)``).
 
     ``dims[0]`` must equal ``data.dim`` and ``dims[-1]`` ``data.num_classes``
     (:class:`~sltheory.errors.InvalidArgumentError` otherwise, raised before any training).
@@ -85,25 +97,28 @@ def train_mlp(dims, data: Dataset, *, seed: int, epochs: int = 40, lr: float = 0
     epochs = nonnegative_int("epochs", epochs, minimum=1)
     batch_size = nonnegative_int("batch_size", batch_size, minimum=1)
     lr = positive_float("lr", lr)
+    if not isinstance(bias, (bool, np.bool_)):
+        raise InvalidArgumentError(f"bias must be True or False, got {bias!r}")
+    bias = bool(bias)
     if isinstance(weight_decay, bool) or not isinstance(weight_decay, numbers.Real) \
             or not math.isfinite(weight_decay) or weight_decay < 0:
         raise InvalidArgumentError(f"weight_decay must be a finite real ≥ 0, got {weight_decay!r}")
     if num_threads is None:
-        return _train(dims, data, seed, epochs, lr, batch_size, float(weight_decay))
+        return _train(dims, data, seed, epochs, lr, batch_size, float(weight_decay), bias)
     num_threads = nonnegative_int("num_threads", num_threads, minimum=1, maximum=MAX_THREADS)
     previous = torch.get_num_threads()
     torch.set_num_threads(num_threads)
     try:
-        return _train(dims, data, seed, epochs, lr, batch_size, float(weight_decay))
+        return _train(dims, data, seed, epochs, lr, batch_size, float(weight_decay), bias)
     finally:
         torch.set_num_threads(previous)
 
 
 def _train(dims, data: Dataset, seed: int, epochs: int, lr: float, batch_size: int,
-           weight_decay: float) -> nn.Sequential:
+           weight_decay: float, bias: bool = False) -> nn.Sequential:
     """The training loop of :func:`train_mlp` (arguments already checked)."""
     gen = torch.Generator().manual_seed(seed)
-    net = _init_mlp(dims, gen)
+    net = _init_mlp(dims, gen, bias)
     x, y = data.x_train, data.y_train
     n = x.shape[0]
     steps_per_epoch = -(-n // batch_size)

@@ -11,8 +11,10 @@ so :func:`run_job` runs unchanged in this process, in a process pool or on a Ray
    (:func:`sltheory.adversarial_error`);
 3. for each ε: ``approximate(target, rand, eps=ε)`` — success (a ticket with certified bound ≤ ε
    exists), its bound and its kept weights;
-4. trained targets (``x_test`` given): test accuracy of the target and of both tickets, and the
-   fraction of test predictions the best ticket leaves unchanged.
+4. trained targets (``x_test`` given): test accuracy of the target and of both tickets, the
+   fraction of test predictions the best ticket leaves unchanged, and the fraction it provably
+   leaves unchanged (:func:`sltheory.certified_agreement`: the target's top-2 logit margin exceeds
+   2 × the ticket's certified bound), for the best ticket and for each ε's ticket.
 
 Trained targets have ‖W_i‖₂ > 1: they are pruned with ``rescale=True`` (see
 :func:`sltheory.approximate`), and every reported error is of the unscaled network f.
@@ -36,6 +38,7 @@ COLUMNS: dict = {
     "best_kept_per_target": float,
     "eps_success": bool, "eps_bound": float, "eps_kept_per_target": float,
     "target_accuracy": float, "best_accuracy": float, "eps_accuracy": float, "best_agreement": float,
+    "best_certified_agreement": float, "eps_certified_agreement": float,
     "time_sample_s": float, "time_prune_s": float, "time_adversarial_s": float, "time_eps_s": float,
     "time_total_s": float,
 }
@@ -93,6 +96,7 @@ def run_job(job: SweepJob) -> list[dict]:
     """Run one job; returns its rows (one per ε in ``job.eps``)."""
     import torch
 
+    from ..agreement import certified_agreement
     from ..api import approximate, random_network
     from ..certificate import adversarial_error
     from ..errors import ApproximationFailedError
@@ -130,7 +134,8 @@ def run_job(job: SweepJob) -> list[dict]:
         pred_g = _predict(best.network, x)
         common.update(target_accuracy=float((pred_f == y).double().mean()),
                       best_accuracy=float((pred_g == y).double().mean()),
-                      best_agreement=float((pred_f == pred_g).double().mean()))
+                      best_agreement=float((pred_f == pred_g).double().mean()),
+                      best_certified_agreement=certified_agreement(weights, best, job.x_test).certified)
     rows = []
     for eps in job.eps:
         t0 = time.perf_counter()
@@ -144,6 +149,7 @@ def run_job(job: SweepJob) -> list[dict]:
                        eps_kept_per_target=float(tk.stats["kept_per_target"]))
             if trained:
                 row["eps_accuracy"] = float((_predict(tk.network, x) == y).double().mean())
+                row["eps_certified_agreement"] = certified_agreement(weights, tk, job.x_test).certified
         row["time_eps_s"] = time.perf_counter() - t0
         rows.append(row)
     total = time.perf_counter() - t_start

@@ -5,7 +5,9 @@ weights / target weights, and several seeds, one job (:func:`sltheory.experiment
 samples the theorem's random network at that width, prunes it, and records the certified bound on
 sup_{‖x‖₂≤1} ‖f(x) − g(x)‖₂ of the best ticket, an adversarial lower bound on the same sup, kept and
 total random weights, success of ``approximate(eps=ε)`` for each ε, wall time, and for trained
-targets the test accuracy of target and ticket. The width for a grid point ρ is the rule's width ×
+targets the test accuracy of target and ticket and their certified agreement (the fraction of test
+inputs where the ticket provably predicts the target's class, :func:`sltheory.certified_agreement`).
+The width for a grid point ρ is the rule's width ×
 a factor found by bisection on the construction's plan (nothing sampled), so every construction is
 measured at the same ρ values.
 
@@ -45,7 +47,8 @@ DEFAULT_TABLE_DIR = C.project_root() / "paper" / "tables"
 #: Bump when the meaning or the columns of results.csv change: old run folders are then never reused.
 #: 3: "malach" and "orseau" name the papers' constructions (issue 13; the earlier ones are now
 #: "malach_product" and "orseau_halving"), burkholz's first layer is U[−2, 2).
-SCHEMA_VERSION = 3
+#: 4: best_certified_agreement and eps_certified_agreement columns (issue 14).
+SCHEMA_VERSION = 4
 #: Default ρ grid (random weights per target weight) per construction: from "hardly any signal"
 #: to well below ε = 0.01 where the construction's solver stays fast on 2 cores. ``binary`` (ours:
 #: deep ±1 ladders, millions of weights at its rule) is not in the default run: ``--rho binary=…``.
@@ -421,7 +424,8 @@ def summary_records(rows) -> list[dict]:
                "time": _median([r["time_total_s"] for r in rs]),
                "target_acc": _median([r["target_accuracy"] for r in rs]),
                "acc": _median([r["best_accuracy"] for r in rs]),
-               "agree": _median([r["best_agreement"] for r in rs])}
+               "agree": _median([r["best_agreement"] for r in rs]),
+               "cert": _median([r["best_certified_agreement"] for r in rs])}
         for e in eps_values:
             er = [r for r in rows if r["target"] == target and r["construction"] == name
                   and r["rho_requested"] == rho and r["eps"] == e]
@@ -437,13 +441,16 @@ def summarize(rows) -> str:
         return "(no rows)"
     eps_keys = [k for k in recs[0] if k.startswith("ok@")]
     head = (f"{'target':<18} {'construction':<11} {'ρ':>7} {'n':<12} {'bound':>9} {'adv':>9} {'b/adv':>6} "
-            f"{'kept/t':>7} " + " ".join(f"{'ok ε=' + k[3:]:>9}" for k in eps_keys) + f" {'acc':>6} {'t(s)':>6}")
+            f"{'kept/t':>7} " + " ".join(f"{'ok ε=' + k[3:]:>9}" for k in eps_keys) + f" {'acc':>6} {'cert':>6}"
+            f" {'t(s)':>6}")
     lines = [head, "-" * len(head)]
     for r in recs:
         acc = "-" if math.isnan(r["acc"]) else f"{r['acc']:.3f}"
+        cert = "-" if math.isnan(r["cert"]) else f"{r['cert']:.3f}"
         lines.append(f"{r['target']:<18} {r['construction']:<11} {r['rho']:>7.0f} {r['n']:<12} {r['bound']:>9.2e} "
                      f"{r['adv']:>9.2e} {r['ratio']:>6.1f} {r['kept']:>7.2f} "
-                     + " ".join(f"{f'{r[k][0]}/{r[k][1]}':>9}" for k in eps_keys) + f" {acc:>6} {r['time']:>6.2f}")
+                     + " ".join(f"{f'{r[k][0]}/{r[k][1]}':>9}" for k in eps_keys)
+                     + f" {acc:>6} {cert:>6} {r['time']:>6.2f}")
     return "\n".join(lines)
 
 
