@@ -74,6 +74,54 @@ pair h ↦ B σ(A h) with one weight per row of A, |fl(Ah) − Ah| ≤ γ_1 |A||
 d_out × d_in matrix |B||A|, of norm ν ≤ √(‖·‖₁‖·‖_∞)); the computed map fl(B A^±) is within γ_K
 |B||A| of the exact one. Telescoping over the pairs with p_i ≥ ‖exact map i‖ gives
 [Π(p_i + c_i ν_i) − Π p_i] + [Π(p_i + γ_K ν_i) − Π p_i] for the ticket, c_i = γ_1 + γ_K(1 + γ_1).
+
+Domains and biases
+------------------
+Target with biases ``h_i = σ(W_i h_{i−1} + b_i)`` (b_i = 0 for a layer without one), ticket
+``ĥ_i = σ(G_i(ĥ_{i−1}))`` with the affine effective map ``G_i(h) = P_i σ(h) + N_i σ(−h) + p_i``. A pair
+x ↦ B σ(A x + c) + d whose hidden units keep either one input weight and no bias, or only a bias c_k
+(a *bias unit*, which outputs the constant σ(c_k)), is exactly that with p = B σ(c) + d
+(:func:`pair_effective_map`; a unit with a weight and a nonzero bias, σ(a x_j + c_k), is refused). The
+sup is over a domain D (:mod:`sltheory.domains`) with R ≥ sup_{x∈D} ‖x‖₂ (``radius_for``, rounded up).
+
+*Bias-free, D not the unit ball.* Both networks are positively homogeneous (f(tx) = t f(x), t ≥ 0),
+so sup_{‖x‖≤R} ‖f − g‖ = R · sup_{‖x‖≤1} ‖f − g‖, and every float-slack bound above is linear in ‖x‖
+(each Higham term γ|M||h| is): the unit-ball certificate times R (× (1 + 2⁻⁵⁰), two roundings) holds
+on D ⊂ R·Ball. If D is nonnegative (a Box with lo ≥ 0), σ(−x) = 0 on D, so there the ticket equals
+the bias-free network whose first map is (P_1, N := −W_1), whatever the construction built for N
+(nothing, when it spared the negative half: ``N = None``). That network's unit-ball certificate
+(S-procedure included) times R bounds the error on D; its e_1 = ‖[P_1 − W_1, 0]‖ = ‖P_1 − W_1‖. The
+float slack is the real ticket's: it does not depend on N on x ≥ 0, and g_1 = ‖[P_1, −W_1]‖ ≥ ‖P_1‖
+bounds the first map there. On a nonnegative D the affine recursion below (p = b = 0, g_1 = ‖P_1‖)
+is a second sound bound, and the smaller is returned; on other domains the result is exactly R
+times the unit-ball certificate.
+
+*With biases (layer-wise recursion).* a_i = W_i h_{i−1} + b_i, â_i = G_i(ĥ_{i−1}), β_i ≥ ‖p_i − b_i‖.
+Layer 1 with signed inputs: â_1 − a_1 = (P_1 − W_1) x⁺ + (N_1 + W_1) x⁻ + (p_1 − b_1), so
+‖â_1 − a_1‖ ≤ e_1 ‖x‖ + β_1 ≤ e_1 R + β_1 (there is no Δ_0: both networks read the same x). Layers
+i ≥ 2, and layer 1 on a nonnegative domain (then e_1 = ‖P_1 − W_1‖, g_1 = ‖P_1‖): the inputs are ≥ 0,
+G_i(h) = P_i h + p_i, and G_i(ĥ) − G_i(h) = P_i (ĥ − h) (the offset cancels), so both splits hold:
+
+    â_i − a_i = (P_i − W_i) ĥ + W_i (ĥ − h) + (p_i − b_i) = (P_i − W_i) h + P_i (ĥ − h) + (p_i − b_i).
+
+σ is 1-Lipschitz and ‖σ(a)‖ ≤ ‖a‖, hence with R_0 = r_0 = R, Δ_0 = 0 (all sups over x ∈ D):
+
+    Δ_i = min( e_i r_{i−1} + ‖W_i‖ Δ_{i−1},  e_i R_{i−1} + g_i Δ_{i−1} ) + β_i    ≥ sup ‖ĥ_i − h_i‖
+    R_i = ‖W_i‖ R_{i−1} + ‖b_i‖                                                  ≥ sup ‖h_i‖
+    r_i = min( g_i r_{i−1} + ‖p_i‖,  R_i + Δ_i )                                 ≥ sup ‖ĥ_i‖
+
+and sup_D ‖f − g‖ ≤ Δ_l (no σ after the last layer; at i = 1 both splits give e_1 R + β_1). Vector
+norms are rounded up (:func:`_vec_norm`) and Δ_l × (1 + 10⁻¹⁰) covers the recursion's own rounding
+(relative ≲ 10 l u). **The S-procedure with biases is not implemented**: with biases every
+``method`` returns this bound (``Certificate.method == "layerwise"``).
+
+*Rounding with biases.* A computed row with K stored weights and a bias is within
+γ_{K+1}(|M||h| + |c|) of the exact one (Higham, the bias a product with 1). The target's chain:
+:func:`float_slack_affine` (telescoped over inputs of norm ≤ R, affine radii); the ticket's pairs:
+:func:`pair_float_slack` with ``biases`` (a bias unit's row 0 + c_k is exact; an additive γ'‖|B|σ(c)‖
++ γ'‖d‖ per pair in both the evaluation and the computed-map terms); a rescaled target's stored
+biases b̃_i = b_i/Π_{k≤i} s_k: :func:`rescale_slack_affine`. With ``ticket_biases`` every map's offset
+is checked to be B σ(c) + d of its pair (within the rounding of computing it).
 """
 
 from __future__ import annotations
@@ -399,11 +447,13 @@ def certify(target: Target, maps: list[EffectiveMap], ticket_matrices=None, *, m
         if dom.nonnegative:
             ball_maps[0] = _nonnegative_first(target, maps[0])
         cert = _scale(_certify_ball(target, ball_maps, ticket_matrices, method, max_flops), radius)
-        alt = _certify_affine(target, maps, ticket_matrices, None, dom, radius)
-        best = cert if cert.error_bound <= alt.error_bound else alt
-        return dataclasses.replace(best, domain=dom.spec(), layerwise_bound=min(
-            float(cert.layerwise_bound if cert.layerwise_bound is not None else cert.error_bound),
-            float(alt.error_bound)))
+        if dom.nonnegative:
+            # the recursion with the first layer's inputs ≥ 0 (g_1 = ‖P_1‖): a second sound bound
+            alt = _certify_affine(target, maps, ticket_matrices, tb, dom, radius)
+            lw = min(float(cert.error_bound if cert.layerwise_bound is None else cert.layerwise_bound),
+                     float(alt.error_bound))
+            cert = dataclasses.replace(cert if cert.error_bound <= alt.error_bound else alt, layerwise_bound=lw)
+        return dataclasses.replace(cert, domain=dom.spec())
     if ticket_matrices is not None and any(m.p is not None for m in maps) and tb is None:
         raise CertificateError("the maps have offsets p (bias units): pass ticket_biases with ticket_matrices, "
                                "so that the rounding of the biases is covered")
