@@ -302,8 +302,8 @@ def own_behaviour(mod: nn.Module, base: type[nn.Module]) -> str | None:
 def plain_relu_network(module: nn.Module, *, what: str, error=RandomNetworkError,
                        tail: type[nn.Module] | None = None, allow_bias: bool = False):
     """The linears of ``module`` (and its ``tail`` module, or None), checking that it computes what
-    the certificate models: an nn.Sequential (or RandomNetwork) of bias-free, float64, finite
-    nn.Linear and nn.ReLU alternating, a Linear last, optionally followed by one ``tail`` module,
+    the certificate models: an nn.Sequential (or RandomNetwork) of float64, finite nn.Linear (bias-free
+    unless ``allow_bias``) and nn.ReLU alternating, a Linear last, optionally followed by one ``tail`` module,
     each exactly of its class and without hooks or a replaced forward; ``error`` otherwise."""
     if not isinstance(module, nn.Sequential) or type(module) not in (nn.Sequential, RandomNetwork):
         raise error(f"{what} is a {type(module).__name__}, not a plain nn.Sequential")
@@ -327,10 +327,11 @@ def plain_relu_network(module: nn.Module, *, what: str, error=RandomNetworkError
         if why is not None:
             raise error(f"{what}: module {i} ({base.__name__}) is not supported: {why}")
         if base is nn.Linear:
-            w = m.weight
-            if m.bias is not None and not allow_bias:
+            w: torch.Tensor = m.weight  # type: ignore[assignment]  # an nn.Linear's weight is a Parameter
+            bias: torch.Tensor | None = m.bias  # type: ignore[assignment]
+            if bias is not None and not allow_bias:
                 raise error(f"{what}: module {i} (Linear) has a bias")
-            if m.bias is not None and (m.bias.dtype != torch.float64 or not bool(torch.isfinite(m.bias).all())):
+            if bias is not None and (bias.dtype != torch.float64 or not bool(torch.isfinite(bias).all())):
                 raise error(f"{what}: module {i} (Linear) has a bias that is not finite float64")
             if w.device.type == "meta" or w.dtype != torch.float64:
                 raise error(f"{what}: module {i} (Linear) holds {w.dtype} weights on {w.device.type}; the "
