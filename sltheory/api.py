@@ -13,9 +13,10 @@ from .constructions._pairs import masked_sparse
 from .constructions.base import certify_ticket, scale_certificate
 from .domains import as_domain, is_default
 from .errors import CertificateError, DomainError, InvalidArgumentError, RandomNetworkError, TargetError
-from .network import RandomNetwork, ScaledOutput, masked_copy, plain_relu_network
+from .network import RandomNetwork, plain_relu_network
 from .targets import as_target, target_structure
 from .ticket import Ticket
+from .ticket.compact import build_network
 
 
 def _bias_support(spec, flags) -> None:
@@ -60,6 +61,8 @@ def random_network(target, *, eps=None, delta=0.05, seed, construction: str = "s
     _bias_support(spec, flags)
     domain = as_domain(domain)
     domain.check_dim(shapes[0][1])
+    if not domain.radius_for(shapes[0][1]) > 0:
+        raise DomainError(f"{domain!r} holds only the input 0: there is nothing to approximate on it")
     eps = eps_arg("eps", eps, allow_none=True)
     if weight_tol is not None:
         if eps is not None:
@@ -179,11 +182,18 @@ def approximate(target, random_net: RandomNetwork, eps=None, *, weight_tol=None,
     prune_eps = eps if eps is None or spec.domain_aware else eps / radius * (1 - 2 ** -50)
     result = spec.prune(tgt, random_net, eps=prune_eps, **options)
     certificate = _certificate_of_returned_masks(spec, tgt, random_net, result, eps)
-    device = random_net.linears()[0].weight.device
+    lins = random_net.linears()
+    device = lins[0].weight.device
     masks = tuple(torch.tensor(m, dtype=torch.bool, device=device) for m in result.masks)  # copies
-    network = masked_copy(random_net, list(masks))
-    if tgt.output_scale != 1.0:
-        network = torch.nn.Sequential(*network, ScaledOutput(tgt.output_scale))
+    bias_masks = None
+    if any(lin.bias is not None for lin in lins):   # one per linear: None without a bias, else a bool (out,)
+        bias_masks = tuple(None if lin.bias is None else
+                           torch.tensor(bm, dtype=torch.bool, device=device) if bm is not None else
+                           torch.zeros(lin.bias.shape, dtype=torch.bool, device=device)
+                           for lin, bm in zip(lins, result.bias_masks or [None] * len(lins)))
+    # the live units only, straight from the random weights and the masks (no full-width copy)
+    network = build_network(lambda t: lins[t].weight, lambda t: lins[t].bias, masks, bias_masks,
+                            output_scale=tgt.output_scale)
     kept = int(sum(int(m.sum()) for m in masks))
     total = plan.num_random_weights
     stats = {
@@ -199,11 +209,16 @@ def approximate(target, random_net: RandomNetwork, eps=None, *, weight_tol=None,
         "layer_errors": certificate.layer_errors,
         "float_slack": certificate.float_slack,
         "output_scale": tgt.output_scale,
+        "precision": "float64",
+        "compact_parameters": int(sum(p.numel() for p in network.parameters())),
+        "compact_widths": tuple(len(u) for u in network.units),
         **result.stats,
     }
+    if bias_masks is not None:
+        stats["kept_biases"] = int(sum(int(b.sum()) for b in bias_masks if b is not None))
     return Ticket(network=network, masks=masks, error_bound=certificate.error_bound, stats=stats,
                   construction=plan.construction, certificate=certificate, plan=plan,
-                  seed=random_net.seed)
+                  seed=random_net.seed, bias_masks=bias_masks)
 
 
 def _certificate_of_returned_masks(spec, tgt, random_net, result, eps):
@@ -230,7 +245,8 @@ def _certificate_of_returned_masks(spec, tgt, random_net, result, eps):
     if bias_masks is not None and len(bias_masks) != len(lins):
         raise CertificateError(f"the {spec.name} construction returned {len(bias_masks)} bias masks for {len(lins)} "
                                "random layers")
-    biases, frozen_b = [], []
+    biases: list = []
+    frozen_b: list = []
     for t, lin in enumerate(lins):
         bm = None if bias_masks is None else bias_masks[t]
         if bm is not None:

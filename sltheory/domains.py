@@ -196,7 +196,12 @@ class Box(Domain):
     def radius_for(self, d: int) -> float:
         lo, hi = self._bounds(int(d))
         far = np.maximum(np.abs(lo), np.abs(hi))
-        return float(math.sqrt(math.fsum(far * far))) * RADIUS_SAFETY
+        top = float(far.max()) if far.size else 0.0
+        if top == 0.0:
+            return 0.0
+        # scaled by the largest bound first, so that tiny bounds do not underflow when squared
+        rel = far / top
+        return top * float(math.sqrt(math.fsum(rel * rel))) * RADIUS_SAFETY
 
     @property
     def nonnegative(self) -> bool:

@@ -124,8 +124,6 @@ def test_box_sample_project_and_radius(bounds, seed):
     assert bool((torch.cdist(Y, X).min(dim=1).values >= dist - 1e-12).all())
 
 
-@pytest.mark.xfail(strict=True, reason="Box.radius_for squares each bound: |x| < 1e-154 underflows to a radius of 0 "
-                                        "(found by the property above; math.hypot or scaling by the max would fix it)")
 def test_box_radius_does_not_underflow():
     assert Box(0.0, 8e-240).radius_for(1) >= 8e-240
 

@@ -20,8 +20,10 @@ PACKAGE = Path(sltheory.__file__).parent
 #: Top-level modules that every room may use: errors, argument checks, the theorems' symbolic
 #: bounds, verified linear algebra, atomic writes, the numpy/sympy backend, the version.
 FOUNDATION = {"errors", "_checks", "_backend", "_linalg", "bounds", "_atomic", "_version"}
-#: The core objects: the random network's plan and modules, the target.
-CORE = {"network", "targets"}
+#: The core objects: the random network's plan and modules, the target, the input domains.
+CORE = {"network", "targets", "domains"}
+#: Modules of the api room: the entry points and what compares a ticket with its target on data.
+API = {"api", "agreement"}
 
 #: room → the rooms it may import (besides itself). A room is a sub-package, or a group of modules.
 BELOW = {
@@ -52,6 +54,8 @@ def room(module: str) -> str:
         return "foundation"
     if head in CORE:
         return "core"
+    if head in API:
+        return "api"
     if head in ("__main__",):
         return "top"
     return head
