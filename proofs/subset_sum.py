@@ -14,6 +14,11 @@ on the signed first layer, d_in after a ReLU):
    the theorem's C log(d_{i−1} d_i l / min(ε, δ)).
 5. Orders: n = Θ(log d) in d, width = O(d log(d l / min(ε, δ))); the builder's actual widths
    dominate the theorem's on a grid of (d, l, ε, δ).
+7. Biases and domains (ours, after Fischer, Gadhikar & Burkholz 2021): with ‖G_i − W_i‖ ≤ e, bias
+   errors ‖p_i − b_i‖ ≤ e·s_i (s_i = max(‖b_i‖, 1)) and inputs of norm ≤ R, ρ_i + Δ_i ≤ (1+e)^i ρ_i
+   with ρ_i = R + Σ_{k≤i} s_k (induction; the certificate's affine recursion on random instances);
+   bias entries within e·s/√d_out give ‖p − b‖ ≤ e·s; the rule at d_{i−1} + 1 and ε/ρ is the
+   library's width_bound (symbolic); the bias units' biases are U(0, 1) (KS), so c·b has |a|·b's law.
 6. Constants: C_L is not explicit in the papers. We state the one a *measured tail* supports (the
    smallest n whose measured per-problem failure rate, 95% Clopper–Pearson upper limit, passes
    the union bound of step 3), and measure the *empirical* constant (the smallest n at which the
@@ -59,6 +64,82 @@ def _success_rate(dims, n, eps, trials, rng) -> float:
         except sltheory.ApproximationFailedError:
             pass
     return ok / trials
+
+
+def _biases_and_domains(P: Proof) -> None:
+    """Step 7 (module docstring)."""
+    from scipy.stats import kstest
+
+    from sltheory.certificate.bound import EffectiveMap, certify
+    from sltheory.constructions._pairs import hidden_width
+    from sltheory.targets import as_target
+
+    e, s, rho, D, X = sp.symbols("e s rho Delta X", nonnegative=True)
+    i = sp.Symbol("i", positive=True, integer=True)
+    # one step: Δ_i ≤ e(ρ_{i−1} + Δ_{i−1}) + Δ_{i−1} + e s (r ≤ R + Δ, R ≤ ρ, ‖W‖ ≤ 1, ‖p − b‖ ≤ e s)
+    step = (rho + s) + (e * (rho + D) + D + e * s)
+    P.equal("7a. ρ_i + Δ_i ≤ (ρ_{i−1} + s) + e(ρ_{i−1} + Δ_{i−1}) + Δ_{i−1} + e s = (1+e)(ρ_{i−1} + Δ_{i−1} + s)",
+            step, (1 + e) * (rho + D + s))
+    P.nonneg("7a. induction: (1+e)^i (ρ + s) − ((1+e)^i ρ + (1+e) s) ≥ 0 (i ≥ 1, e ≥ 0)",
+             (1 + e) ** i * (rho + s) - ((1 + e) ** i * rho + (1 + e) * s),
+             grid={e: logspace(1e-6, 1.0, 12), i: [1, 2, 3, 5, 10], rho: [0.5, 1, 3, 10], s: [1, 2, 5]})
+    d_out = sp.Symbol("d_out", positive=True, integer=True)
+    P.equal("7b. bias entries e·s/√d_out: ‖p − b‖ ≤ √(d_out (e s/√d_out)²) = e s",
+            sp.sqrt(d_out * (e * s / sp.sqrt(d_out)) ** 2), e * s)
+    # the certificate's affine recursion on random instances satisfying the hypotheses
+    rng = np.random.default_rng(7)
+    worst, count = 0.0, 0
+    for _ in range(60):
+        depth = int(rng.integers(1, 4))
+        dims = [int(v) for v in rng.integers(1, 6, depth + 1)]
+        ev = float(10 ** rng.uniform(-4, -1))
+        layers, maps, flags = [], [], []
+        for d_in, d_o in zip(dims[:-1], dims[1:]):
+            W = rng.standard_normal((d_o, d_in))
+            W /= np.linalg.norm(W, 2)
+            b = rng.standard_normal(d_o) * float(rng.uniform(0, 2)) if rng.random() < 0.7 else None
+            E = rng.standard_normal((d_o, d_in))
+            E *= ev * rng.uniform(0, 1) / np.linalg.norm(E, 2)
+            p = None
+            if b is not None:
+                beta = rng.standard_normal(d_o)
+                p = b + beta * ev * max(np.linalg.norm(b), 1.0) * rng.uniform(0, 1) / np.linalg.norm(beta)
+            layers.append((W, b) if b is not None else W)
+            maps.append(EffectiveMap(W + E, None if maps else -W, p))
+            flags.append(b is not None)
+        tgt = as_target(layers)
+        domain = sltheory.Box(0, 1) if rng.random() < 0.5 else sltheory.Ball(float(rng.uniform(0.5, 3)))
+        R = domain.radius_for(dims[0])
+        norms = [np.linalg.norm(tgt.bias(k)) if flags[k] else 0.0 for k in range(depth)]
+        ρ = R + sum(max(nb, 1.0) for nb, f in zip(norms, flags) if f)
+        cert = certify(tgt, maps, domain=domain)
+        worst = max(worst, cert.propagated[-1] / (((1 + ev) ** depth - 1) * ρ))
+        count += 1
+    P.check("7a. certify's affine recursion: Δ_l ≤ ((1+e)^l − 1) ρ (random instances)", f"grid ({count} nets)",
+            worst <= 1 + 1e-9, f"max Δ_l / (((1+e)^l − 1) ρ) = {worst:.3f}")
+    # the rule: Theorem 1's at (d_in + 1, ε/ρ), ρ = R + #(layers with a bias); plus n bias units
+    eps, delta, Rs = sp.symbols("epsilon delta R", positive=True)
+    d0, d1, d2 = sp.symbols("d0 d1 d2", positive=True, integer=True)
+    flags2 = (True, False)
+    n0 = samples_per_block(d0 + 1, d1, 2, eps / (Rs + 1), delta)
+    P.equal("7c. width_bound(biases, R) = 2 d_0 n_0 + n_0, n_0 = rule(d_0 + 1, d_1, ε/(R + 1))",
+            SPEC.width_bound(0, (d0, d1, d2), eps, delta, biases=flags2, radius=Rs), 2 * d0 * n0 + n0)
+    n1 = samples_per_block(d1, d2, 2, eps / (Rs + 1), delta)
+    P.equal("7c. nonnegative domain, layer without bias: width n d/(1 − 2^{−d}) at ε/ρ",
+            SPEC.width_bound(1, (d0, d1, d2), eps, delta, biases=flags2, radius=Rs, nonnegative=True),
+            hidden_width(d1, n1, False))
+    P.equal("7c. bias-free, unit ball: the old width_bound",
+            SPEC.width_bound(0, (d0, d1, d2), eps, delta, biases=(False, False), radius=1),
+            SPEC.width_bound(0, (d0, d1, d2), eps, delta))
+    m = sp.Symbol("m", positive=True)
+    P.nonneg("7d. union over d_out(2 d_in + 1) ≤ 2 d_out(d_in + 1) problems: log term ≤ C(log₂((d_in+1)d_out l/m) + 2)",
+             sp.log(2 * (d0 + 1) * d1 * 3 / m, 2) + 1 - sp.log(2 * 3 * d1 * (2 * d0 + 1) / m, 2),
+             grid={d0: ints(1, 4096, 12), d1: ints(1, 4096, 6), m: logspace(1e-6, 0.5, 5)})
+    rand = sltheory.random_network([(np.eye(3) / 2, np.zeros(3))], n=64, seed=0)
+    c = rand.linears()[0].bias.numpy()
+    pv = kstest(c, "uniform").pvalue
+    P.check("7e. bias units' biases ~ U(0, 1), so c·b has the law of |a|·b (KS)", "measured", pv > 1e-3,
+            f"{c.size} biases, KS p = {pv:.3f}")
 
 
 def run() -> Proof:
@@ -120,6 +201,8 @@ def run() -> Proof:
     P.check("5d. built widths ≥ theorem width C d log₂(d²l/min(ε,δ)) and ≥ rule", f"grid ({count} points)",
             worst >= 0, f"min margin {worst:.3g}")
     P.equal("5e. depth of the random network = 2l", SPEC.depth_bound(l), 2 * l)
+
+    _biases_and_domains(P)
 
     # 6. Constants: formula n vs measured-tail union bound vs empirical success (ε = 0.05, δ = 0.1).
     eps_v, delta_v, trials = 0.05, 0.1, 20

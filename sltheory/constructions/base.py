@@ -102,13 +102,31 @@ class Construction(ABC):
         only: ``matrices[t]`` is random linear t with the pruned weights set to 0 (dense or scipy
         sparse), so the bound is a function of what the ticket carries, nothing else.
 
-        Default (the depth-2l pair constructions): target layer i is the pair ``plan.pairs[i]``
-        = (A, B), its effective map read by :func:`sltheory.certificate.bound.pair_effective_map`, and the
-        bound is :func:`sltheory.certificate.bound.certify` with the pair-wise float slack. The plan must
-        have the construction's own layout (a plan read from a file is a claim too):
-        :func:`check_pair_layout`."""
-        check_pair_layout(self.name, target, plan, matrices)
-        return certify(target, pair_maps(plan, matrices), list(matrices), method=method)
+        Default (the depth-2l pair constructions): :func:`certify_pairs`. A construction with
+        ``supports_biases`` takes ``biases=`` too (the masked bias of every random linear)."""
+        return certify_pairs(self, target, plan, matrices, method=method)
+
+
+def certify_pairs(spec: Construction, target: Target, plan: Plan, matrices, *, method: str = "auto",
+                  biases=None) -> Certificate:
+    """The certificate of a depth-2l pair ticket: target layer i is the pair ``plan.pairs[i]`` =
+    (A, B), its effective map read by :func:`sltheory.certificate.bound.pair_effective_map`, and the
+    bound is :func:`sltheory.certificate.bound.certify` with the pair-wise float slack. The plan must
+    have the construction's own layout (a plan read from a file is a claim too):
+    :func:`check_pair_layout`.
+
+    ``biases[t]``: the masked bias of random linear t (None where it has none); pair i's map then
+    has the offset B σ(c) with c = ``biases[2i]`` (bias units). A ``domain_aware`` construction's
+    bound is over ``plan.input_domain()`` (others: the unit ball, scaled by :func:`certify_ticket`).
+    With no bias and the unit ball, exactly the certificate there was before biases and domains."""
+    from ..domains import is_default
+
+    check_pair_layout(spec.name, target, plan, matrices, biases=biases, domain_aware=spec.domain_aware)
+    domain = plan.input_domain() if spec.domain_aware else None
+    has_biases = biases is not None and any(b is not None for b in biases)
+    return certify(target, pair_maps(plan, matrices, biases if has_biases else None), list(matrices),
+                   method=method, domain=None if domain is None or is_default(domain) else domain,
+                   ticket_biases=list(biases) if has_biases else None)
 
 
 def certify_ticket(spec: Construction, target: Target, plan: Plan, matrices, *, biases=None,
@@ -122,7 +140,7 @@ def certify_ticket(spec: Construction, target: Target, plan: Plan, matrices, *, 
         raise CertificateError(f"the plan is for a target with biases {flags}, the target has {target.bias_flags}")
     if spec.domain_aware:
         if spec.supports_biases:
-            return spec.certify(target, plan, matrices, method=method, biases=biases)
+            return spec.certify(target, plan, matrices, method=method, biases=biases)  # type: ignore[call-arg]
         return spec.certify(target, plan, matrices, method=method)
     if biases is not None and any(b is not None and np.any(b) for b in biases):
         raise CertificateError(f"the {spec.name} construction keeps no biases, but the network holds some")
@@ -164,12 +182,18 @@ def check_layout(name: str, target: Target, plan: Plan, matrices, layer_shapes) 
             raise CertificateError(f"masked matrix {t} has shape {tuple(M.shape)}, the plan's layer {tuple(shape)}")
 
 
-def check_pair_layout(name: str, target: Target, plan: Plan, matrices) -> None:
+def check_pair_layout(name: str, target: Target, plan: Plan, matrices, *, biases=None,
+                      domain_aware: bool = False) -> None:
     """The depth-2l layout: target layer i is random layers (2i, 2i+1) = (A_i: H_i × d_in,
-    B_i: d_out × H_i), inputs signed on the first layer only."""
+    B_i: d_out × H_i), inputs signed on the first layer only (not even there when ``domain_aware``
+    and the plan's domain is nonnegative). Biases (``biases[t]``, the masked bias of random linear
+    t, or None): only the first linear of a pair whose target layer has a bias holds one (the bias
+    units' law, ``plan.layer_biases``), of length H_i, and the plan records that layer's bias units
+    (``options["bias_units"]``, at most H_i); every other linear has none."""
     depth = target.depth
+    first_signed = not (domain_aware and plan.input_domain().nonnegative)
     if tuple(map(tuple, plan.pairs)) != tuple((2 * i, 2 * i + 1) for i in range(depth)) or \
-            tuple(plan.signed) != (True,) + (False,) * (depth - 1) or len(plan.layer_shapes) != 2 * depth:
+            tuple(plan.signed) != (first_signed,) + (False,) * (depth - 1) or len(plan.layer_shapes) != 2 * depth:
         raise CertificateError(f"the plan's pairs {plan.pairs} / signed {plan.signed} are not the depth-2l layout "
                                f"of {name} for a target of depth {depth}")
     shapes = []
@@ -177,18 +201,48 @@ def check_pair_layout(name: str, target: Target, plan: Plan, matrices) -> None:
         H = plan.layer_shapes[2 * i][0]
         shapes += [(H, d_in), (d_out, H)]
     check_layout(name, target, plan, matrices, shapes)
+    flags = tuple(target.bias_flags)
+    if tuple(plan.target_bias_flags) != flags:
+        raise CertificateError(f"the plan is for a target with biases {plan.target_bias_flags}, the target has {flags}")
+    laws = [plan.layer_bias(t) for t in range(len(plan.layer_shapes))]
+    units = plan.options.get("bias_units") if plan.biases else None
+    for i in range(depth):
+        want = flags[i]
+        if (laws[2 * i] is not None) != want or laws[2 * i + 1] is not None:
+            raise CertificateError(f"the plan's random biases {plan.layer_biases} are not the {name} layout (bias "
+                                   f"units in the first linear of a pair whose target layer has a bias, {flags})")
+        if want and (units is None or len(units) != depth or not 0 < int(units[i]) <= plan.layer_shapes[2 * i][0]):
+            raise CertificateError(f"the plan records bias units {units!r}, not one positive count ≤ H per layer")
+    if biases is not None:
+        if len(biases) != len(plan.layer_shapes):
+            raise CertificateError(f"{len(biases)} biases for a plan of {len(plan.layer_shapes)} random layers")
+        for t, b in enumerate(biases):
+            if b is None:
+                continue
+            if laws[t] is None:
+                raise CertificateError(f"random layer {t} holds a bias; the {name} layout has none there")
+            if np.shape(b) != (plan.layer_shapes[t][0],):
+                raise CertificateError(f"the bias of random layer {t} has shape {np.shape(b)}, the layer "
+                                       f"{plan.layer_shapes[t][0]} units")
 
 
-def pair_maps(plan: Plan, matrices) -> list:
+def pair_maps(plan: Plan, matrices, biases=None) -> list:
     """The effective map of every target layer of a pair construction, from the masked random
-    weights (``matrices[t]``: random linear t, pruned weights 0)."""
+    weights (``matrices[t]``: random linear t, pruned weights 0) and masked biases (``biases[t]``:
+    None where linear t has none; pair i's offset is B σ(biases[2i]))."""
     if len(matrices) != len(plan.layer_shapes):
         raise CertificateError(f"{len(matrices)} masked matrices for a plan of {len(plan.layer_shapes)} "
                                "random layers")
+    if biases is not None and len(biases) != len(plan.layer_shapes):
+        raise CertificateError(f"{len(biases)} biases for a plan of {len(plan.layer_shapes)} random layers")
     maps = []
     for i, pair in enumerate(plan.pairs):
         if len(pair) != 2:
             raise CertificateError(f"target layer {i} is implemented by random layers {pair}, not a pair: "
                                    f"the {plan.construction} construction must provide its own certify()")
-        maps.append(pair_effective_map(matrices[pair[0]], matrices[pair[1]], plan.signed[i]))
+        if biases is None:
+            maps.append(pair_effective_map(matrices[pair[0]], matrices[pair[1]], plan.signed[i]))
+        else:
+            maps.append(pair_effective_map(matrices[pair[0]], matrices[pair[1]], plan.signed[i],
+                                           c=biases[pair[0]], d=biases[pair[1]]))
     return maps

@@ -39,6 +39,10 @@ problem. :data:`C_DEFAULT` is chosen so that the rule's n succeeds on the calibr
 there; pass ``c=`` to use another. No single c fits every ε (measured, k = 4): on 4-8-4 at ε = 0.1 the
 rule's n = 9 fails (n = 16 needs c ≥ 0.083), while c ≥ 0.07 asks n > 64 on 8-16-4 at ε = 0.01 — at
 fixed k, n·H₂(k/n) grows like k·log₂ n, and the restated log² shape does not track what is needed.
+
+*Biases and domains* (ours; :mod:`.subset_sum`, *Biases and domains*): the bias slot of n bias
+units is one more problem per output, solved with exactly k of them like the others; the rule is
+Theorem 3's at d_{i−1} + 1 and ε/ρ. Sparsity per target parameter is unchanged (k per problem).
 """
 
 from __future__ import annotations
@@ -50,15 +54,15 @@ import numpy as np
 import sympy
 
 from .._backend import ops
-from .._checks import _symbolic, bound_args, nonnegative_int, plan_args, positive_float
+from .._checks import _symbolic, nonnegative_int, plan_args, positive_float
 from ..errors import InvalidArgumentError
 from ..network import Plan, RandomNetwork
 from ..subset_sum import MAX_FIXED_ENTRIES, masks_to_bool, solve
 from ..subset_sum._kernels import fixed_capacity
 from ..targets import Target
-from ._pairs import MAX_RANDOM_WEIGHTS, hidden_width, plan_pairs, prune_pairs
+from ._pairs import MAX_RANDOM_WEIGHTS, plan_pairs, prune_pairs, rule_inputs
 from .base import PruneResult
-from .subset_sum import MAX_N, SubsetSum
+from .subset_sum import MAX_N, SubsetSum, pair_structure_args
 
 #: Default of the restated rule's constant c (log base 2), ours: calibrated on Gaussian 8-16-4 targets
 #: at ε = 0.01, where the rule's n then succeeds for k = 3, 4, 6 (5/5, 5/5, 4-5/5 seeds; k = 2's rule
@@ -186,19 +190,18 @@ class Natale(SubsetSum):
             return theorem3_rhs(d_in, d_out, depth, eps, gamma_prime, N_STAR, c)
         return theorem3_samples(d_in, d_out, depth, eps, gamma_prime, c)
 
-    def width_bound(self, i, dims, eps, delta, **constants):
-        bound_args(dims, eps, delta, i)
-        return hidden_width(dims[i], self.samples(i, dims, eps, delta, **constants), i == 0)
-
     def plan(self, shapes, *, eps, delta, n=None, width_factor=None, k=None, gamma_prime=None, c=C_DEFAULT,
-             spare_negative_half=True, max_weights=MAX_RANDOM_WEIGHTS, **options) -> Plan:
+             spare_negative_half=True, max_weights=MAX_RANDOM_WEIGHTS, biases=None, domain=None,
+             **options) -> Plan:
         """``k`` (an int, or one per layer) or ``gamma_prime`` (0 < γ′ < ½): the subset size, k_i =
         max(1, round(γ′ n_i)); neither: the rule with k = K_DEFAULT, and k_i = min(K_DEFAULT, n_i).
         With the rule (n None) n_i is Theorem 3's n* (:meth:`samples`) × ``width_factor``; ``c`` its
-        constant."""
+        constant. ``biases`` / ``domain``: as subset_sum's (module docstring, *Biases and domains*):
+        the rule at d_{i−1} + 1 and ε/ρ; the bias slot's problems keep exactly k bias units too."""
         if options:
             raise InvalidArgumentError(f"unknown options for {self.name}: {sorted(options)}")
         shapes, eps, delta = plan_args(shapes, eps, delta)
+        flags, domain, radius = pair_structure_args(self, shapes, biases, domain)
         c = positive_float("c", c)
         depth = len(shapes)
         if k is not None and gamma_prime is not None:
@@ -212,11 +215,12 @@ class Natale(SubsetSum):
 
         def rule(i, d_in, d_out):
             kk = None if ks_given is None else ks_given[i]
-            return self.samples(i, dims, eps, delta, c=c, gamma_prime=gamma_prime, k=kk)
+            rdims, reps = rule_inputs(i, dims, eps, flags, radius)
+            return self.samples(i, rdims, reps, delta, c=c, gamma_prime=gamma_prime, k=kk)
 
         plan = plan_pairs(self.name, shapes, eps=eps, delta=delta, n=n, width_factor=width_factor, rule=rule,
                           spare_negative_half=spare_negative_half, constant=c, max_n=MAX_N,
-                          max_weights=max_weights)
+                          max_weights=max_weights, biases=flags, domain=domain)
         if ks_given is not None:
             ks = ks_given
         elif gamma_prime is not None:

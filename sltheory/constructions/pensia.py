@@ -42,6 +42,17 @@ C = :data:`C_DEFAULT`, calibrated by measurement (``proofs.pensia.calibrate``; i
 every layer. Tolerances and certificate as in ``subset_sum`` (a per-weight tolerance shrunk until
 the certificate of the actual masks is ≤ ε); the subset-sum solver and its selector are
 ``subset_sum``'s (minimum-cardinality subsets by default).
+
+**Biases and domains** (ours, after Fischer, Gadhikar & Burkholz 2021; see
+:mod:`.subset_sum`, *Biases and domains*, for the certificate, the budget at ε/ρ and the rule's
+d_{i−1} + 1). A layer with a bias gets a *bias block* of 2n* units fixed in advance, after the
+input blocks, whose random biases are U(0, 1) and whose input weights are all pruned. Each unit's
+sample c_k·B[o, k] has the law X·Y always (an input block's unit: ½δ₀ + ½X·Y), so coupling the i-th
+bias unit with the i-th positive unit of an input block shows that a bias block of 2n* units is
+at least as good as a sign-half (subset sums over a superset); the solver is offered its first
+MAX_HALF units. On a nonnegative domain the first layer is unsigned as the later ones: its N_j
+units stay in the network (the paper's width counts them) and are pruned, so the saving in
+random weights is 0, but there are half as many problems and the per-weight tolerance is looser.
 """
 
 from __future__ import annotations
@@ -53,9 +64,17 @@ from .._checks import bound_args, plan_args, positive_float
 from ..errors import InvalidArgumentError, RandomNetworkError
 from ..network import Plan, RandomNetwork
 from ..targets import Target
-from ._pairs import MAX_RANDOM_WEIGHTS, PairConstruction, hidden_width, plan_pairs, prune_pairs, random_parameters
+from ._pairs import (
+    MAX_RANDOM_WEIGHTS,
+    PairConstruction,
+    hidden_width,
+    plan_pairs,
+    prune_pairs,
+    random_parameters,
+    rule_inputs,
+)
 from .base import PruneResult
-from .subset_sum import _choose_selector, _n_needed
+from .subset_sum import _choose_selector, _n_needed, pair_structure_args
 
 #: The universal constant C of n* = C·log₂(2l d_{i−1} d_i / min(ε, δ)) (ours: the paper gives no
 #: value). Calibrated by measurement (``proofs.pensia.calibrate``, 10 seeds per case, δ = 0.1): the
@@ -127,32 +146,55 @@ class Pensia(PairConstruction):
                 "split by sign; as restated by Natale et al. 2024, arXiv:2410.14754); the constant C ours")
     whose = "paper"
     soundness_rule = True
+    #: Targets with biases: a bias block of 2n* units (Fischer, Gadhikar & Burkholz's bias units on
+    #: Pensia's fixed blocks; ours); input domains (module docstring, *Biases and domains*).
+    supports_biases = True
+    domain_aware = True
 
     def samples(self, i, dims, eps, delta, C=C_DEFAULT):
         return samples_per_half(dims[i], dims[i + 1], len(dims) - 1, eps, delta, C)
 
+    def bias_units(self, n):
+        """A bias block of 2n* units, all positive (module docstring, *Biases and domains*)."""
+        return 2 * n
+
     def width_bound(self, i, dims, eps, delta, **constants):
         bound_args(dims, eps, delta, i)
-        return block_width(dims[i], self.samples(i, dims, eps, delta, **constants))
+        n, _, flag = self._layer_samples(i, dims, eps, delta, dict(constants))
+        return block_width(dims[i], n) + (self.bias_units(n) if flag else 0)
 
     def parameter_bound(self, dims, eps, delta, **constants):
+        """Random weights (random biases not counted): 2n*·d_in·(d_in + d_out) per pair, in every
+        layer, plus 2n*·(d_in + d_out) for a bias block."""
         bound_args(dims, eps, delta)
-        return sum(random_parameters(dims[i], dims[i + 1], self.samples(i, dims, eps, delta, **constants), True)
-                   for i in range(len(dims) - 1))
+        total = 0
+        for i in range(len(dims) - 1):
+            n, _, flag = self._layer_samples(i, dims, eps, delta, dict(constants))
+            total += random_parameters(dims[i], dims[i + 1], n, True)
+            if flag:
+                total += self.bias_units(n) * (dims[i] + dims[i + 1])
+        return total
 
     def plan(self, shapes, *, eps, delta, n=None, width_factor=None, C=C_DEFAULT, max_weights=MAX_RANDOM_WEIGHTS,
-             **options) -> Plan:
-        """n (Pensia's n*, units per sign-half; a block has 2n) from the rule, or ``n=`` / ``width_factor=``."""
+             biases=None, domain=None, **options) -> Plan:
+        """n (Pensia's n*, units per sign-half; a block has 2n) from the rule, or ``n=`` / ``width_factor=``.
+        ``biases`` / ``domain``: module docstring, *Biases and domains*."""
         if options:
             raise InvalidArgumentError(f"unknown options for pensia: {sorted(options)}")
         shapes, eps, delta = plan_args(shapes, eps, delta)
+        flags, domain, radius = pair_structure_args(self, shapes, biases, domain)
         C = positive_float("C", C)
         depth = len(shapes)
+        dims = (shapes[0][1],) + tuple(d_out for d_out, _ in shapes)
+
+        def rule(i, d_in, d_out):
+            rdims, reps = rule_inputs(i, dims, eps, flags, radius)
+            return samples_per_half(rdims[i], rdims[i + 1], depth, reps, delta, C)
+
         return plan_pairs(
-            self.name, shapes, eps=eps, delta=delta, n=n, width_factor=width_factor,
-            rule=lambda i, d_in, d_out: samples_per_half(d_in, d_out, depth, eps, delta, C),
+            self.name, shapes, eps=eps, delta=delta, n=n, width_factor=width_factor, rule=rule,
             spare_negative_half=False, constant=C, max_n=MAX_N, max_weights=max_weights,
-            options={"blocks": "fixed"})
+            options={"blocks": "fixed"}, biases=flags, domain=domain, bias_units=self.bias_units)
 
     def prune(self, target: Target, rand: RandomNetwork, *, eps, min_cardinality=True, **options) -> PruneResult:
         """``min_cardinality``: subset_sum's solver in its "sparsest" mode (default) or "staged"."""
@@ -163,7 +205,8 @@ class Pensia(PairConstruction):
         # the problems are as wide as a sign-half's units offered to the solver: ≤ min(2n*, MAX_HALF)
         select = _choose_selector(rand.linears()[0].weight.device, min_cardinality,
                                   min(2 * max(rand.plan.n), MAX_HALF))
-        result = prune_pairs(target, rand, eps=eps, select=select, n_needed=_n_needed, assign=fixed_blocks)
+        result = prune_pairs(target, rand, eps=eps, select=select, n_needed=_n_needed, assign=fixed_blocks,
+                             bias_cap=MAX_HALF)
         result.stats["blocks"] = "fixed"
         return result
 

@@ -74,6 +74,42 @@ so fewer samples per slot reach the largest weights. s is an explicit argument: 
 still reads only the target's shapes (choosing s from the weights is the caller's act, as choosing
 ``weight_bound`` is). Theorem 1's network-level rule (eps, n not given) is stated for U[−1, 1] and
 refuses a weight scale ≠ 1; s = 1 is the default law exactly.
+
+**Biases and domains** (Fischer, Gadhikar & Burkholz 2021, arXiv:2110.11150, read through its
+official code RelationalML/NonZeroBiases, Construction/prune_2layers.py; the rule's changes ours).
+A target ``h_i = σ(W_i h_{i−1} + b_i)``; the class assumes ‖W_i‖₂ ≤ 1 and ‖b_i‖₂ ≤ 1.
+
+* *Bias units.* A pair whose target layer has a bias gets n more hidden units after the others
+  (``options["bias_units"]``); the first linear of the pair has a random bias, every unit's i.i.d.
+  U(0, 1) (``Plan.layer_biases`` ("interval", 0, 1), sampled on its own stream); B has none. A bias
+  unit's input weights are all pruned and its bias kept when chosen, so it outputs σ(c_k) = c_k
+  and adds c_k·B[o, k] to output o; every other unit's bias is pruned. b_o is a subset sum over
+  the bias units' samples c_k·B[o, k] — the law of |a|·b (c ~ U(0, 1) is |a| given a's sign), so
+  the same n serves: the bias is one more "input column", a positive-only slot (like a slot
+  after a ReLU), d_out more problems per layer. The effective map is G(h) = P σ(h) + N σ(−h) + p
+  with p = B σ(c) (``certificate.bound.pair_effective_map(c=)``).
+* *Domains.* The certificate is a sup over the plan's domain (``Ball(r)``, ``Box(lo, hi)``) of
+  radius R = sup‖x‖₂. On a nonnegative domain σ(−x) = 0 on the first layer too, so its slots are
+  (j, +) only and it needs n·d_0/(1 − 2^{−d_0}) units instead of 2n·d_0 (stats
+  ``first_layer_negative_half_saving``: the random weights saved, as ``negative_half_saving``
+  after each ReLU).
+* *Error budget.* With every ‖G_i − W_i‖ ≤ e (on the layer's inputs), ‖W_i‖₂ ≤ 1 and every bias
+  error ‖p_i − b_i‖ ≤ e·s_i, s_i = max(‖b_i‖₂, 1), the certificate's recursion Δ_i ≤ e(R_{i−1} +
+  Δ_{i−1}) + Δ_{i−1} + ‖p_i − b_i‖ with R_i ≤ ρ_i = R + Σ_{k≤i} s_k gives ρ_i + Δ_i ≤ (1 + e)^i ρ_i,
+  so Δ_l ≤ ((1 + e)^l − 1)·ρ_l: the unit-ball budget at ε/ρ, ρ = R + Σ_{i with a bias} s_i
+  (``_pairs.bias_radius``; ``proofs/subset_sum.py``, step 7). Bias-free, ρ = R, and the rule at
+  ε/R is exact by positive homogeneity. Per-entry tolerances: weights e/√(d_in' d_out) as before,
+  biases e·s_i/√d_out (``_pairs.bias_tolerance_ratio``).
+* *Width rule (ours).* n_i = the bias-free rule with d_{i−1} → d_{i−1} + [layer i has a bias]
+  (the union bound over d_out·(d_in' + 1) problems; the bias tolerance is the larger one) and
+  ε → ε/ρ with the class bound s_i = 1, ρ = R + #{layers with a bias} (``_pairs.rule_inputs``):
+
+      n_i = max(C log₂((d_{i−1} + [b_i]) d_i l / min(ε/ρ, δ)), log₂(1/min(ε/ρ, δ)) + n_reach),
+
+  width_bound = the bias-free width + n_i bias units, parameter_bound + n_i (d_{i−1} + d_i)
+  random weights per layer with a bias (random biases, one per hidden unit of such a pair, are
+  not counted). A bias-free target on the unit ball gets every plan, network, mask and bound
+  exactly as before. The per-weight mode counts a bias as one more weight (|p_o − b_o| ≤ τ).
 """
 
 from __future__ import annotations
@@ -87,11 +123,11 @@ from scipy.special import exp1
 
 from .._backend import ops
 from .._checks import eps_arg, nonnegative_int, plan_args, positive_float, strict_bool
-from ..errors import InvalidArgumentError
+from ..errors import DomainError, InvalidArgumentError, TargetError
 from ..network import Plan, RandomNetwork
 from ..subset_sum import masks_to_bool, solve
 from ..targets import Target
-from ._pairs import MAX_RANDOM_WEIGHTS, PairConstruction, plan_pairs, prune_pairs
+from ._pairs import MAX_RANDOM_WEIGHTS, PairConstruction, plan_pairs, prune_pairs, rule_inputs
 from .base import PruneResult
 
 #: Default value of the theorem's universal constant C (with log base 2). Calibrated here: on a
@@ -183,10 +219,44 @@ def per_weight_samples(num_problems, weight_tol, delta, weight_bound=1.0, weight
     return max(n_reach, math.ceil(math.log2(2 * N * s2 / (delta * weight_tol))))
 
 
-def num_problems(shapes) -> int:
+def num_problems(shapes, biases=(), first_signed: bool = True) -> int:
     """Subset-sum problems of a pair network: d_out·d_in' per layer, d_in' = 2 d_in on the signed
-    first layer (slots for σ(x_j) and σ(−x_j)), d_in after a ReLU."""
-    return int(sum(d_out * d_in * (2 if i == 0 else 1) for i, (d_out, d_in) in enumerate(shapes)))
+    first layer (slots for σ(x_j) and σ(−x_j); d_in on a nonnegative domain, ``first_signed``
+    False), d_in after a ReLU; plus d_out (the bias slot) per layer with a bias (``biases``)."""
+    flags = tuple(biases or ()) or (False,) * len(shapes)
+    return int(sum(d_out * (d_in * (2 if i == 0 and first_signed else 1) + (1 if flags[i] else 0))
+                   for i, (d_out, d_in) in enumerate(shapes)))
+
+
+def domain_nonnegative(domain) -> bool:
+    """Whether ``domain`` (a Domain or None: the unit ball) is nonnegative."""
+    return domain is not None and bool(domain.nonnegative)
+
+
+def pair_structure_args(spec, shapes, biases, domain):
+    """(bias flags, domain or None, radius R) of a pair plan: ``biases`` one bool per target layer
+    (None: a bias-free target; TargetError when the construction covers none), ``domain`` a
+    Domain (None: the unit ball, R = 1)."""
+    from ..domains import Domain, is_default
+
+    flags: tuple = ()
+    if biases is not None:
+        if not isinstance(biases, (tuple, list)) or len(biases) != len(shapes) or \
+                not all(isinstance(b, (bool, np.bool_)) for b in biases):
+            raise InvalidArgumentError(f"biases must be one bool per target layer ({len(shapes)}), got {biases!r}")
+        flags = tuple(bool(b) for b in biases) if any(biases) else ()
+    if flags and not spec.supports_biases:
+        raise TargetError(f"the {spec.name} construction covers bias-free targets only (layers with a bias: "
+                          f"{[i for i, f in enumerate(flags) if f]})")
+    if domain is not None and not isinstance(domain, Domain):
+        raise DomainError(f"domain must be sltheory.Ball(radius) or sltheory.Box(lo, hi), got {type(domain).__name__}")
+    if domain is not None and is_default(domain):
+        domain = None
+    radius = 1.0
+    if domain is not None:
+        domain.check_dim(shapes[0][1])
+        radius = domain.radius_for(shapes[0][1])
+    return flags, domain, radius
 
 
 class SubsetSum(PairConstruction):
@@ -200,6 +270,10 @@ class SubsetSum(PairConstruction):
     #: ours (the paper fixes blocks in advance: :mod:`sltheory.constructions.pensia`).
     whose = "ours"
     soundness_rule = True
+    #: Targets with biases (Fischer, Gadhikar & Burkholz's bias units) and input domains (module
+    #: docstring, *Biases and domains*).
+    supports_biases = True
+    domain_aware = True
 
     #: Offers the per-weight mode: random_network(weight_tol=) and approximate(weight_tol=).
     per_weight_rule = True
@@ -213,19 +287,24 @@ class SubsetSum(PairConstruction):
 
     def plan(self, shapes, *, eps, delta, n=None, width_factor=None, C=C_DEFAULT, n_reach=N_REACH,
              spare_negative_half=True, max_weights=MAX_RANDOM_WEIGHTS, weight_tol=None, weight_bound=None,
-             weight_scale=None, **options) -> Plan:
+             weight_scale=None, biases=None, domain=None, **options) -> Plan:
         """``weight_tol`` (with optional ``weight_bound``, default 1): n from the per-weight rule
         :func:`per_weight_samples` instead of Theorem 1's rule (module docstring). ``weight_scale``
-        s (ours; with ``weight_tol`` or ``n=``): random weights U[−s, s) (module docstring)."""
+        s (ours; with ``weight_tol`` or ``n=``): random weights U[−s, s) (module docstring).
+        ``biases`` (per target layer, whether it has one) and ``domain``: module docstring, *Biases
+        and domains*."""
         return self._plan(shapes, eps=eps, delta=delta, n=n, width_factor=width_factor, C=C, n_reach=n_reach,
                           spare_negative_half=spare_negative_half, max_weights=max_weights, weight_tol=weight_tol,
-                          weight_bound=weight_bound, weight_scale=weight_scale, **options)
+                          weight_bound=weight_bound, weight_scale=weight_scale, biases=biases, domain=domain,
+                          **options)
 
     def _plan(self, shapes, *, eps, delta, n, width_factor, C, n_reach, spare_negative_half, max_weights,
-              weight_tol, weight_bound, weight_scale=None, balanced_signs=False, **options) -> Plan:
+              weight_tol, weight_bound, weight_scale=None, balanced_signs=False, biases=None, domain=None,
+              **options) -> Plan:
         if options:
             raise InvalidArgumentError(f"unknown options for {self.name}: {sorted(options)}")
         shapes, eps, delta = plan_args(shapes, eps, delta)
+        flags, domain, radius = pair_structure_args(self, shapes, biases, domain)
         balanced_signs = strict_bool("balanced_signs", balanced_signs)
         C = positive_float("C", C)
         n_reach = nonnegative_int("n_reach", n_reach, maximum=MAX_N)   # beyond it, n > MAX_N anyway
@@ -243,7 +322,11 @@ class SubsetSum(PairConstruction):
         if weight_tol is None:
             if weight_bound is not None:
                 raise InvalidArgumentError("weight_bound belongs to the per-weight rule: give weight_tol too")
-            rule = lambda i, d_in, d_out: samples_per_block(d_in, d_out, depth, eps, delta, C, n_reach)  # noqa: E731
+            dims = (shapes[0][1],) + tuple(d_out for d_out, _ in shapes)
+
+            def rule(i, d_in, d_out):
+                rdims, reps = rule_inputs(i, dims, eps, flags, radius)
+                return samples_per_block(rdims[i], rdims[i + 1], depth, reps, delta, C, n_reach)
         else:
             if eps is not None:
                 raise InvalidArgumentError("give eps (network-level rule) or weight_tol (per-weight rule), not both")
@@ -251,7 +334,8 @@ class SubsetSum(PairConstruction):
             weight_bound = positive_float("weight_bound", 1.0 if weight_bound is None else weight_bound,
                                           # n ≤ MAX_N products of size ≤ s² never sum past it
                                           upper=MAX_N if scale == 1.0 else MAX_N * scale ** 2)
-            n_pw = (per_weight_samples(num_problems(shapes), weight_tol, delta, weight_bound, scale)
+            n_pw = (per_weight_samples(num_problems(shapes, flags, first_signed=not domain_nonnegative(domain)),
+                                       weight_tol, delta, weight_bound, scale)
                     if n is None else None)
             rule = lambda i, d_in, d_out: n_pw  # noqa: E731
             extra.update(weight_tol=weight_tol, weight_bound=weight_bound)
@@ -262,7 +346,7 @@ class SubsetSum(PairConstruction):
             self.name, shapes, eps=eps, delta=delta, n=n, width_factor=width_factor, rule=rule,
             spare_negative_half=spare_negative_half, constant=C, max_n=MAX_N, max_weights=max_weights,
             distribution=distribution, options=extra, per_weight=weight_tol is not None, slot_first=self.slot_first,
-            balanced_signs=balanced_signs)
+            balanced_signs=balanced_signs, biases=flags, domain=domain)
 
     def prune(self, target: Target, rand: RandomNetwork, *, eps, weight_tol=None, min_cardinality=True,
               **options) -> PruneResult:

@@ -48,6 +48,12 @@ What changes is the *random network* (its first sub-layers are not dense; with b
 its second sub-layers' signs are not random), not the pruning or the certificate; it is
 registered as its own construction so that no number of it is passed off as Theorem 1's.
 ``benchmarks/counting_limit.py`` measures each step beside the counting bound.
+
+**Domains, not biases.** On a nonnegative domain the first layer's slots are (j, +) only (n·d_0
+units, layer kind ("slots", n, False)): stats ``first_layer_negative_half_saving`` = n·d_0·(1 + d_1)
+random weights. Targets with biases are refused (TargetError before sampling): a slot layer
+(``sltheory.network.slot_columns``) has no row without an input column, so it cannot hold
+Fischer et al.'s bias units; that needs a layer kind with weightless rows in ``sltheory.network``.
 """
 
 from __future__ import annotations
@@ -62,6 +68,11 @@ class SubsetSumBlockDiag(SubsetSum):
                 "(one weight per hidden unit, the structure the proof keeps); same width rule")
     whose = "ours"
     slot_first = True   # plan options: subset_sum's, and balanced_signs=False (module docstring)
+    #: Its slot-structured first sub-layers (``sltheory.network.slot_columns``) have no row for a
+    #: bias unit, so targets with biases are not covered (a TargetError before sampling); input
+    #: domains are: on a nonnegative one the first layer's slots are (j, +) only.
+    supports_biases = False
+    domain_aware = True
 
 
 CONSTRUCTION = SubsetSumBlockDiag()
