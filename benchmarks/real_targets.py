@@ -39,7 +39,10 @@ def _row(label: str, value) -> None:
 
 def approximate_timed(net, eps: float, seed: int, construction: str, domain):
     t0 = time.perf_counter()
-    rand = sltheory.random_network(net, eps=eps, seed=seed, construction=construction, domain=domain)
+    # a trained target has ‖W_i‖₂ > 1: rescale=True approximates f/S to eps/S (S = Π‖W_i‖₂), so the
+    # random network is sized for eps/S
+    S = sltheory.as_target(net, rescale=True).output_scale
+    rand = sltheory.random_network(net, eps=eps / S, seed=seed, construction=construction, domain=domain)
     t1 = time.perf_counter()
     try:
         ticket = sltheory.approximate(net, rand, eps=eps, rescale=True)
@@ -99,7 +102,8 @@ def main(argv=None) -> None:
         signed = Box(-hi, hi)
         print(f"\n2. negative-half saving: the same target on the signed domain {signed!r}")
         plan_box, plan_signed = rand.plan, sltheory.random_network(
-            net, eps=args.eps, seed=args.seed, construction=args.construction, domain=signed).plan
+            net, eps=args.eps / sltheory.as_target(net, rescale=True).output_scale, seed=args.seed,
+            construction=args.construction, domain=signed).plan
         _row("planned random weights: data box / signed", f"{plan_box.num_random_weights:,} / "
              f"{plan_signed.num_random_weights:,} (saving "
              f"{1 - plan_box.num_random_weights / plan_signed.num_random_weights:.1%})")

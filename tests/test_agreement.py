@@ -151,7 +151,9 @@ def test_digits_mlp(bias):
     net = sltheory.datasets.train_mlp([64, 16, 10], data, seed=0, num_threads=1, bias=bias)
     X = torch.cat([data.x_train, data.x_test])
     box = Box.of(X) if bias else Ball()
-    rand = sltheory.random_network(net, eps=0.01, seed=0, domain=box)
+    # rescale=True approximates f/S to eps/S: the random network is sized for that accuracy
+    S = sltheory.as_target(net, rescale=True).output_scale
+    rand = sltheory.random_network(net, eps=0.01 / S, seed=0, domain=box)
     ticket = sltheory.approximate(net, rand, eps=0.01, rescale=True)
     a = sltheory.certified_agreement(net, ticket, data.x_test, data.y_test)
     assert a.contradictions == 0 and a.certified > 0.9 and a.agreement >= a.certified
