@@ -89,9 +89,10 @@ def test_config_dict_holds_the_hashed_fields_only():
 # on a machine without CUDA (the device enters the hash resolved) with sltheory 0.1.0. If one of these
 # changes, saved run folders no longer resolve: bump the experiment's SCHEMA_VERSION on purpose
 # and regenerate with its script (python experiments/<name>.py; then python experiments/make_figures.py).
-# Issue 13 changed width_sweep (SCHEMA_VERSION 3, new constructions) and fidelity (new cases) on purpose.
+# Issue 13 changed width_sweep (SCHEMA_VERSION 3, new constructions) and fidelity (new cases) on purpose;
+# issue 14 changed width_sweep (SCHEMA_VERSION 4, certified-agreement columns) on purpose.
 PINNED = {
-    "width_sweep": "2b572a616788", "width_sweep --quick": "fc4d4c53adae",
+    "width_sweep": "14ae406f3c3b", "width_sweep --quick": "05ebc1cf05c4",
     "solver_time": "c071284747ad", "solver_time --quick": "083d8e64dd89",
     "ticket_graph": "91118317d6cd",
     "fidelity": "300b770337cf", "fidelity --quick": "620bb2d9683b",
