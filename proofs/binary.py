@@ -153,7 +153,7 @@ def _effective(ticket, rand, d0):
     P column), block i ≥ 1 with every copy of input neuron j set to 1; per output neuron the copy
     with the largest row (unread copies were pruned to 0; the read ones are equal)."""
     import torch
-    lins = [m for m in ticket.network if isinstance(m, torch.nn.Linear)]
+    lins = [m for m in ticket.pruned_network(prune_buffers=False) if isinstance(m, torch.nn.Linear)]
     out = []
     plan = rand.plan
     for i, idx in enumerate(plan.pairs):

@@ -36,13 +36,14 @@ def check_ticket(target, rand, ticket):
     the kept first layer is univariate; adversarial error ≤ certified bound. Returns the error."""
     rl, tl = linears(rand), linears(ticket.network)
     assert len(ticket.masks) == len(rl) == len(tl)
+    units = ticket.compact().units   # ticket.network: the live units of the masked random network
     # binary: the depth grows with the bits (ε), recorded in the plan
     bits = {"bits": rand.plan.options["bits"]} if rand.construction == "binary" else {}
     assert len(rl) == sltheory.construction(rand.construction).depth_bound(len(rand.plan.target_shapes), **bits)
-    for mask, r, t in zip(ticket.masks, rl, tl):
+    for i, (mask, r, t) in enumerate(zip(ticket.masks, rl, tl)):
         assert mask.dtype == torch.bool and mask.shape == r.weight.shape
-        assert torch.equal(t.weight[mask], r.weight[mask])
-        assert torch.all(t.weight[~mask] == 0)
+        full = torch.where(mask, r.weight, torch.zeros((), dtype=torch.float64))
+        assert torch.equal(t.weight, full[units[i + 1]][:, units[i]])   # kept weights bit for bit, the rest 0
     assert int(ticket.masks[0].sum(dim=1).max()) <= 1  # one kept input per first-layer unit
     assert ticket.stats["kept_weights"] == sum(int(m.sum()) for m in ticket.masks)
     # random weights: every entry of a dense layer, one per row of a slot-structured one

@@ -30,7 +30,7 @@ def _unit_vector_maps(ticket, plan):
     """Per target layer, the block's map read by propagating unit vectors through its masked layers
     (torch only; block 0 on x = e_j ≥ 0 gives the σ(x_j) column, later blocks with every copy of
     input j at 1); per output neuron the copy with the largest row (unread copies are 0)."""
-    lins = [m for m in ticket.network if isinstance(m, torch.nn.Linear)]
+    lins = [m for m in ticket.pruned_network(prune_buffers=False) if isinstance(m, torch.nn.Linear)]
     out = []
     for i, idx in enumerate(plan.pairs):
         d_out, d_in = plan.target_shapes[i]

@@ -157,10 +157,13 @@ def test_recertify_reads_the_output_scale_from_the_network():
 
 
 def test_recertify_certifies_every_weight_the_network_holds():
-    """A weight set outside the masks is part of the network: recertify bounds the network as it is."""
+    """A weight set outside the masks is part of the network: recertify bounds the network as it is
+    (``t.network`` holds the live units: row r, column c of its last linear are the random network's
+    units ``units[-1][r]``, ``units[-2][c]``)."""
     W, t = _ticket()
+    units = t.network.units
     with torch.no_grad():
-        r, c = (~t.masks[-1]).nonzero()[0]
+        r, c = (~t.masks[-1][units[-1]][:, units[-2]]).nonzero()[0]
         t.network[-1].weight[r, c] = 0.9
     err, _ = sltheory.adversarial_error(sltheory.as_target(W).to_module(), t.network, 3, **ADV)
     assert err > t.error_bound                      # the stored claim no longer holds ...

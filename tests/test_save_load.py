@@ -76,7 +76,7 @@ def test_file_holds_sorted_indices_and_json_header(tmp_path):
     with np.load(path, allow_pickle=False) as z:
         assert sorted(z.files) == sorted(["header", "sha256"] + [f"mask_{t}" for t in range(len(ticket.masks))])
         header = json.loads(bytes(z["header"]).decode())
-        assert header["version"] == FORMAT_VERSION == 3 and header["seed"] == 3
+        assert header["version"] == FORMAT_VERSION == 4 and header["seed"] == 3
         for t, mask in enumerate(ticket.masks):
             idx = z[f"mask_{t}"]
             assert idx.dtype == _index_dtype(mask.numel())

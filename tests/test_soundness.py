@@ -191,11 +191,13 @@ def test_lower_bound_known_suprema():
 def test_dead_unit_removal_keeps_the_function():
     W = sltheory.gaussian_target((4, 6, 5, 3), 0)
     ticket = sltheory.approximate(W, sltheory.random_network(W, n=8, seed=0))
-    small = _compress(ticket.network)
+    full = ticket.pruned_network(prune_buffers=False)   # full width (ticket.network: the live units already)
+    small = _compress(full)
     lin = lambda m: [x for x in m if isinstance(x, nn.Linear)]  # noqa: E731
-    assert sum(x.weight.numel() for x in lin(small)) < sum(x.weight.numel() for x in lin(ticket.network))
+    assert sum(x.weight.numel() for x in lin(small)) < sum(x.weight.numel() for x in lin(full))
     x = torch.randn(500, 4, generator=torch.Generator().manual_seed(0), dtype=torch.float64)
     with torch.no_grad():
+        torch.testing.assert_close(small(x), full(x), rtol=1e-13, atol=1e-15)
         torch.testing.assert_close(small(x), ticket.network(x), rtol=1e-13, atol=1e-15)
 
 

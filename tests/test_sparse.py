@@ -139,7 +139,7 @@ def test_random_network_weight_tol_depends_on_shapes_only():
 # ------------------------------------------------------------------ the per-weight mode
 def _effective_errors(target_mats, ticket):
     """max |P − W| (and |N + W| on the first layer) per layer, from the ticket's own weights."""
-    lin = linears(ticket.network)
+    lin = linears(ticket.pruned_network(prune_buffers=False))   # full width (ticket.network: the live units)
     out = []
     for i, W in enumerate(target_mats):
         A, B = lin[2 * i].weight, lin[2 * i + 1].weight

@@ -289,7 +289,7 @@ def test_deeply_nested_header_is_a_typed_error(tmp_path):
 
 
 # ------------------------------------------------------------------ version 1
-def test_version_1_file_loads_marked_and_resaves_as_version_2(tmp_path):
+def test_version_1_file_loads_marked_and_resaves_as_the_current_version(tmp_path):
     """tests/data/ticket_v1.npz was written by sltheory at commit 2a8376f (format version 1):
     approximate(W, random_network(W, n=7, seed=3)) with W = gaussian_target((3, 4, 2), 3), first
     layer × 2.5, second × 1.5, rescale=True."""
@@ -297,12 +297,18 @@ def test_version_1_file_loads_marked_and_resaves_as_version_2(tmp_path):
     assert old.stats["file_format_version"] == 1 and old.seed == 3 and old.plan.n == (7, 7)
     # independent reference: the random network re-sampled by RandomNetwork, masked
     rand = sltheory.RandomNetwork(old.plan, old.seed)
-    for lin, r, mask in zip([m for m in old.network if isinstance(m, nn.Linear)], rand.linears(), old.masks):
-        assert torch.equal(lin.weight, torch.where(mask, r.weight, torch.zeros((), dtype=torch.float64)))
+    full = old.pruned_network(prune_buffers=False)
+    units = old.compact().units
+    for t, (lin, comp, r, mask) in enumerate(zip([m for m in full if isinstance(m, nn.Linear)],
+                                                 [m for m in old.network if isinstance(m, nn.Linear)],
+                                                 rand.linears(), old.masks)):
+        reference = torch.where(mask, r.weight, torch.zeros((), dtype=torch.float64))
+        assert torch.equal(lin.weight, reference)
+        assert torch.equal(comp.weight, reference[units[t + 1]][:, units[t]])   # the live units' block
     assert isinstance(list(old.network)[-1], sltheory.ticket.ScaledOutput)
-    path = old.save(tmp_path / "v3.npz")
+    path = old.save(tmp_path / "v4.npz")
     with np.load(path) as z:
-        assert json.loads(bytes(z["header"]).decode())["version"] == 3
+        assert json.loads(bytes(z["header"]).decode())["version"] == 4
     assert same(old, sltheory.load_ticket(path))   # the mark stays: the claim was read unprotected
 
 

@@ -78,7 +78,7 @@ def measure(width: int, eps: float, delta: float, seed: int, max_weights: int, c
     # one more certificate on the final masks (the ladder certifies once per rung)
     t0 = time.perf_counter()
     tgt = as_target(Ws)
-    weights = [lin.weight.detach().numpy() for lin in ticket.network.modules() if isinstance(lin, torch.nn.Linear)]
+    weights = [lin.weight.detach().numpy() for lin in rand.linears()]   # (ticket.network holds the live units only)
     masks = [m.numpy() for m in ticket.masks]
     mats = [masked_sparse(w, m) for w, m in zip(weights, masks)]
     maps = [pair_effective_map(mats[2 * i], mats[2 * i + 1], rand.plan.signed[i]) for i in range(tgt.depth)]

@@ -1,23 +1,30 @@
 """Compact tickets on disk: the random network's plan and seed plus the kept indices, no weights.
 
 A ticket's random network is a function of (plan, seed) only (:class:`~sltheory.network.RandomNetwork`:
-layer t from ``SeedSequence(seed, spawn_key=(t,))``), so the file (format version 3) is a zip archive
+layer t from ``SeedSequence(seed, spawn_key=(t,))``), so the file (format version 4) is a zip archive
 of ``.npy`` members (``numpy.load`` opens it; no pickle anywhere):
 
 * ``header.npy``: UTF-8 JSON (a uint8 array) — format name and version, the plan (construction,
   target and layer shapes, pairs, n, signed, eps, delta, constant, options, distribution, layer
-  kinds), the seed, construction, error_bound, stats, the certificate's fields, the output scale
-  (``rescale=True``), the kept count per layer, ``kept_sha256`` (a SHA-256 of the kept weights'
-  float64 little-endian bytes, layer by layer in index order) and the weights' dtype;
+  kinds, and since version 4 the target's bias flags ``biases``, the random biases' laws
+  ``layer_biases`` and the input ``domain``), the seed, construction, error_bound, stats, the
+  certificate's fields, the output scale (``rescale=True``), the kept count per layer,
+  ``bias_kept_counts`` (version 4: null when no random linear has a bias, else per layer null or
+  the number of kept biases), ``kept_sha256`` (a SHA-256 of the kept weights' float64
+  little-endian bytes, layer by layer in index order, then the kept biases' of the layers with a
+  bias) and the weights' dtype;
 * ``mask_<t>.npy``: for each random nn.Linear t, the sorted flat (row-major) indices of its kept
   weights, in the smallest unsigned integer dtype that holds ``out · in − 1``;
+* ``bias_<t>.npy`` (version 4, for each random nn.Linear t with a bias): the sorted indices of its
+  kept biases;
 * ``sha256.npy``: 64 ASCII hex digits (a uint8 array), the **file digest**::
 
       h = sha256(b"sltheory.ticket/2\\n")
       for name in ("header.npy", "mask_0.npy", …, "mask_<L-1>.npy"):
           h.update(name.encode() + b"\\n" + len(data).to_bytes(8, "little") + data)
 
-  with ``data`` the member's whole ``.npy`` bytes (its npy header included, so dtype and shape are
+  (the ``bias_<t>.npy`` members after the masks, in layer order) with ``data`` the member's
+  whole ``.npy`` bytes (its npy header included, so dtype and shape are
   covered). It covers every header field that changes the network or the claim (plan, seed,
   output_scale, layer shapes, error_bound, certificate, stats, …) and every kept index, and through
   ``kept_sha256`` the kept weights' bytes.
@@ -28,10 +35,13 @@ refused, never opened for reading), the zip directory's size, each member's size
 (:data:`MAX_HEADER_BYTES`, :data:`MAX_LAYERS`, ``max_weights`` for out·in of every layer and for
 their sum, kept counts ≤ out·in, index arrays of exactly the size the header gives), then the file
 digest (an altered or corrupted file is a :class:`~sltheory.errors.TicketFileError`), then the
-indices (sorted, unique, in range). Only then does it re-sample every random layer from (plan,
-seed), one at a time, keep the weights at the stored indices (0 elsewhere, as
-:func:`~sltheory.network.masked_copy` does) and check ``kept_sha256``: the loaded network equals the
-saved one bit for bit, or a ``TicketFileError`` says that the random stream changed (another numpy
+indices (sorted, unique, in range). Only then does it find the live units from the masks alone
+(:func:`sltheory.ticket.compact.alive_units`), re-sample every random layer (and bias) from (plan,
+seed), one at a time, read the kept values and keep the live block of the layer (kept weights, 0
+elsewhere, as :func:`~sltheory.network.masked_copy` does, restricted to the live units: the
+ticket's :class:`~sltheory.ticket.compact.TicketNetwork`, built as :func:`sltheory.approximate`
+builds it) and check ``kept_sha256``: the loaded network equals the saved one bit for bit, or a
+``TicketFileError`` says that the random stream changed (another numpy
 generator, for instance). Every corruption of the file is a ``TicketFileError``
 (``tests/test_ticket_file_faults.py`` flips every byte of saved tickets). The digest is not a
 signature: it detects corruption and edits made by anything but a deliberate forger, who can
@@ -47,8 +57,8 @@ checked as before (``kept_sha256`` covers the seed, the plan's sampling and the 
 CRC-32 catches random corruption), but their other header fields (error_bound, certificate, stats,
 output_scale) are covered by nothing against edits. A user holding such files would rather keep
 them than recompute every ticket from its target, so they load, marked: the loaded ticket's
-``stats["file_format_version"]`` is 1 (a version-2 or -3 file's stats are exactly the saved ones).
-Saving the loaded ticket writes a version-3 file (the mark stays in its stats, recording that the
+``stats["file_format_version"]`` is 1 (a version-2, -3 or -4 file's stats are exactly the saved ones).
+Saving the loaded ticket writes a version-4 file (the mark stays in its stats, recording that the
 claim was read unprotected); ``ticket.recertify(target)`` checks the claim.
 
 Version 3 (issue 13) is version 2 with construction names that changed meaning: "malach" and
@@ -57,6 +67,14 @@ Version 3 (issue 13) is version 2 with construction names that changed meaning: 
 under the new name (:data:`RENAMED_IN_3`), with ``stats["construction_renamed_from"]`` holding the
 stored one; its masks, weights and certificate are unchanged (the pair certificate reads only the
 masked weights).
+
+Version 4 (issue 14) adds the bias members and fields above; a ticket's network is now the
+network of its live units (the kept weights of dead units, which it does not hold, are re-sampled
+when the file is written: they are the random ones). Files of versions 1–3 (bias-free, written
+when the ticket held the full-width network) load into today's ticket — the same masks, the
+network of their live units — with ``bias_masks`` None. A float64 network is required to save
+(``ticket.to(torch.float32)`` gives a ticket that cannot be saved: its weights are not the random
+ones).
 
 Tuples in the header are written as ``{"__tuple__": [...]}`` so that the plan, stats and
 certificate come back with the same Python types (Plan compares equal).
@@ -86,13 +104,14 @@ from .._atomic import atomic_write
 from .._checks import device_arg, path_arg
 from ..certificate.bound import Certificate
 from ..constructions._pairs import MAX_RANDOM_WEIGHTS
-from ..errors import InvalidArgumentError, RandomNetworkError, TicketFileError, TicketVersionError
-from ..network import Plan, ScaledOutput, sample_plan_layer
+from ..errors import DomainError, InvalidArgumentError, RandomNetworkError, TicketFileError, TicketVersionError
+from ..network import Plan, ScaledOutput, check_bias_law, sample_bias, sample_plan_layer
+from .compact import TicketNetwork, alive_units, as_is_layers, compact_layer
 
 FORMAT = "sltheory.ticket"
 #: Version of the file format this module writes (it also reads versions 1 and 2: module docstring).
-FORMAT_VERSION = 3
-_READS = (1, 2, 3)
+FORMAT_VERSION = 4
+_READS = (1, 2, 3, 4)
 #: Construction names that versions 1 and 2 used for what is now called otherwise (module docstring).
 RENAMED_IN_3 = {"malach": "malach_product", "orseau": "orseau_halving"}
 
@@ -202,7 +221,7 @@ def _regular_file_stat(path: Path, action: str):
 # ------------------------------------------------------------------ save
 def write_ticket(ticket, path) -> Path:
     """Write ``ticket`` (a :class:`~sltheory.ticket.Ticket`, checked by the caller,
-    :func:`sltheory.ticket.save_ticket`) to ``path`` in format version 3 (module docstring); returns the path.
+    :func:`sltheory.ticket.save_ticket`) to ``path`` in format version 4 (module docstring); returns the path.
 
     Checked before anything is written (:class:`~sltheory.errors.TicketFileError`): the folder
     exists, ``path`` is a regular file or does not exist (no folder, FIFO, device, socket), its
@@ -233,15 +252,35 @@ def write_ticket(ticket, path) -> Path:
     if len(linears) > MAX_LAYERS:
         raise InvalidArgumentError(f"the ticket has {len(linears)} linear layers, more than a ticket file holds "
                                    f"(MAX_LAYERS = {MAX_LAYERS}): it would not load back")
-    members, kept_values, kept_counts = [], [], []
-    for t, (mask, lin, shape) in enumerate(zip(ticket.masks, linears, plan.layer_shapes)):
+    if any(p.dtype != torch.float64 for p in ticket.network.parameters()):
+        raise InvalidArgumentError("a ticket file reproduces the float64 network; this ticket's network computes "
+                                   "in another dtype (save the ticket it was made from with .to())")
+    for t, (mask, shape) in enumerate(zip(ticket.masks, plan.layer_shapes)):
         if tuple(mask.shape) != tuple(shape):
             raise InvalidArgumentError(f"mask {t} has shape {tuple(mask.shape)}, the plan's layer {tuple(shape)}")
+    bias_masks = ticket.bias_masks
+    for t, bm in enumerate(bias_masks or ()):
+        if (bm is not None) != (plan.layer_bias(t) is not None):
+            raise InvalidArgumentError(f"bias mask {t} is {'given' if bm is not None else 'missing'}, and the plan's "
+                                       f"layer {t} {'has' if plan.layer_bias(t) is not None else 'has no'} bias: "
+                                       "it would not load back")
+    as_is = as_is_layers(ticket.network, ticket.masks, bias_masks, plan=plan, seed=ticket.seed)
+    members, kept_values, kept_counts = [], [], []
+    for t, (mask, lay) in enumerate(zip(ticket.masks, as_is)):
         flat = torch.flatten(mask.detach().cpu())
         idx = torch.nonzero(flat).reshape(-1)
         members.append((f"mask_{t}.npy", _npy_bytes(idx.numpy().astype(_index_dtype(flat.numel())))))
-        kept_values.append(torch.flatten(lin.weight.detach().cpu())[idx].numpy())
+        kept_values.append(lay.kept)
         kept_counts.append(int(idx.numel()))
+    bias_counts: list[int | None] = []
+    for t, (bm, lay) in enumerate(zip(bias_masks or (None,) * len(as_is), as_is)):
+        if bm is None:
+            bias_counts.append(None)
+            continue
+        idx = torch.nonzero(bm.detach().cpu()).reshape(-1)
+        members.append((f"bias_{t}.npy", _npy_bytes(idx.numpy().astype(_index_dtype(int(bm.numel()))))))
+        kept_values.append(lay.kept_bias if lay.kept_bias is not None else np.zeros(0))
+        bias_counts.append(int(idx.numel()))
     header = {
         "format": FORMAT,
         "version": FORMAT_VERSION,
@@ -253,6 +292,7 @@ def write_ticket(ticket, path) -> Path:
         "certificate": {f.name: getattr(ticket.certificate, f.name) for f in dataclasses.fields(Certificate)},
         "output_scale": _output_scale(ticket.network),
         "kept_counts": tuple(kept_counts),
+        "bias_kept_counts": tuple(bias_counts) if bias_masks is not None else None,
         "kept_sha256": _kept_digest(kept_values),
         "dtype": "float64",
     }
@@ -424,6 +464,28 @@ def _check_header(header: dict, path: Path, max_weights: int) -> None:
         if k[0] == "slots":
             need(len(k) == 3 and _is_int(k[1]) and k[1] > 0 and isinstance(k[2], bool), "a slots layer kind",
                  "('slots', n > 0, signed)")
+    flags = plan.get("biases", ())
+    need(isinstance(flags, tuple) and all(isinstance(v, bool) for v in flags), "plan.biases", "a tuple of bools")
+    laws = plan.get("layer_biases", ())
+    need(isinstance(laws, tuple) and len(laws) in (0, len(shapes)), "plan.layer_biases",
+         "empty or one entry per layer")
+    for law in laws:
+        ok = law is None
+        if not ok:
+            try:
+                check_bias_law(law)
+                ok = True
+            except RandomNetworkError:
+                ok = False
+        need(ok, "plan.layer_biases", "None or ('interval', lo, hi) per layer")
+    need(plan.get("domain") is None or isinstance(plan["domain"], dict), "plan.domain", "null or a dict")
+    bias_counts: Any = header.get("bias_kept_counts")
+    need(bias_counts is None or (isinstance(bias_counts, tuple) and len(bias_counts) == len(shapes)
+                                 and header.get("version", 0) >= 4),
+         "bias_kept_counts", "null or one entry per layer (format version ≥ 4)")
+    for t, c in enumerate(bias_counts or ()):
+        need(c is None or (_is_int(c) and 0 <= c <= shapes[t][0]), f"bias_kept_counts[{t}]",
+             f"null or an int in [0, {shapes[t][0]}]")
     need(_is_int(header.get("seed")) and header["seed"] >= 0, "seed", "a non-negative int")
     need(isinstance(header.get("construction"), str), "construction", "a str")
     need(_is_real(header.get("error_bound")) and header["error_bound"] >= 0, "error_bound", "a number ≥ 0")
@@ -453,6 +515,18 @@ def _check_consistency(header: dict, path: Path) -> None:
          "> 0 and equal to stats['output_scale']")
     need(header["certificate"].get("error_bound", header["error_bound"]) == header["error_bound"], "error_bound",
          "equal to the certificate's error_bound")
+    laws = plan.get("layer_biases", ())
+    counts = header.get("bias_kept_counts")
+    if counts is not None:
+        need(all((c is None) == (not laws or laws[t] is None) for t, c in enumerate(counts)), "bias_kept_counts",
+             "given exactly for the plan's layers with a bias")
+    flags = plan.get("biases", ())
+    need(len(flags) in (0, depth), "plan.biases", f"empty or one flag per target layer ({depth})")
+    if plan.get("domain") is not None:
+        try:
+            Plan(**{**plan, "domain": plan["domain"]}).input_domain()
+        except (DomainError, TypeError, ValueError) as exc:
+            need(False, "plan.domain", f"a domain ({exc})")
 
 
 def _read(path: Path, max_weights: int) -> tuple[dict, list[np.ndarray]]:
@@ -507,14 +581,19 @@ def _read_archive(zf: zipfile.ZipFile, path: Path, max_weights: int) -> tuple[di
                                  supported=FORMAT_VERSION)
     _check_header(header, path, max_weights)
     shapes, counts = header["plan"]["layer_shapes"], header["kept_counts"]
+    bias_counts = header.get("bias_kept_counts") or (None,) * len(shapes)
     expected = [f"mask_{t}.npy" for t in range(len(shapes))]
-    want = {"header.npy", *expected} | ({"sha256.npy"} if version >= 2 else set())
+    bias_names = [f"bias_{t}.npy" for t, c in enumerate(bias_counts) if c is not None]
+    want = {"header.npy", *expected, *bias_names} | ({"sha256.npy"} if version >= 2 else set())
     if len(names) != len(set(names)) or set(names) != want:
         extra, missing = sorted(set(names) - want), sorted(want - set(names))
         raise TicketFileError(f"{path}: the archive's members do not match its header (missing {missing[:5]}, "
                               f"unexpected {extra[:5]}{', duplicates' if len(names) != len(set(names)) else ''})",
                               path=path)
     dtypes = [_index_dtype(o * i) for o, i in shapes]
+    dtypes += [_index_dtype(shapes[t][0]) for t, c in enumerate(bias_counts) if c is not None]
+    expected += bias_names
+    counts = tuple(counts) + tuple(c for c in bias_counts if c is not None)
     raw = [_read_member(zf, name, _NPY_PREFIX_MAX + c * dt.itemsize, path)
            for name, c, dt in zip(expected, counts, dtypes)]
     if version >= 2:
@@ -572,45 +651,69 @@ def read_ticket(path, *, device=None, max_weights: int = MAX_RANDOM_WEIGHTS) -> 
         raise TicketFileError(f"{path}: the ticket header is incomplete or malformed: {exc}", path=path) from exc
     seed, output_scale, digest = header["seed"], float(header["output_scale"]), header["kept_sha256"]
     error_bound, stats, construction = float(header["error_bound"]), dict(header["stats"]), header["construction"]
-    for t, ((out_f, in_f), idx) in enumerate(zip(plan.layer_shapes, index_arrays)):
-        if idx.size and (int(idx[-1]) >= out_f * in_f or np.any(idx[1:] <= idx[:-1])):
-            raise TicketFileError(f"{path}: mask {t}'s indices are not sorted, unique and below {out_f * in_f}",
-                                  path=path)
-    layers: list[nn.Module] = []
+    L = len(plan.layer_shapes)
+    bias_counts = header.get("bias_kept_counts")
+    bias_rows = [out_f for t, (out_f, _) in enumerate(plan.layer_shapes)
+                 if bias_counts is not None and bias_counts[t] is not None]
+    sizes = [out_f * in_f for out_f, in_f in plan.layer_shapes] + bias_rows
+    names = [f"mask {t}" for t in range(L)] + [f"bias mask {t}" for t in range(L)
+                                                if bias_counts is not None and bias_counts[t] is not None]
+    for idx, numel, name in zip(index_arrays, sizes, names):
+        if idx.size and (int(idx[-1]) >= numel or np.any(idx[1:] <= idx[:-1])):
+            raise TicketFileError(f"{path}: {name}'s indices are not sorted, unique and below {numel}", path=path)
     masks, kept_values = [], []
     for t, ((out_f, in_f), idx) in enumerate(zip(plan.layer_shapes, index_arrays)):
-        numel = out_f * in_f
+        mask = torch.zeros(out_f * in_f, dtype=torch.bool)
+        mask[torch.from_numpy(idx.astype(np.int64))] = True
+        masks.append(mask.reshape(out_f, in_f))
+    bias_masks: list[torch.Tensor | None] | None = None
+    if bias_counts is not None:
+        bias_masks, rest = [], iter(index_arrays[L:])
+        for t, c in enumerate(bias_counts):
+            if c is None:
+                bias_masks.append(None)
+                continue
+            b_mask = torch.zeros(plan.layer_shapes[t][0], dtype=torch.bool)
+            b_mask[torch.from_numpy(next(rest).astype(np.int64))] = True
+            bias_masks.append(b_mask)
+    # the live units from the masks alone, then each random layer re-sampled, its kept values
+    # recorded, its live block kept, the rest released (one full-width layer at a time)
+    units = alive_units(masks, bias_masks)
+    layers: list[nn.Module] = []
+    kept_bias_values = []
+    for t, ((out_f, in_f), mask) in enumerate(zip(plan.layer_shapes, masks)):
+        bm = None if bias_masks is None else bias_masks[t]
         try:
-            w = sample_plan_layer(plan, seed, t).reshape(-1)
+            w = sample_plan_layer(plan, seed, t)
+            law = plan.layer_bias(t)
+            b = None if bm is None or law is None else sample_bias(seed, t, out_f, law)
         except (RandomNetworkError, IndexError, TypeError, ValueError, ZeroDivisionError) as exc:
             raise TicketFileError(f"{path}: layer {t} of the stored plan cannot be re-sampled: {exc}",
                                   path=path) from exc
-        tidx = torch.from_numpy(idx.astype(np.int64))
-        kept = w[tidx]
+        kept_values.append(w.reshape(-1)[torch.from_numpy(index_arrays[t].astype(np.int64))].numpy())
+        if b is not None and bm is not None:
+            kept_bias_values.append(b[bm].numpy())
+        layers.append(compact_layer(w, b, mask, bm, units[t + 1], units[t]))
         del w
-        flat = torch.zeros(numel, dtype=torch.float64)
-        flat[tidx] = kept
-        mask = torch.zeros(numel, dtype=torch.bool)
-        mask[tidx] = True
-        kept_values.append(kept.numpy())
-        lin = nn.Linear(in_f, out_f, bias=False, device="meta")
-        lin.weight = nn.Parameter(flat.reshape(out_f, in_f).to(dev), requires_grad=False)
-        layers.append(lin)
-        if t < len(plan.layer_shapes) - 1:
+        if t < L - 1:
             layers.append(nn.ReLU())
-        masks.append(mask.reshape(out_f, in_f).to(dev))
-    if _kept_digest(kept_values) != digest:
+    if _kept_digest(kept_values + kept_bias_values) != digest:
         cause = ("the file is intact (its digest matches), so the random stream changed (numpy's generator?)"
                  if version >= 2 else "the random stream changed (numpy's generator?) or the file was altered")
         raise TicketFileError(f"{path}: the random network re-sampled from (plan, seed = {seed}) does not reproduce "
                               f"the saved kept weights (SHA-256 differs): {cause}", path=path)
     if output_scale != 1.0:
         layers.append(ScaledOutput(output_scale))
+    network = TicketNetwork(*layers, units=units).to(dev)
+    masks = [m.to(dev) for m in masks]
+    if bias_masks is not None:
+        bias_masks = [None if bm is None else bm.to(dev) for bm in bias_masks]
     if version == 1:
         stats["file_format_version"] = 1
     if version < 3 and construction in RENAMED_IN_3:
         stats["construction_renamed_from"] = construction
         construction = RENAMED_IN_3[construction]
         plan = dataclasses.replace(plan, construction=construction)
-    return dict(network=nn.Sequential(*layers), masks=tuple(masks), error_bound=error_bound, stats=stats,
-                construction=construction, certificate=certificate, plan=plan, seed=seed)
+    return dict(network=network, masks=tuple(masks), error_bound=error_bound, stats=stats,
+                construction=construction, certificate=certificate, plan=plan, seed=seed,
+                bias_masks=None if bias_masks is None else tuple(bias_masks))
