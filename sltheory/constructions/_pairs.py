@@ -504,7 +504,7 @@ def prune_pairs(target: Target, rand: RandomNetwork, *, eps, select: Selector | 
             layer.set_bias_ratio(bias_tolerance_ratio(layer, max(norms[i], BIAS_BOUND)))
         layers.append(layer)
     domain = plan.input_domain()
-    from . import registry   # (not at module level: the registry imports the constructions)
+    from . import registry  # (not at module level: the registry imports the constructions)
 
     if not getattr(registry.get(plan.construction), "domain_aware", False):
         # a construction that does not read the domain prunes and certifies for the unit ball (at
