@@ -53,7 +53,7 @@ def random_network(target, *, eps=None, delta=0.05, seed, construction: str = "s
     on a nonnegative domain and sizes its rule for the domain; for the others the rule is asked for
     ε/R (R = sup‖x‖₂ over the domain) and the unit-ball ticket's bound scaled by R (bias-free
     networks are positively homogeneous). Targets with biases need a construction with
-    ``supports_biases`` (subset_sum, pensia, subset_sum_blockdiag, natale, burkholz): TargetError
+    ``supports_biases`` (subset_sum, pensia, natale, burkholz): TargetError
     otherwise, before anything is sampled.
     """
     spec = registry.get(construction)
