@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import math
 import numbers
+from abc import ABC, abstractmethod
 from dataclasses import dataclass
 
 import numpy as np
@@ -40,19 +41,21 @@ def _finite_real(name: str, value) -> float:
     return value
 
 
-class Domain:
+class Domain(ABC):
     """Base class of the input domains (see the module docstring)."""
 
     #: Number of coordinates the domain fixes (None: any).
     dim: int | None = None
 
     @property
-    def radius(self) -> float:  # pragma: no cover - abstract
-        raise NotImplementedError
+    @abstractmethod
+    def radius(self) -> float:
+        """sup ‖x‖₂ over the domain (an upper bound)."""
 
     @property
-    def nonnegative(self) -> bool:  # pragma: no cover - abstract
-        raise NotImplementedError
+    @abstractmethod
+    def nonnegative(self) -> bool:
+        """Whether every point of the domain is ≥ 0 coordinate-wise."""
 
     def check_dim(self, d: int, what: str = "the target") -> None:
         """DomainError unless the domain can hold inputs of ``d`` coordinates."""
@@ -64,9 +67,9 @@ class Domain:
         self.check_dim(d)
         return self.radius
 
+    @abstractmethod
     def contains(self, X, *, tol: float = 0.0) -> np.ndarray:
         """Per row of ``X`` (shape (B, d)), whether it lies in the domain (within ``tol``)."""
-        raise NotImplementedError  # pragma: no cover
 
     def check_contains(self, X, what: str = "the data") -> None:
         """DomainError naming the first row of ``X`` outside the domain."""
@@ -78,16 +81,17 @@ class Domain:
             raise DomainError(f"{what} is not inside {self!r}: row {bad} of {X.shape[0]} lies outside "
                               f"({int((~inside).sum())} rows do); use a domain that contains it, e.g. Box.of(X)")
 
+    @abstractmethod
     def sample(self, n: int, d: int, generator: torch.Generator, dtype=torch.float64, device=None) -> torch.Tensor:
         """``n`` points of the domain (dimension ``d``) drawn from ``generator``."""
-        raise NotImplementedError  # pragma: no cover
 
+    @abstractmethod
     def project(self, x: torch.Tensor) -> torch.Tensor:
         """The nearest point of the domain to each row of ``x`` (Euclidean)."""
-        raise NotImplementedError  # pragma: no cover
 
+    @abstractmethod
     def spec(self) -> dict:
-        raise NotImplementedError  # pragma: no cover
+        """The JSON form (:func:`domain_from_spec` reads it back)."""
 
 
 @dataclass(frozen=True)

@@ -145,8 +145,6 @@ def test_single_output_target_is_refused():
 def test_digits_mlp(bias):
     """A digits MLP (trained bias-free, or with biases as torch trains it) approximated at ε = 0.01
     over the data's box: the ticket provably predicts the target's class on most test images."""
-    if bias and not getattr(sltheory.construction("subset_sum"), "supports_biases", False):
-        pytest.skip("subset_sum does not support biases yet")
     data = sltheory.datasets.load_digits(seed=0)
     net = sltheory.datasets.train_mlp([64, 16, 10], data, seed=0, num_threads=1, bias=bias)
     X = torch.cat([data.x_train, data.x_test])
