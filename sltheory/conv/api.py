@@ -1,0 +1,59 @@
+"""Entry points for convolutional / residual targets: :func:`random_network` and :func:`approximate`
+(also reached through :func:`sltheory.random_network` / :func:`sltheory.approximate`, which hand a
+conv target here)."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from .._checks import nonnegative_int
+from ..errors import CertificateError, InvalidArgumentError
+from . import registry
+from .network import ConvRandomNetwork
+from .ticket import ConvTicket, TicketNetwork, live_pairs
+
+
+def _target(model, input_shape):
+    from .target import conv_target
+
+    return conv_target(model, input_shape)
+
+
+def random_network(target, *, input_shape=None, eps=None, delta=0.05, seed, construction: str = "conv_subset_sum",
+                   n=None, width_factor=None, domain=None, device=None, **options) -> ConvRandomNetwork:
+    """Sample the random conv network a construction's rule prescribes for ``target``'s
+    architecture (never its weight values): ``target`` an nn.Sequential of convs/linears/pools/…
+    (:func:`sltheory.conv.target.conv_target`) with ``input_shape`` (C, L) or (C, H, W), or a
+    :class:`~sltheory.conv.ops.ConvTarget`."""
+    spec = registry.get(construction)
+    tgt = _target(target, input_shape)
+    seed = nonnegative_int("seed", seed)
+    plan = spec.plan(tgt, eps=eps, delta=delta, n=n, width_factor=width_factor, domain=domain, **options)
+    return spec.sample(plan, seed, device=device)
+
+
+def approximate(target, rand: ConvRandomNetwork, *, eps=None, input_shape=None, **options) -> ConvTicket:
+    """Prune ``rand`` (masks only) to approximate ``target`` within ``eps`` over the plan's domain
+    (certified), or as well as the construction can when ``eps`` is None. The certificate is
+    recomputed from the returned masks before the ticket is handed out."""
+    if not isinstance(rand, ConvRandomNetwork):
+        raise InvalidArgumentError(f"rand must be a random conv network from sltheory.conv.random_network, got "
+                                   f"{type(rand).__name__}")
+    tgt = _target(target, input_shape if input_shape is not None else rand.plan.input_shape)
+    if tuple(tgt.input_shape) != tuple(rand.plan.input_shape):
+        raise InvalidArgumentError(f"the random network was sampled for inputs {rand.plan.input_shape}, the target "
+                                   f"takes {tgt.input_shape}")
+    spec = registry.get(rand.plan.construction)
+    if eps is not None:
+        from .._checks import eps_arg
+
+        eps = eps_arg("eps", eps)
+    result = spec.prune(tgt, rand, eps=eps, **options)
+    check = spec.certify(tgt, rand, result.masks)
+    if not np.isclose(check.error_bound, result.certificate.error_bound, rtol=1e-9, atol=0):
+        raise CertificateError(f"internal error: the certificate of the returned masks ({check.error_bound:.6g}) "
+                               f"differs from the pruner's ({result.certificate.error_bound:.6g})")
+    stats = dict(result.stats)
+    stats.setdefault("random_weights", rand.plan.num_random_weights)
+    stats.setdefault("target_weights", tgt.num_weights)
+    return ConvTicket(rand.plan, rand.seed, result.masks, check, stats, TicketNetwork(rand.plan, live_pairs(rand, result.masks)))
