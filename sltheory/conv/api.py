@@ -10,7 +10,7 @@ from .._checks import nonnegative_int
 from ..errors import CertificateError, InvalidArgumentError
 from . import registry
 from .network import ConvRandomNetwork
-from .ticket import ConvTicket, TicketNetwork, live_pairs
+from .ticket import ConvTicket
 
 
 def _target(model, input_shape):
@@ -56,4 +56,4 @@ def approximate(target, rand: ConvRandomNetwork, *, eps=None, input_shape=None, 
     stats = dict(result.stats)
     stats.setdefault("random_weights", rand.plan.num_random_weights)
     stats.setdefault("target_weights", tgt.num_weights)
-    return ConvTicket(rand.plan, rand.seed, result.masks, check, stats, TicketNetwork(rand.plan, live_pairs(rand, result.masks)))
+    return ConvTicket(rand.plan, rand.seed, result.masks, check, stats, spec.ticket_network(rand, result.masks))

@@ -55,6 +55,25 @@ class ConvConstruction(ABC):
     def prune(self, target, rand: ConvRandomNetwork, *, eps, **options) -> ConvPruneResult:
         """Masks of ``rand`` approximating ``target``; the certificate is :meth:`certify` of them."""
 
+    def ticket_network(self, rand: ConvRandomNetwork, masks):
+        """The ticket as a torch module (default: the pairs' live units, :class:`.ticket.TicketNetwork`)."""
+        from .ticket import TicketNetwork, live_pairs
+
+        return TicketNetwork(rand.plan, live_pairs(rand, masks))
+
+    def check_masks(self, rand: ConvRandomNetwork, masks) -> None:
+        """ValueError unless ``masks`` fit ``rand`` (one (mask_a, mask_c, mask_B) per pair)."""
+        if len(masks) != len(rand.plan.n):
+            raise ValueError(f"{len(masks)} mask entries for {len(rand.plan.n)} pairs")
+        for i, entry in enumerate(masks):
+            a, c, B = rand.pair_arrays(i)
+            if len(entry) != 3:
+                raise ValueError(f"pair {i}: {len(entry)} masks, expected 3")
+            ma, mc, mb = entry
+            if ma is None or mb is None or np.shape(ma) != a.shape or np.shape(mb) != B.shape or \
+                    (c is None) != (mc is None) or (c is not None and np.shape(mc) != c.shape):
+                raise ValueError(f"pair {i}: mask shapes do not match the random weights")
+
     def certify(self, target, rand: ConvRandomNetwork, masks):
         """The certified bound of the ticket ``masks`` of ``rand`` (read from the masked weights only)."""
         from .certify import certify_conv

@@ -102,8 +102,8 @@ class ConvTicket:
         """The certificate recomputed from the regenerated random weights and the masks."""
         from .registry import get
 
-        rand = ConvRandomNetwork(self.plan, self.seed)
-        return get(self.plan.construction).certify(target, rand, self.masks)
+        spec = get(self.plan.construction)
+        return spec.certify(target, spec.sample(self.plan, self.seed), self.masks)
 
 
 def _pack(mask) -> dict:
@@ -114,13 +114,14 @@ def _pack(mask) -> dict:
 def save_conv_ticket(ticket: ConvTicket, path) -> Path:
     path = Path(path)
     arrays: dict[str, np.ndarray] = {}
-    for i, (ma, mc, mb) in enumerate(ticket.masks):
-        for name, m in (("a", ma), ("c", mc), ("B", mb)):
+    for i, entry in enumerate(ticket.masks):
+        for j, m in enumerate(entry):
             if m is None:
                 continue
-            arrays[f"m{i}_{name}"] = np.packbits(np.asarray(m, dtype=bool).reshape(-1))
-            arrays[f"s{i}_{name}"] = np.asarray(np.shape(m), dtype=np.int64)
+            arrays[f"m{i}_{j}"] = np.packbits(np.asarray(m, dtype=bool).reshape(-1))
+            arrays[f"s{i}_{j}"] = np.asarray(np.shape(m), dtype=np.int64)
     header = {"format": FORMAT, "version": VERSION, "plan": ticket.plan.to_json(), "seed": ticket.seed,
+              "entries": [len(e) for e in ticket.masks],
               "error_bound": ticket.error_bound, "stats": _jsonable(ticket.stats)}
     arrays["header"] = np.frombuffer(json.dumps(header).encode(), dtype=np.uint8)
 
@@ -155,33 +156,31 @@ def load_conv_ticket(path, *, target=None) -> ConvTicket:
                 raise TicketFileError(f"{path}: not a conv ticket file")
             plan = ConvPlan.from_json(header["plan"])
             masks = []
-            for i in range(len(plan.n)):
+            for i, count in enumerate(header["entries"]):
                 entry = []
-                for name in ("a", "c", "B"):
-                    if f"m{i}_{name}" not in z:
+                for j in range(int(count)):
+                    if f"m{i}_{j}" not in z:
                         entry.append(None)
                         continue
-                    shape = tuple(int(v) for v in z[f"s{i}_{name}"])
-                    bits = np.unpackbits(z[f"m{i}_{name}"])[: math.prod(shape)]
+                    shape = tuple(int(v) for v in z[f"s{i}_{j}"])
+                    bits = np.unpackbits(z[f"m{i}_{j}"])[: math.prod(shape)]
                     entry.append(bits.astype(bool).reshape(shape))
                 masks.append(tuple(entry))
     except TicketFileError:
         raise
     except (OSError, ValueError, KeyError, json.JSONDecodeError) as exc:
         raise TicketFileError(f"{path}: cannot read a conv ticket ({type(exc).__name__}: {exc})") from None
-    rand = ConvRandomNetwork(plan, int(header["seed"]))
-    for i, (ma, mc, mb) in enumerate(masks):
-        a, c, B = rand.pair_arrays(i)
-        if ma is None or mb is None or ma.shape != a.shape or mb.shape != B.shape:
-            raise TicketFileError(f"{path}: pair {i}'s masks do not match its plan")
-    if target is not None:
-        from .registry import get
+    from .registry import get
 
-        cert = get(plan.construction).certify(target, rand, masks)
-    else:
-        cert = _Stored(float(header["error_bound"]))
+    spec = get(plan.construction)
+    rand = spec.sample(plan, int(header["seed"]))
+    try:
+        spec.check_masks(rand, masks)
+    except ValueError as exc:
+        raise TicketFileError(f"{path}: its masks do not match its plan ({exc})") from None
+    cert = spec.certify(target, rand, masks) if target is not None else _Stored(float(header["error_bound"]))
     return ConvTicket(plan, int(header["seed"]), masks, cert, dict(header.get("stats") or {}),
-                      TicketNetwork(plan, live_pairs(rand, masks)))
+                      spec.ticket_network(rand, masks))
 
 
 @dataclass(frozen=True)
