@@ -196,8 +196,8 @@ def digits_conv_target(*, seed: int = 0, channels=(8, 16), bias: bool = True, ba
     ``numpy.random.default_rng(seed)``, 450 of 1,797 test images at 0.25); pixels 0…16 are divided
     by 16, so ``lo, hi = 0, 1``. The architecture is the module docstring's (1,898 parameters
     with the default channels and biases). Defaults reach ≈ 98 % test accuracy (0.978 at seed 0,
-    0.982 at seed 1) in 1–1.5 s on one CPU thread (``num_threads=1``, the default: these layers gain nothing from more threads;
-    None leaves torch's setting alone). Needs scikit-learn.
+    0.982 at seed 1) in 1–1.5 s on one CPU thread (``num_threads=1``, the default: these layers
+    gain nothing from more threads; None leaves torch's setting alone). Needs scikit-learn.
     """
     seed, epochs, lr, batch_size, weight_decay, bias, batchnorm, num_threads = _common_args(
         seed, epochs, lr, batch_size, weight_decay, bias, batchnorm, num_threads)
