@@ -56,6 +56,17 @@ def random_network(target, *, eps=None, delta=0.05, seed, construction: str = "s
     ``supports_biases`` (subset_sum, pensia, natale, burkholz): TargetError
     otherwise, before anything is sampled.
     """
+    from .conv.api import is_conv_model
+
+    if is_conv_model(target) or "input_shape" in options:
+        # convolutional / residual targets (and any target given with an input_shape): sltheory.conv
+        from .conv.api import random_network as conv_random_network
+
+        if weight_tol is not None:
+            raise InvalidArgumentError("weight_tol is an MLP option; conv constructions take eps= or n=")
+        return conv_random_network(target, eps=eps, delta=delta, seed=seed,  # type: ignore[return-value]
+                                   construction="conv_subset_sum" if construction == "subset_sum" else construction,
+                                   n=n, width_factor=width_factor, device=device, domain=domain, **options)
     spec = registry.get(construction)
     shapes, flags = target_structure(target)
     _bias_support(spec, flags)
@@ -129,6 +140,15 @@ def approximate(target, random_net: RandomNetwork, eps=None, *, weight_tol=None,
     ``domain`` must be that one (or None: the plan's); DomainError otherwise. Targets with biases:
     ``h_i = σ(W_i h_{i−1} + b_i)``, for constructions with ``supports_biases``.
     """
+    from .conv.network import ConvRandomNetwork
+
+    if isinstance(random_net, ConvRandomNetwork):   # a conv / residual target: sltheory.conv
+        from .conv.api import approximate as conv_approximate
+
+        if weight_tol is not None or rescale or domain is not None:
+            raise InvalidArgumentError("weight_tol, rescale and domain= are MLP options; a conv ticket is "
+                                       "certified over its plan's domain (sltheory.conv.random_network(domain=))")
+        return conv_approximate(target, random_net, eps=eps, **options)
     if not isinstance(random_net, RandomNetwork):
         raise RandomNetworkError("random_net must come from sltheory.random_network (it carries "
                                  f"the plan the construction needs); got {type(random_net).__name__}")

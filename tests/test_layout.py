@@ -34,10 +34,12 @@ BELOW = {
     "data": {"foundation", "core"},
     "constructions": {"foundation", "core", "certificate", "subset_sum"},
     "ticket": {"foundation", "core", "certificate", "subset_sum", "constructions"},
-    "api": {"foundation", "core", "certificate", "subset_sum", "constructions", "ticket"},
-    "search": {"foundation", "core", "certificate", "subset_sum", "constructions", "ticket", "api", "data"},
+    # convolutional / residual targets, their constructions, certificate and tickets (issue 15)
+    "conv": {"foundation", "core", "certificate", "subset_sum", "constructions"},
+    "api": {"foundation", "core", "certificate", "subset_sum", "constructions", "ticket", "conv"},
+    "search": {"foundation", "core", "certificate", "subset_sum", "constructions", "ticket", "api", "data", "conv"},
     "experiment": {"foundation", "core", "certificate", "subset_sum", "constructions", "ticket", "api", "data",
-                   "search"},
+                   "search", "conv"},
     "report": {"foundation", "experiment"},
     "testing": {"foundation", "core"},
 }

@@ -10,7 +10,7 @@ from .._checks import nonnegative_int
 from ..errors import CertificateError, InvalidArgumentError
 from . import registry
 from .network import ConvRandomNetwork
-from .ticket import ConvTicket
+from .ticket import ConvTicket, Stored, read_conv_ticket
 
 
 def _target(model, input_shape):
@@ -57,3 +57,46 @@ def approximate(target, rand: ConvRandomNetwork, *, eps=None, input_shape=None, 
     stats.setdefault("random_weights", rand.plan.num_random_weights)
     stats.setdefault("target_weights", tgt.num_weights)
     return ConvTicket(rand.plan, rand.seed, result.masks, check, stats, spec.ticket_network(rand, result.masks))
+
+
+def load_conv_ticket(path, *, target=None) -> ConvTicket:
+    """A saved conv ticket: the random network regenerated from the file's plan and seed, its masks
+    checked against it and applied. With ``target`` the certificate is recomputed; without, the
+    stored bound is reported (``method == "stored"``; :func:`recertify` recomputes it)."""
+    from ..errors import TicketFileError
+
+    plan, seed, masks, header = read_conv_ticket(path)
+    spec = registry.get(plan.construction)
+    rand = spec.sample(plan, seed)
+    try:
+        spec.check_masks(rand, masks)
+    except ValueError as exc:
+        raise TicketFileError(f"{path}: its masks do not match its plan ({exc})") from None
+    cert = spec.certify(_target(target, plan.input_shape), rand, masks) if target is not None \
+        else Stored(float(header["error_bound"]))
+    return ConvTicket(plan, seed, masks, cert, dict(header.get("stats") or {}), spec.ticket_network(rand, masks))
+
+
+def recertify(ticket: ConvTicket, target):
+    """The certificate of ``ticket`` recomputed from its regenerated random weights and masks."""
+    spec = registry.get(ticket.plan.construction)
+    return spec.certify(_target(target, ticket.plan.input_shape), spec.sample(ticket.plan, ticket.seed), ticket.masks)
+
+
+#: Module classes that make a model a conv / residual target (sltheory.conv) rather than an MLP.
+_CONV_CLASSES = ("Conv1d", "Conv2d", "MaxPool1d", "MaxPool2d", "AvgPool1d", "AvgPool2d", "AdaptiveAvgPool1d",
+                 "AdaptiveAvgPool2d", "Flatten", "BatchNorm1d", "BatchNorm2d", "ResidualBlock", "BasicBlock")
+
+
+def is_conv_model(target) -> bool:
+    """Whether ``target`` is for :mod:`sltheory.conv`: a ConvTarget, or a torch module holding a
+    conv, pool, Flatten, BatchNorm or residual block (plain Linear/ReLU stacks stay MLPs)."""
+    from torch import nn
+
+    from .ops import ConvTarget
+
+    if isinstance(target, ConvTarget):
+        return True
+    if isinstance(target, nn.Module):
+        return any(type(m).__name__ in _CONV_CLASSES for m in target.modules())
+    return False

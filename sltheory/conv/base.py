@@ -20,7 +20,7 @@ from __future__ import annotations
 
 from abc import ABC, abstractmethod
 from dataclasses import dataclass, field
-from typing import ClassVar
+from typing import Any, ClassVar
 
 import numpy as np
 
@@ -31,7 +31,7 @@ from .network import ConvPlan, ConvRandomNetwork, bias_position
 @dataclass
 class ConvPruneResult:
     masks: list
-    certificate: object
+    certificate: Any
     stats: dict = field(default_factory=dict)
 
 
@@ -117,7 +117,7 @@ def effective_maps(rand: ConvRandomNetwork, masks) -> list:
         p = bias_abs = None
         nb = int(plan.bias_units[i])
         if nb:
-            cm = np.where(mask_c, c, 0.0) if mask_c is not None else np.zeros(nb)
+            cm = np.where(mask_c, c, 0.0) if mask_c is not None and c is not None else np.zeros(nb)
             q = bias_position(spec)
             Bb = Bm[:, H_w:]
             Bq = Bb[(slice(None), slice(None)) + q] if q else Bb

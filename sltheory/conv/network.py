@@ -311,6 +311,11 @@ class RandomPair(nn.Module):
     ``a`` (H_w,), ``c`` (n_bias,) or None, ``B`` (c_out, H, *K); unit u reads input channel
     ``channel[u]``. With masks applied (a ticket) the same module computes the ticket's pair."""
 
+    a: torch.Tensor
+    c: torch.Tensor
+    B: torch.Tensor
+    channel: torch.Tensor
+
     def __init__(self, spec, a: torch.Tensor, c, B: torch.Tensor, channel: torch.Tensor):
         super().__init__()
         self.spec = spec
@@ -366,7 +371,7 @@ class ConvRandomNetwork(nn.Module):
         return self.plan.construction
 
     def pair_arrays(self, i: int) -> tuple[np.ndarray, np.ndarray | None, np.ndarray]:
-        m = self.pairs[i]
+        m: RandomPair = self.pairs[i]  # type: ignore[assignment]
         c = m.c.detach().cpu().numpy() if m.c.numel() else None
         return m.a.detach().cpu().numpy(), c, m.B.detach().cpu().numpy()
 

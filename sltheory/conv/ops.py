@@ -148,10 +148,11 @@ def apply_op(op, x: torch.Tensor, affine=None) -> torch.Tensor:
     if isinstance(op, Pool):
         d = len(op.kernel)
         if op.kind == "max":
-            fn = F.max_pool1d if d == 1 else F.max_pool2d
-            return fn(x, op.kernel, op.stride, op.padding)
-        fn = F.avg_pool1d if d == 1 else F.avg_pool2d
-        return fn(x, op.kernel, op.stride, op.padding, count_include_pad=op.count_include_pad)
+            if d == 1:
+                return F.max_pool1d(x, op.kernel, op.stride, op.padding)
+            return F.max_pool2d(x, op.kernel, op.stride, op.padding)
+        avg = F.avg_pool1d if d == 1 else F.avg_pool2d
+        return avg(x, op.kernel, op.stride, op.padding, count_include_pad=op.count_include_pad)
     if isinstance(op, Residual):
         y = forward(op.body, x, affine)
         y = y + (forward(op.shortcut, x, affine) if op.shortcut else x)
@@ -203,7 +204,47 @@ class ConvTarget:
     def has_biases(self) -> bool:
         return any(a.bias is not None for a in self.layers)
 
+    def describe(self) -> str:
+        """A readable summary: one line per op (indented inside a Residual) with its shapes, then the
+        number of affine layers and of weights."""
+        lines = [f"ConvTarget {_fmt(self.input_shape)} → {_fmt(self.output_shape)}"]
+        lines += _describe_ops(self.ops, "  ")
+        lines.append(f"{self.depth} affine layers, {self.num_weights} weights and biases")
+        return "\n".join(lines)
+
     def __call__(self, x: torch.Tensor) -> torch.Tensor:
         dtype = x.dtype
         xb = x.to(torch.float64).reshape(x.shape[0], *self.input_shape)
         return forward(self.ops, xb).reshape(x.shape[0], -1).to(dtype)
+
+
+def _fmt(shape) -> str:
+    return "(" + ", ".join(str(int(s)) for s in shape) + ("," if len(shape) == 1 else "") + ")"
+
+
+def _describe_ops(ops, indent: str) -> list[str]:
+    lines: list[str] = []
+    for op in ops:
+        io = f"{_fmt(op.in_shape)} → {_fmt(op.out_shape)}"
+        if isinstance(op, Affine):
+            bias = "" if op.bias is None else " + bias"
+            if op.is_conv:
+                what = (f"Conv{len(op.kernel)}d {op.in_channels}→{op.out_channels} kernel {op.kernel} stride "
+                        f"{op.stride} padding {op.padding}{bias}")
+            else:
+                what = f"Linear {op.in_channels}→{op.out_channels}{bias}"
+            n = op.num_weights + (0 if op.bias is None else op.bias.size)
+            lines.append(f"{indent}{what}: {io}, {n} weights")
+        elif isinstance(op, Pool):
+            extra = "" if op.kind == "max" or op.count_include_pad else " count_include_pad=False"
+            lines.append(f"{indent}{op.kind}-pool kernel {op.kernel} stride {op.stride} padding {op.padding}{extra}: "
+                         f"{io}")
+        elif isinstance(op, Residual):
+            lines.append(f"{indent}Residual{' + ReLU' if op.relu else ''}: {io}")
+            lines.append(f"{indent}  body:")
+            lines += _describe_ops(op.body, indent + "    ")
+            lines.append(f"{indent}  shortcut:{'' if op.shortcut else ' identity'}")
+            lines += _describe_ops(op.shortcut, indent + "    ")
+        else:
+            lines.append(f"{indent}{type(op).__name__}: {io}")
+    return lines

@@ -179,7 +179,7 @@ def _masks_from(plan: ConvPlan, i: int, layer: PairLayer, B_shape) -> tuple:
     K = tuple(spec.kernel)
     mask_B = np.moveaxis(mB.reshape((spec.out_channels,) + K + (B_shape[1],)), -1, 1).copy()
     mask_c = None
-    if plan.bias_units[i]:
+    if plan.bias_units[i] and mc is not None:
         mask_c = np.asarray(mc[H_w:], dtype=bool).copy()
         q = bias_position(spec)
         keep = np.zeros(K, dtype=bool) if K else np.ones((), dtype=bool)
