@@ -252,8 +252,8 @@ def _pool(kind: str, d: int, kernel, stride, padding, count_include_pad: bool, p
     where = _where(path, mod)
     _needs_spatial(shape, d, where, top)
     k = _tup(kernel, d, "kernel_size", where, top)
-    s = k if stride is None or (not isinstance(stride, int) and len(stride) == 0) else _tup(stride, d, "stride",
-                                                                                           where, top)
+    no_stride = stride is None or (isinstance(stride, (tuple, list)) and len(stride) == 0)   # torch: = kernel
+    s = k if no_stride else _tup(stride, d, "stride", where, top)
     p = _tup(padding, d, "padding", where, top)
     if any(v < 1 for v in k + s) or any(v < 0 for v in p):
         raise _fail(f"{where} has kernel {k}, stride {s}, padding {p}: kernel and stride must be ≥ 1", top)
