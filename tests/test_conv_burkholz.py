@@ -218,15 +218,48 @@ def test_plan_reads_shapes_only_and_rule():
     assert spec.width_bound(target_of(m1, shape).layers[0], 3, e, sympy.Rational(1, 20), 8).has(e)
 
 
+def residual_target(seed=0, *, c=2, hw=4, shortcut=False):
+    """Conv1d stem → ReLU → Residual(conv, ReLU, conv; identity or 1×1-conv shortcut) → AvgPool →
+    Flatten → Linear, no biases, inputs (1, hw)."""
+    rng = np.random.default_rng(seed)
+    K = lambda o, i, k: rng.normal(size=(o, i, k)) * 0.25 / np.sqrt(i * k)  # noqa: E731
+    s = (c, hw)
+    body = (O.Affine(K(c, c, 3), None, (1,), (1,), s, s), O.ReLU(s, s), O.Affine(K(c, c, 3), None, (1,), (1,), s, s))
+    short = (O.Affine(K(c, c, 1), None, (1,), (0,), s, s),) if shortcut else ()
+    ops = (O.Affine(K(c, 1, 3), None, (1,), (1,), (1, hw), s), O.ReLU(s, s), O.Residual(body, short, True, s, s),
+           O.Pool("avg", (2,), (2,), (0,), True, s, (c, hw // 2)), O.Flatten((c, hw // 2), (c * hw // 2,)),
+           O.Affine(rng.normal(size=(2, c * hw // 2)) * 0.3, None, (), (), (c * hw // 2,), (2,)))
+    return O.ConvTarget(ops, (1, hw), (2,))
+
+
+@pytest.mark.parametrize("shortcut", [False, True])
+def test_residual_identity_skip_in_copy_space(shortcut, tmp_path):
+    tgt = residual_target(0, shortcut=shortcut)
+    dom = Box(-1, 1)
+    rand = random_network(tgt, seed=2, n=9, domain=dom, construction=NAME)
+    _, mats = rand.arrays()
+    assert len(mats) == tgt.depth                   # + the univariate layer: L + 1
+    assert mats[2].shape[0] == 9 * 2 and mats[1].shape[1] == 9 * 2   # the body keeps ρ copies for the skip
+    ticket = approximate(tgt, rand, eps=None)
+    x = points(dom, 1000, tgt.input_dim, 3)
+    assert float((tgt(x) - ticket(x)).norm(dim=1).max()) <= ticket.error_bound
+    adv, _ = sltheory.adversarial_error(tgt, ticket.network, tgt.input_dim, domain=dom, starts=64, steps=30)
+    assert adv <= ticket.error_bound
+    back = load_conv_ticket(ticket.save(tmp_path / "r.npz"), target=tgt)
+    assert torch.equal(back(x), ticket(x)) and back.error_bound == ticket.error_bound
+    # copies must agree across the addition: the body's last layer writes what the skip carries
+    with pytest.raises(InvalidArgumentError, match="residual"):
+        random_network(tgt, seed=2, n=(9, 9, 9, 8) + (9,) * (tgt.depth - 4), domain=dom, construction=NAME)
+
+
 def test_refusals():
     rng = np.random.default_rng(0)
     s = (2, 4)
     body = (O.Affine(rng.normal(size=(2, 2, 3)) * 0.2, None, (1,), (1,), s, s),)
-    residual = O.ConvTarget((O.Affine(rng.normal(size=(2, 1, 3)) * 0.2, None, (1,), (1,), (1, 4), s), O.ReLU(s, s),
-                             O.Residual(body, (), True, s, s), O.Flatten(s, (8,)),
-                             O.Affine(rng.normal(size=(1, 8)), None, (), (), (8,), (1,))), (1, 4), (1,))
-    with pytest.raises(TargetError, match="use conv_subset_sum for residual"):
-        random_network(residual, seed=0, n=4, construction=NAME)
+    last_inside = O.ConvTarget((O.Affine(rng.normal(size=(2, 1, 3)) * 0.2, None, (1,), (1,), (1, 4), s),
+                                O.ReLU(s, s), O.Residual(body, (), True, s, s)), (1, 4), s)
+    with pytest.raises(TargetError, match="outside residual"):
+        random_network(last_inside, seed=0, n=4, construction=NAME)
     biased = O.ConvTarget((O.Affine(rng.normal(size=(2, 1, 3)), np.ones(2), (1,), (1,), (1, 4), s),), (1, 4), s)
     with pytest.raises(TargetError, match="bias"):
         random_network(biased, seed=0, n=4, construction=NAME)

@@ -6,12 +6,13 @@ copied). Departures of ours — hence ``whose = "ours"``: the random network is 
 (the official code redraws on failure), the slot layout of the first layer, the width rule, and
 the certificate below.
 
-**Covered targets.** Sequential, bias-free ``ConvTarget`` s whose first op is a conv / linear
-layer: ``Affine`` (Conv1d, Conv2d with any stride and zero padding, Linear), ``ReLU``, ``Pool``
-(max / avg) and ``Flatten``. Refused with a :class:`~sltheory.errors.TargetError`: targets with
-biases (the MLP ``burkholz`` carries them with bias units and constant units; on conv feature maps
-zero padding and padded pools make constant channels non-constant at the borders — not done here),
-residual blocks ("use conv_subset_sum for residual networks"), ops before the first Affine.
+**Covered targets.** Bias-free ``ConvTarget`` s whose first op is a conv / linear layer, made of
+``Affine`` (Conv1d, Conv2d with any stride and zero padding, Linear), ``ReLU``, ``Pool`` (max / avg),
+``Flatten`` and ``Residual`` blocks (identity or conv shortcut; the last Affine must lie outside
+them). Refused with a :class:`~sltheory.errors.TargetError`: targets with biases (the MLP
+``burkholz`` carries them with bias units and constant units; on conv feature maps zero padding and
+padded pools make constant channels non-constant at the borders — not done here: use
+conv_subset_sum), ops before the first Affine, a last Affine inside a residual block.
 
 **Random network** (target Affine layers 1 … L with c_ℓ output channels, kernel K_ℓ, stride,
 padding; ρ_ℓ copies of layer ℓ's channels, ρ_L = 1):
@@ -25,7 +26,14 @@ padding; ρ_ℓ copies of layer ℓ's channels, ρ_L = 1):
 * random layer ℓ = 2 … L: a conv (ρ_ℓ c_ℓ, ρ_{ℓ−1} c_{ℓ−1}, K_ℓ) (or a Linear
   (ρ_ℓ d_ℓ, ρ_{ℓ−1} D) after a Flatten of D features) with the target's stride / padding,
   U[−1, 1);
-* every other op of the target (ReLU, pools, Flatten) acts as is, per channel, in copy space.
+* every other op of the target (ReLU, pools, Flatten) acts as is, per channel, in copy space; a
+  residual block adds its body's and its shortcut's copy-space outputs (the identity skip maps copy
+  k of channel j to copy k of channel j), so both carry the same ρ.
+
+``n`` (``ConvPlan.n``, one per Affine in evaluation order — a block's body, then its shortcut):
+n[0] the univariate units per slot, n[i] (i ≥ 1) the samples of Affine i's problems, i.e. the
+copies ρ_in it reads; Affine i writes ρ_out = n[i+1] copies (1 for the last). With residual blocks
+the copies must agree (:func:`copy_layout`; the rule gives one n to every layer).
 
 Row r of random layer ℓ ≥ 1 is drawn from ``SeedSequence(seed, spawn_key=(2ℓ+1, 3, r))`` (one
 stream per (seed, layer, output channel), :func:`sample_layer`), so ``sample(plan, seed)``
@@ -74,13 +82,17 @@ Flatten); Δ ≥ sup‖ĥ − E_ρ h‖₂ with ρ the current copy count.
    hence Δ_ℓ = g_ℓ Δ_{ℓ−1} + e_ℓ R_{ℓ−1}, g_ℓ = ‖conv M‖ on the copy-space input shape,
    e_ℓ = ‖conv(P − W̄)‖ on the target's input shape. After the last Affine ρ = 1 and Δ bounds
    sup ‖target(x) − ticket(x)‖₂ in exact arithmetic (ops after it by step 2).
+3′. *Residual block* out = σ(body(h) + shortcut(h)) (σ optional): E_ρ is linear, so
+   ‖b̂ + ŝ − E(b + s)‖ ≤ Δ_body + Δ_shortcut (identity: Δ_shortcut = Δ_in), both recursions
+   started from (Δ_in, R_in); R_out = R_body + R_shortcut; the ReLU is 1-Lipschitz.
 4. *Floating point* (both networks evaluated by torch in float64; convs and linears by direct
    summation — im2col + GEMM on the CPU — any summation order): fl-net vs exact net by the chain
    E' = (1+γ_n) ν E + γ_n ν s, s' = ν s (s ≥ ‖exact state‖, ν ≥ ‖conv |K|‖₂ from the unrolled
    |K|'s row / column sums, n = c_in·|K| the inner dimension; Higham's |fl(Σ_i w_i h_i) −
    Σ_i w_i h_i| ≤ γ_n Σ_i |w_i||h_i|), E' = u ν_U s + …, for the univariate products a_u x_j
    (ν_U = √(max_j Σ_{u∈j} a_u²)), E' = Lip E for ReLU / max pool / Flatten (exact), and
-   E' = L(E + γ_{|k|+1}(s + E)) for avg pools. The bound adds the target's and the ticket's
+   E' = L(E + γ_{|k|+1}(s + E)) for avg pools, E' = E_b + E_s + u(s_b + s_s + E_b + E_s) for a
+   residual addition. The bound adds the target's and the ticket's
    slack. The effective kernels P, N are themselves computed in float: each entry within
    γ_m Σ|terms| (m terms), and the subtraction of W̄ within u; e_ℓ adds γ_m ‖conv(Σ|terms|)‖ and is
    multiplied by (1 + 2u). Every computed norm bound is multiplied by (1 + 10⁻⁹), which covers the
@@ -97,8 +109,9 @@ style): each problem at layer ℓ is one of Pensia's with the conv dims of
 :func:`sltheory.conv.subset_sum.conv_dims` (d'_in = c_in|K|, d'_out = c_out Π⌈k/s⌉), and every
 output channel has ρ copies, so the union bound runs over ρ× more problems:
 n = max_ℓ max(C log₂(d'_in ρ d'_out L / min(ε', δ)), log₂(1/min(ε', δ)) + n_reach + 2 log₂ ρ) at
-ε' = ε / (R_0 g^L Π Lip(pools)) (g = ``weight_norm`` ≥ 1, the declared bound on every target
-layer's operator norm), with ρ = n (one n for all layers, solved by fixed-point iteration).
+ε' = ε / (R_0 g^L Π Lip(pools) 2^r) (g = ``weight_norm`` ≥ 1, the declared bound on every target
+layer's operator norm; r residual blocks, as in conv_subset_sum), with ρ = n (one n for all
+layers, solved by fixed-point iteration).
 """
 
 from __future__ import annotations
@@ -121,8 +134,16 @@ from ..constructions.subset_sum import C_DEFAULT, MAX_N, N_REACH
 from ..errors import ApproximationFailedError, CertificateError, InvalidArgumentError, NetworkTooLargeError, TargetError
 from ..subset_sum import masks_to_bool, solve
 from .base import ConvConstruction, ConvPruneResult
-from .network import ConvPlan, ConvRandomNetwork, _stream_draws, affine_specs, sample_first, skeleton
-from .ops import Affine, Flatten, Pool, ReLU, Residual, conv_out_size
+from .network import (
+    ConvPlan,
+    ConvRandomNetwork,
+    _stream_draws,
+    affine_specs,
+    count_residuals,
+    sample_first,
+    skeleton,
+)
+from .ops import Affine, Flatten, Pool, ReLU, Residual, affine_layers, conv_out_size
 from .subset_sum import MAX_CONV_WEIGHTS, conv_dims
 
 #: The univariate layer's weights: U(−2, 2) (the official code's ``prune_conv``).
@@ -138,25 +159,69 @@ MARGIN = 1e-9
 
 # ------------------------------------------------------------------ target checks and geometry
 def check_target(target) -> list[Affine]:
-    """The target's Affine layers, or TargetError unless it is a sequential bias-free conv target
-    starting with an Affine (module docstring)."""
+    """The target's Affine layers (evaluation order), or TargetError unless it is a bias-free conv
+    target starting with an Affine, whose last Affine is not inside a residual block (module
+    docstring)."""
     ops = tuple(getattr(target, "ops", ()))
     if not ops:
         raise TargetError(f"conv_burkholz needs a ConvTarget, got {type(target).__name__}")
-    for i, op in enumerate(ops):
-        if isinstance(op, Residual):
-            raise TargetError("conv_burkholz covers sequential conv targets; use conv_subset_sum for residual "
-                              "networks", layer=i)
-        if not isinstance(op, (Affine, ReLU, Pool, Flatten)):
-            raise TargetError(f"conv_burkholz cannot carry op {type(op).__name__}", layer=i)
-        if isinstance(op, Affine) and op.bias is not None:
-            raise TargetError("conv_burkholz covers bias-free targets (constant channels are not carried through "
-                              "zero-padded convs and pools here); use conv_subset_sum for targets with biases",
-                              layer=i)
+
+    def check(seq, top):
+        for i, op in enumerate(seq):
+            where = i if top is None else top
+            if isinstance(op, Residual):
+                check(op.body, where)
+                check(op.shortcut, where)
+            elif not isinstance(op, (Affine, ReLU, Pool, Flatten)):
+                raise TargetError(f"conv_burkholz cannot carry op {type(op).__name__}", layer=where)
+            elif isinstance(op, Affine) and op.bias is not None:
+                raise TargetError("conv_burkholz covers bias-free targets (constant channels are not carried "
+                                  "through zero-padded convs and pools here); use conv_subset_sum for targets with "
+                                  "biases", layer=where)
+
+    check(ops, None)
     if not isinstance(ops[0], Affine):
         raise TargetError("conv_burkholz needs the target to start with a conv or linear layer (its univariate "
                           "layer reads the raw input)", layer=0)
-    return [op for op in ops if isinstance(op, Affine)]
+    last = max(i for i, op in enumerate(ops) if isinstance(op, (Affine, Residual)))
+    if isinstance(ops[last], Residual):
+        raise TargetError("conv_burkholz needs the last conv/linear layer outside residual blocks (it has one copy, "
+                          "the block's input has ρ)", layer=last)
+    return list(affine_layers(ops))
+
+
+def copy_layout(ops, n) -> list[int]:
+    """ρ_in of every Affine (evaluation order; None for the first, which reads the raw input), for
+    samples ``n`` (n[i] = ρ_in of Affine i ≥ 1, ρ_out(i) = n[i+1], 1 for the last). Raises
+    InvalidArgumentError when a layer would read another number of copies than its n says, or a
+    residual addition would add different copy counts (with residual blocks, give every layer after
+    the first the same n)."""
+    L = len(affine_specs(ops))
+    n = [int(v) for v in n]
+    rho_in: list = [None] * L
+    counter = [0]
+
+    def walk(seq, cur):
+        for op in seq:
+            if isinstance(op, Residual):
+                b = walk(op.body, cur)
+                c = walk(op.shortcut, cur) if op.shortcut else cur
+                if b != c:
+                    raise InvalidArgumentError(f"a residual block would add {b} copies to {c}: with residual blocks "
+                                               f"give every conv/linear layer after the first the same n, got {n}")
+                cur = b
+            elif isinstance(op, Affine) or getattr(op, "is_affine", False):
+                i = counter[0]
+                counter[0] += 1
+                if i > 0 and cur != n[i]:
+                    raise InvalidArgumentError(f"layer {i} would read {cur} copies, its n is {n[i]}: with residual "
+                                               f"blocks give every conv/linear layer after the first the same n")
+                rho_in[i] = cur
+                cur = n[i + 1] if i + 1 < L else 1
+        return cur
+
+    walk(tuple(ops), None)
+    return rho_in
 
 
 def pool_lipschitz(op) -> float:
@@ -346,6 +411,17 @@ class BurkholzConvNetwork(ConvRandomNetwork):
 
 
 # ------------------------------------------------------------------ the width rule
+def _pool_gain(ops) -> float:
+    """Π Lip(pool) over the pools of ``ops`` (inside residual blocks too; shapes only)."""
+    out = 1.0
+    for op in ops:
+        if isinstance(op, Pool):
+            out *= pool_lipschitz(op)
+        elif isinstance(op, Residual):
+            out *= max(_pool_gain(op.body), _pool_gain(op.shortcut))
+    return out
+
+
 def rule_eps(eps, radius, weight_norm, depth, pool_gain=1.0):
     """ε' = ε / (R_0 g^L Π Lip(pools)) (module docstring). Floats or sympy."""
     from .._backend import ops as sym_ops
@@ -451,8 +527,8 @@ class ConvBurkholz(ConvConstruction):
                 "ICML 2022, arXiv:2205.02343: depth L+1 with the structure of the official code "
                 "RelationalML/LT-existence (prune_conv: a 1×1 univariate layer U(-2, 2), then rho copies of every "
                 "channel, each (copy, in, kernel position) weight a subset sum over the copies of its input "
-                "channel); a fixed random network, our slot layout, width rule and copy-space certificate; "
-                "sequential bias-free targets")
+                "channel; residual networks with the identity skip in copy space); a fixed random network, our slot "
+                "layout, width rule and copy-space certificate; bias-free targets")
     whose = "ours"
     supports_biases = False
 
@@ -495,7 +571,7 @@ class ConvBurkholz(ConvConstruction):
             if eps is None:
                 raise InvalidArgumentError("give eps (and delta) for the width rule, or n=")
             factor = 1.0 if width_factor is None else positive_float("width_factor", width_factor)
-            gain = math.prod(pool_lipschitz(op) for op in target.ops if isinstance(op, Pool))
+            gain = _pool_gain(target.ops) * 2 ** count_residuals(target.ops)
             e_rule = rule_eps(eps, radius, weight_norm, L, gain)
             raw = copies_rule([conv_dims(s, False) for s in specs], L, e_rule, delta, C, n_reach)
             ns = [rule_samples(raw, factor)] * L
@@ -511,6 +587,7 @@ class ConvBurkholz(ConvConstruction):
         if max(ns) > MAX_N:
             raise InvalidArgumentError(f"n = {max(ns)} exceeds the supported {MAX_N} samples per problem: raise "
                                        "eps/delta, lower C or width_factor, or pass n=")
+        copy_layout(target.ops, ns)
         signed = (not dom.nonnegative,) + (False,) * (L - 1)
         plan = ConvPlan(self.name, tuple(skeleton(target.ops)), tuple(int(v) for v in target.input_shape),
                         tuple(ns), signed, (0,) * L, eps, delta, C, ("uniform",),
@@ -564,67 +641,81 @@ class ConvBurkholz(ConvConstruction):
         if json.dumps(list(skeleton(target.ops)), sort_keys=True) != json.dumps(list(plan.skeleton), sort_keys=True) \
                 or tuple(target.input_shape) != tuple(plan.input_shape):
             raise CertificateError("the random network was sampled for another architecture")
+        try:
+            copy_layout(plan.ops, plan.n)
+        except InvalidArgumentError as exc:
+            raise CertificateError(f"the plan's copies are inconsistent: {exc}") from None
         a, mats = self.masked_weights(rand, masks)
         dom = plan.input_domain()
         R0 = float(dom.radius_for(target.input_dim))
         signed = bool(plan.signed[0])
         if signed == bool(dom.nonnegative):
             raise CertificateError("the plan's first-layer signs do not match its domain")
-        rho = copies_of(plan)
         m = 2 if signed else 1
         n0 = int(plan.n[0])
         u = UNIT_ROUNDOFF
-        R, delta = R0, 0.0
         errs: list[float] = []
         gs: list[float] = []
         deltas: list[float] = []
-        ell = 0
-        for op in target.ops:
-            if isinstance(op, Affine):
-                W = op.weight
-                in_shape = tuple(op.in_shape)
-                if ell == 0:
-                    c0 = W.shape[1]
-                    M = mats[0]
-                    Mw = M.reshape((M.shape[0], c0, m, n0) + M.shape[2:])            # (r, j, slot sign, unit, *K)
-                    aw = np.abs(a).reshape(c0, m, n0)
-                    P = np.einsum("rjn...,jn->rj...", Mw[:, :, 0], aw[:, 0])
-                    Pabs = np.einsum("rjn...,jn->rj...", np.abs(Mw[:, :, 0]), aw[:, 0])
-                    Wbar = np.tile(W, (rho[0],) + (1,) * (W.ndim - 1))
-                    D = P - Wbar
-                    Dabs = Pabs
-                    if signed:
-                        N = np.einsum("rjn...,jn->rj...", Mw[:, :, 1], aw[:, 1])
-                        Nabs = np.einsum("rjn...,jn->rj...", np.abs(Mw[:, :, 1]), aw[:, 1])
-                        D = np.concatenate([D, N + Wbar], axis=1)
-                        Dabs = np.concatenate([Pabs, Nabs], axis=1)
-                    d_shape = (D.shape[1],) + in_shape[1:]
-                    e = (op_norm(D, d_shape, op.stride, op.padding) * (1 + 2 * u)
-                         + gamma(n0) * abs_op_norm(Dabs, d_shape, op.stride, op.padding)) * (1 + MARGIN)
-                    g = op_norm(np.concatenate([P, N], axis=1) if signed else P, d_shape, op.stride, op.padding)
-                    delta = e * R
-                else:
-                    M = mats[ell]
-                    c_in = W.shape[1]
-                    rin = rho[ell - 1]
-                    Mr = M.reshape((M.shape[0], rin, c_in) + M.shape[2:])
-                    P = Mr.sum(axis=1)
-                    Pabs = np.abs(Mr).sum(axis=1)
-                    Wbar = np.tile(W, (rho[ell],) + (1,) * (W.ndim - 1))
-                    e = (op_norm(P - Wbar, in_shape, op.stride, op.padding) * (1 + 2 * u)
-                         + gamma(rin) * abs_op_norm(Pabs, in_shape, op.stride, op.padding)) * (1 + MARGIN)
-                    copy_shape = (rin * in_shape[0],) + in_shape[1:]
-                    g = op_norm(M, copy_shape, op.stride, op.padding)
-                    delta = (g * delta + e * R) * (1 + MARGIN)
-                R = op_norm(W, in_shape, op.stride, op.padding) * R
-                errs.append(e)
-                gs.append(g)
-                deltas.append(delta)
-                ell += 1
-            elif isinstance(op, Pool):
-                lip = pool_lipschitz(op)
-                delta *= lip
-                R *= lip
+        counter = [0]
+
+        def affine(op, delta: float, R: float) -> tuple[float, float]:
+            ell = counter[0]
+            counter[0] += 1
+            W = op.weight
+            in_shape = tuple(op.in_shape)
+            M = mats[ell]
+            rout = M.shape[0] // op.out_channels
+            Wbar = np.tile(W, (rout,) + (1,) * (W.ndim - 1))            # row k·c_out + o holds W[o]
+            if ell == 0:
+                c0 = W.shape[1]
+                Mw = M.reshape((M.shape[0], c0, m, n0) + M.shape[2:])        # (r, j, slot sign, unit, *K)
+                aw = np.abs(a).reshape(c0, m, n0)
+                P = np.einsum("rjn...,jn->rj...", Mw[:, :, 0], aw[:, 0])
+                Pabs = np.einsum("rjn...,jn->rj...", np.abs(Mw[:, :, 0]), aw[:, 0])
+                D, Dabs, G = P - Wbar, Pabs, P
+                if signed:
+                    N = np.einsum("rjn...,jn->rj...", Mw[:, :, 1], aw[:, 1])
+                    Nabs = np.einsum("rjn...,jn->rj...", np.abs(Mw[:, :, 1]), aw[:, 1])
+                    D = np.concatenate([D, N + Wbar], axis=1)
+                    Dabs = np.concatenate([Pabs, Nabs], axis=1)
+                    G = np.concatenate([P, N], axis=1)
+                d_shape = (D.shape[1],) + in_shape[1:]
+                e = (op_norm(D, d_shape, op.stride, op.padding) * (1 + 2 * u)
+                     + gamma(n0) * abs_op_norm(Dabs, d_shape, op.stride, op.padding)) * (1 + MARGIN)
+                g = op_norm(G, d_shape, op.stride, op.padding)
+                delta = e * R
+            else:
+                c_in = W.shape[1]
+                rin = M.shape[1] // c_in
+                Mr = M.reshape((M.shape[0], rin, c_in) + M.shape[2:])
+                P = Mr.sum(axis=1)
+                Pabs = np.abs(Mr).sum(axis=1)
+                e = (op_norm(P - Wbar, in_shape, op.stride, op.padding) * (1 + 2 * u)
+                     + gamma(rin) * abs_op_norm(Pabs, in_shape, op.stride, op.padding)) * (1 + MARGIN)
+                g = op_norm(M, (rin * in_shape[0],) + in_shape[1:], op.stride, op.padding)
+                delta = (g * delta + e * R) * (1 + MARGIN)
+            errs.append(e)
+            gs.append(g)
+            deltas.append(delta)
+            return delta, op_norm(W, in_shape, op.stride, op.padding) * R
+
+        def walk(seq, delta: float, R: float) -> tuple[float, float]:
+            for op in seq:
+                if isinstance(op, Affine):
+                    delta, R = affine(op, delta, R)
+                elif isinstance(op, Pool):
+                    lip = pool_lipschitz(op)
+                    delta, R = delta * lip, R * lip
+                elif isinstance(op, Residual):
+                    # out = body(h) + shortcut(h): E is linear, so the errors and the radii add
+                    db, Rb = walk(op.body, delta, R)
+                    ds, Rs = walk(op.shortcut, delta, R) if op.shortcut else (delta, R)
+                    delta, R = (db + ds) * (1 + MARGIN), (Rb + Rs) * (1 + MARGIN)
+                # ReLU (1-Lipschitz, ‖σ(h)‖ ≤ ‖h‖) and Flatten (an isometry): unchanged
+            return delta, R
+
+        delta, _ = walk(target.ops, 0.0, R0)
         slack = self._float_slack(target, a, mats, R0)
         bound = (delta + slack) * (1 + MARGIN)
         if not math.isfinite(bound):
@@ -637,41 +728,39 @@ class ConvBurkholz(ConvConstruction):
     def _float_slack(target, a, mats, R0: float) -> float:
         """Bound on ‖fl-net(x) − net(x)‖₂ for the target plus that for the ticket (module
         docstring, step 4)."""
-        def chain(first_units, kernels, copies):
-            E, s = 0.0, R0
-            ell = 0
-            for op in target.ops:
-                if isinstance(op, Affine):
-                    K = kernels[ell]
-                    shape = tuple(op.in_shape)
-                    if ell == 0 and first_units is not None:
-                        a_, c0, m_, n0_ = first_units
-                        nu_u = math.sqrt(float((a_.reshape(c0, m_ * n0_) ** 2).sum(axis=1).max())) * (1 + MARGIN)
-                        # σ(fl(a x)): |fl(a x) − a x| ≤ u |a x|, σ 1-Lipschitz
-                        E, s = nu_u * E + UNIT_ROUNDOFF * nu_u * s, nu_u * s
-                        shape = (K.shape[1],) + shape[1:]
-                    elif ell > 0 and copies is not None:
-                        shape = (copies[ell - 1] * shape[0],) + shape[1:]
-                    nu = abs_op_norm(K, shape, op.stride, op.padding)
-                    g = gamma(_inner(K))
-                    E, s = (1 + g) * nu * E + g * nu * s, nu * s
-                    ell += 1
-                elif isinstance(op, Pool):
-                    lip = pool_lipschitz(op)
-                    if op.kind == "avg":
-                        g = gamma(math.prod(op.kernel) + 1)
-                        E = lip * (E + g * (s + E))
-                    else:
-                        E = lip * E
-                    s *= lip
-            return E * (1 + MARGIN)
+        def chain(kernels, univariate):
+            counter = [0]
+
+            def walk(seq, E: float, s: float) -> tuple[float, float]:
+                for op in seq:
+                    if isinstance(op, Affine):
+                        ell = counter[0]
+                        counter[0] += 1
+                        K = kernels[ell]
+                        if ell == 0 and univariate is not None:
+                            # σ(fl(a x)): |fl(a x) − a x| ≤ u |a x|, σ 1-Lipschitz, ‖(a_u x_j(u))‖ ≤ ν_U ‖x‖
+                            E, s = univariate * E + UNIT_ROUNDOFF * univariate * s, univariate * s
+                        # the kernel's input channels: the target's, the univariate units, or the copies
+                        shape = (K.shape[1],) + tuple(op.in_shape[1:])
+                        nu = abs_op_norm(K, shape, op.stride, op.padding)
+                        g = gamma(_inner(K))
+                        E, s = (1 + g) * nu * E + g * nu * s, nu * s
+                    elif isinstance(op, Pool):
+                        lip = pool_lipschitz(op)
+                        E = lip * (E + gamma(math.prod(op.kernel) + 1) * (s + E)) if op.kind == "avg" else lip * E
+                        s *= lip
+                    elif isinstance(op, Residual):
+                        Eb, sb = walk(op.body, E, s)
+                        Es, ss = walk(op.shortcut, E, s) if op.shortcut else (E, s)
+                        # fl(b + c) = (b + c)(1 + θ), |θ| ≤ u
+                        E, s = Eb + Es + UNIT_ROUNDOFF * (sb + ss + Eb + Es), sb + ss
+                return E * (1 + MARGIN), s * (1 + MARGIN)
+
+            return walk(target.ops, 0.0, R0)[0]
 
         c0 = target.layers[0].weight.shape[1]
-        n0 = a.size // c0
-        target_slack = chain(None, [op.weight for op in target.layers], None)
-        rho = [M.shape[0] // op.out_channels for M, op in zip(mats, target.layers)]
-        ticket_slack = chain((a, c0, 1, n0), mats, rho)
-        return target_slack + ticket_slack
+        nu_u = math.sqrt(float((a.reshape(c0, -1) ** 2).sum(axis=1).max())) * (1 + MARGIN)
+        return chain([op.weight for op in target.layers], None) + chain(mats, nu_u)
 
     # ---- pruning
     def prune(self, target, rand, *, eps, tolerance=None, **options) -> ConvPruneResult:
