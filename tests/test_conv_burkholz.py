@@ -55,6 +55,19 @@ def conv2d_model(seed=0, scale=0.5):
     return m.double(), (2, 5, 5)
 
 
+def conv2d_deep_model(seed=0, scale=0.5):
+    """Conv2d(1→2, 3, pad 1) → ReLU → MaxPool(2) → Conv2d(2→3, 2, stride 2, pad 1) → ReLU → Flatten →
+    Linear(12→2) on (1, 4, 4): a copy-space conv with stride and padding."""
+    torch.manual_seed(seed)
+    m = nn.Sequential(nn.Conv2d(1, 2, 3, padding=1, bias=False), nn.ReLU(), nn.MaxPool2d(2),
+                      nn.Conv2d(2, 3, 2, stride=2, padding=1, bias=False), nn.ReLU(), nn.Flatten(),
+                      nn.Linear(12, 2, bias=False))
+    with torch.no_grad():
+        for p in m.parameters():
+            p.mul_(scale)
+    return m.double(), (1, 4, 4)
+
+
 def target_of(model, shape):
     from sltheory.conv.target import conv_target
 
@@ -73,7 +86,8 @@ def test_registered():
 
 
 @pytest.mark.parametrize("make,domain", [(conv1d_model, Ball(1.0)), (conv1d_model, Box(0, 1)),
-                                         (conv2d_model, Box(-1, 1)), (conv2d_model, Box(0, 1))])
+                                         (conv2d_model, Box(-1, 1)), (conv2d_model, Box(0, 1)),
+                                         (conv2d_deep_model, Ball(2.0))])
 def test_depth_masks_only_and_sound(make, domain):
     model, shape = make(1)
     tgt = target_of(model, shape)
