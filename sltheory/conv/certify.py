@@ -63,7 +63,8 @@ a kernel M ≥ 0 entrywise ‖M⋆‖ ≤ ν(M) := ‖Σ_p M_p‖₂ (:func:`~sl
   A map without ``abs_kernel`` is taken as evaluated directly, G̃ itself in float:
   abs_kernel = |P| + |N|, K = 2·c_in·k₁⋯k_d + 1, bias_abs = |p| (covered by the same line).
 * ReLU, Flatten, max pool: exact (E unchanged; max pool: E' = L E). Average pool (a sum of ≤ k terms
-  and a division): E' = L E + γ_{k+1} L (H + E). Residual sum (one rounding, relative u):
+  and a division, or a product with a rounded reciprocal): E' = L E + γ_{k+2} L (H + E). Residual
+  sum (one rounding, relative u):
   E' = E_b + E_s + u (H_b + E_b + H_s + E_s).
 
 The certificate: sup_D ‖fl f(x) − fl g(x)‖ ≤ E_target + Δ_out + E_ticket, times (1 + 10⁻¹⁰) for the
@@ -239,7 +240,7 @@ class _Certifier:
                 raise CertificateError(f"{name}: {exc}") from exc
             ET, EN = L * st.ET, L * st.EN
             if op.kind == "avg":
-                g = gamma(int(np.prod(op.kernel)) + 1)
+                g = gamma(int(np.prod(op.kernel)) + 2)
                 ET += g * L * (st.R + st.ET)
                 EN += g * L * (st.r + st.EN)
             return _State(L * st.R, L * st.r, L * st.delta, ET, EN, st.nonneg)

@@ -23,7 +23,12 @@ K̂(−ω) = conj K̂(ω) has the same norm: the last axis needs only ω_d ∈ {
 spectrum; every ω is either there or its negative is). The bound is exact for circular-like layers.
 
 *Strides.* y_s[o] = y₁[s·o] (s·o ≤ N − k for every output of the strided layer), so A_s = Π' A₁
-with Π' a coordinate projection: ‖A_s‖ ≤ ‖A₁‖ (an upper bound, not exact for s > 1).
+with Π' a coordinate projection: ‖A_s‖ ≤ ‖A₁‖. Tighter (the polyphase form, :func:`polyphase_kernel`):
+embed into the grid N_s = s·⌈N/s⌉ ≥ N instead (more zeros; still no wrap-around, s·o + p ≤ N − 1) and
+split x̃ into its s^d phases z_φ[j] = x̃[s j + φ] (a permutation: an isometry). Then
+y_s[o] = Σ_p K_p x̃[s o + p] = Σ_{φ, q} K_{s q + φ} z_φ[o + q]: a stride-1 circular cross-correlation on
+the grid ⌈N/s⌉ with c_in·s^d input channels and kernel K'_q = [K_{s q + φ}]_φ (0 beyond k) of size
+⌈k/s⌉ ≤ ⌈N/s⌉, cropped. Its DFT bound (exact for the strided circular layer) is also taken.
 
 *Small layers.* When the unrolled matrix is small (:data:`DENSE_MAX_IN` inputs, :data:`DENSE_MAX_OUT`
 outputs) it is also built exactly (each entry is 0 or one kernel entry, copied: no rounding) and its
@@ -88,8 +93,8 @@ PHASE_ERROR_ULPS = 32
 #: Memory of one chunk of frequency matrices K̂(ω) (complex128).
 CHUNK_BYTES = 64 * 2 ** 20
 #: Unrolled-matrix sizes up to which the exact dense norm is also taken.
-DENSE_MAX_IN = 1024
-DENSE_MAX_OUT = 4096
+DENSE_MAX_IN = 512
+DENSE_MAX_OUT = 2048
 
 Shape = tuple[int, ...]
 
@@ -200,6 +205,22 @@ def _dft_bound(K: np.ndarray, k: Shape, N: Shape) -> float:
     return best * LAPACK_SAFETY + dK
 
 
+def polyphase_kernel(K: np.ndarray, stride: Shape, N: Shape) -> tuple[np.ndarray, Shape, Shape]:
+    """The stride-1 kernel K' (c_out, c_in·∏s_a, *⌈k/s⌉) on the grid ⌈N/s⌉ of a stride-s conv
+    (module docstring, *Strides*): K'[:, (i, φ), q] = K[:, i, s q + φ] (0 beyond the kernel)."""
+    co, ci = K.shape[:2]
+    k = K.shape[2:]
+    kp = tuple(-(-a // b) for a, b in zip(k, stride))
+    Np = tuple(-(-a // b) for a, b in zip(N, stride))
+    phases = list(np.ndindex(*stride))
+    out = np.zeros((co, ci, len(phases)) + kp)
+    for j, phi in enumerate(phases):
+        sl = tuple(slice(f, None, b) for f, b in zip(phi, stride))
+        part = K[(slice(None), slice(None)) + sl]
+        out[(slice(None), slice(None), j) + tuple(slice(0, x) for x in part.shape[2:])] = part
+    return out.reshape((co, ci * len(phases)) + kp), kp, Np
+
+
 def conv_norm_bound(kernel, in_shape, stride=1, padding=0) -> float:
     """Upper bound on the ℓ2 operator norm of the zero-padded convolution with ``kernel`` (c_out,
     c_in, *k) on inputs of shape ``in_shape`` = (c_in, *n), flattened (module docstring: the
@@ -209,6 +230,9 @@ def conv_norm_bound(kernel, in_shape, stride=1, padding=0) -> float:
     if K.size == 0 or not np.any(K):
         return 0.0
     bound = _dft_bound(K, k, N)
+    if any(x > 1 for x in s):
+        Kp, kp, Np = polyphase_kernel(K, s, N)
+        bound = min(bound, _dft_bound(Kp, kp, Np))
     n_in = K.shape[1] * int(np.prod(n))
     n_out = K.shape[0] * int(np.prod(_out_sizes(n, k, s, p)))
     if n_in <= DENSE_MAX_IN and n_out <= DENSE_MAX_OUT:
