@@ -266,6 +266,77 @@ def test_residual_identity_skip_in_copy_space(shortcut, tmp_path):
         random_network(tgt, seed=2, n=(9, 9, 9, 8) + (9,) * (tgt.depth - 4), domain=dom, construction=NAME)
 
 
+def biased_residual_target(seed=0, *, c=2, hw=4):
+    """:func:`residual_target` with a bias on every layer (Conv1d, identity skip)."""
+    rng = np.random.default_rng(seed)
+    K = lambda o, i, k: rng.normal(size=(o, i, k)) * 0.25 / np.sqrt(i * k)  # noqa: E731
+    b = lambda o: rng.normal(size=o) * 0.2  # noqa: E731
+    s = (c, hw)
+    body = (O.Affine(K(c, c, 3), b(c), (1,), (1,), s, s), O.ReLU(s, s), O.Affine(K(c, c, 3), b(c), (1,), (1,), s, s))
+    ops = (O.Affine(K(c, 1, 3), b(c), (1,), (1,), (1, hw), s), O.ReLU(s, s), O.Residual(body, (), True, s, s),
+           O.Pool("max", (2,), (2,), (0,), True, s, (c, hw // 2)), O.Flatten((c, hw // 2), (c * hw // 2,)),
+           O.Affine(rng.normal(size=(2, c * hw // 2)) * 0.3, b(2), (), (), (c * hw // 2,), (2,)))
+    return O.ConvTarget(ops, (1, hw), (2,))
+
+
+def biased_conv1d_model(seed=0, scale=0.5):
+    """:func:`conv1d_model` with biases on every layer."""
+    torch.manual_seed(seed + 100)
+    m = nn.Sequential(nn.Conv1d(1, 2, 3, padding=1), nn.ReLU(), nn.MaxPool1d(2),
+                      nn.Conv1d(2, 2, 3, stride=2, padding=1), nn.ReLU(), nn.Flatten(), nn.Linear(4, 2)).double()
+    with torch.no_grad():
+        for p in m.parameters():
+            p.mul_(scale)
+    return m, (1, 8)
+
+
+@pytest.mark.parametrize("case,domain", [("conv1d", Ball(1.0)), ("conv1d", Box(0, 1)), ("residual", Box(-1, 1))])
+def test_biases_through_constant_channels(case, domain, tmp_path):
+    if case == "conv1d":
+        model, shape = biased_conv1d_model(1)
+        tgt = target_of(model, shape)
+    else:
+        tgt = model = biased_residual_target(2)
+        shape = tgt.input_shape
+    rand = random_network(model, input_shape=shape, seed=4, n=10, domain=domain, construction=NAME)
+    a, mats = rand.arrays()
+    beta = rand.bias_array()
+    assert beta is not None and beta.shape == (10,) and np.all((beta >= 0) & (beta < 2))
+    assert len(mats) == tgt.depth and mats[0].shape[1] == a.size + 10       # univariate units + bias units
+    assert mats[0].shape[0] == 10 * tgt.layers[0].out_channels + 10         # copies + constant channels
+    assert mats[-1].shape[0] == tgt.layers[-1].out_channels                 # the last layer: one copy, no constants
+    ticket = approximate(model, rand, eps=None)
+    ma, mbeta, _ = ticket.masks[0]
+    assert mbeta is not None and mbeta.any()
+    net = ticket.network
+    assert np.array_equal(net.bias_array(), np.where(mbeta, beta, 0.0))     # masks only, biases too
+    for M, T in zip(mats, net.arrays()[1]):
+        assert np.all((T == M) | (T == 0))
+    x = points(domain, 2000, tgt.input_dim, 5)
+    assert float((tgt(x) - ticket(x)).norm(dim=1).max()) <= ticket.error_bound
+    adv, _ = sltheory.adversarial_error(tgt, net, tgt.input_dim, domain=domain, starts=64, steps=30)
+    assert adv <= ticket.error_bound
+    back = load_conv_ticket(ticket.save(tmp_path / "b.npz"), target=tgt)
+    assert torch.equal(back(x), ticket(x)) and back.error_bound == ticket.error_bound
+    # a constant channel that keeps a weight at another kernel position is refused by the certificate
+    bad = [tuple(None if m is None else m.copy() for m in e) for e in ticket.masks]
+    H0 = a.size
+    bad[0][2][:, H0:, :] = True
+    with pytest.raises(sltheory.errors.CertificateError):
+        construction(NAME).certify(tgt, rand, bad)
+
+
+def test_biased_eps_met():
+    model, shape = biased_conv1d_model(3, scale=0.4)
+    tgt = target_of(model, shape)
+    dom = Box(0, 1)
+    rand = random_network(model, input_shape=shape, seed=1, n=18, domain=dom, construction=NAME)
+    ticket = approximate(model, rand, eps=0.1)
+    assert ticket.error_bound <= 0.1
+    x = points(dom, 1000, tgt.input_dim, 2)
+    assert float((tgt(x) - ticket(x)).norm(dim=1).max()) <= 0.1
+
+
 def test_refusals():
     rng = np.random.default_rng(0)
     s = (2, 4)
@@ -274,9 +345,16 @@ def test_refusals():
                                 O.ReLU(s, s), O.Residual(body, (), True, s, s)), (1, 4), s)
     with pytest.raises(TargetError, match="outside residual"):
         random_network(last_inside, seed=0, n=4, construction=NAME)
-    biased = O.ConvTarget((O.Affine(rng.normal(size=(2, 1, 3)), np.ones(2), (1,), (1,), (1, 4), s),), (1, 4), s)
+    # biases ride on constant channels: a padded count_include_pad avg pool or a conv without a kernel
+    # position clear of the padding would make them non-constant
+    padded_avg = O.ConvTarget((O.Affine(rng.normal(size=(2, 1, 3)), np.ones(2), (1,), (1,), (1, 4), s), O.ReLU(s, s),
+                               O.Pool("avg", (2,), (2,), (1,), True, s, (2, 3))), (1, 4), (2, 3))
+    with pytest.raises(TargetError, match="count_include_pad"):
+        random_network(padded_avg, seed=0, n=4, construction=NAME)
+    wide_pad = O.ConvTarget((O.Affine(rng.normal(size=(2, 1, 3)), np.ones(2), (1,), (2,), (1, 4), (2, 6)),),
+                            (1, 4), (2, 6))
     with pytest.raises(TargetError, match="bias"):
-        random_network(biased, seed=0, n=4, construction=NAME)
+        random_network(wide_pad, seed=0, n=4, construction=NAME)
     pooled_first = O.ConvTarget((O.Pool("max", (2,), (2,), (0,), True, (1, 4), (1, 2)),
                                  O.Affine(rng.normal(size=(1, 1, 1)), None, (1,), (0,), (1, 2), (1, 2))),
                                 (1, 4), (1, 2))

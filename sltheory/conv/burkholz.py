@@ -6,13 +6,13 @@ copied). Departures of ours — hence ``whose = "ours"``: the random network is 
 (the official code redraws on failure), the slot layout of the first layer, the width rule, and
 the certificate below.
 
-**Covered targets.** Bias-free ``ConvTarget`` s whose first op is a conv / linear layer, made of
-``Affine`` (Conv1d, Conv2d with any stride and zero padding, Linear), ``ReLU``, ``Pool`` (max / avg),
-``Flatten`` and ``Residual`` blocks (identity or conv shortcut; the last Affine must lie outside
-them). Refused with a :class:`~sltheory.errors.TargetError`: targets with biases (the MLP
-``burkholz`` carries them with bias units and constant units; on conv feature maps zero padding and
-padded pools make constant channels non-constant at the borders — not done here: use
-conv_subset_sum), ops before the first Affine, a last Affine inside a residual block.
+**Covered targets.** ``ConvTarget`` s whose first op is a conv / linear layer, made of ``Affine``
+(Conv1d, Conv2d with any stride and zero padding, Linear; with or without bias), ``ReLU``, ``Pool``
+(max / avg), ``Flatten`` and ``Residual`` blocks (identity or conv shortcut; the last Affine must
+lie outside them). Refused with a :class:`~sltheory.errors.TargetError`: ops before the first
+Affine, a last Affine inside a residual block, and — for targets with biases, whose constant
+channels must stay constant — an avg pool with padding and ``count_include_pad=True`` or a conv
+with no kernel position clear of the padding (:func:`sltheory.conv.network.bias_position`).
 
 **Random network** (target Affine layers 1 … L with c_ℓ output channels, kernel K_ℓ, stride,
 padding; ρ_ℓ copies of layer ℓ's channels, ρ_L = 1):
@@ -30,10 +30,21 @@ padding; ρ_ℓ copies of layer ℓ's channels, ρ_L = 1):
   residual block adds its body's and its shortcut's copy-space outputs (the identity skip maps copy
   k of channel j to copy k of channel j), so both carry the same ρ.
 
+**Biases** (as the MLP ``burkholz``, after the official code's bias units and constant neurons,
+made fixed): random layer 0 gets n_0 *bias units* after its univariate units — constant channels
+σ(β_k) = β_k, β ~ U[0, 2) (stream ``(0, 3)``); every random layer ℓ < L writes ρ_ℓ *constant
+channels* after its copies (rows ρ_ℓ c_ℓ …), which keep only weights from the previous constant
+channels, at the kernel position q* of :func:`~sltheory.conv.network.bias_position` (never in the
+padding, so a constant map stays constant; a Linear after a Flatten reads feature 0 of each
+constant channel), each a subset sum ≈ 1 solved once before the sweep; copy (k, o) of a layer with
+a bias keeps a subset of the previous constant channels (at q*) with Σ M[(k,o), c, q*] κ_c ≈ b[o].
+Pools (max, or avg without counted padding), ReLU, Flatten and residual additions keep constant
+channels constant; the certificate computes their values κ from the masked weights.
+
 ``n`` (``ConvPlan.n``, one per Affine in evaluation order — a block's body, then its shortcut):
 n[0] the univariate units per slot, n[i] (i ≥ 1) the samples of Affine i's problems, i.e. the
 copies ρ_in it reads; Affine i writes ρ_out = n[i+1] copies (1 for the last). With residual blocks
-the copies must agree (:func:`copy_layout`; the rule gives one n to every layer).
+the copies must agree (:func:`layout`; the rule gives one n to every layer).
 
 Row r of random layer ℓ ≥ 1 is drawn from ``SeedSequence(seed, spawn_key=(2ℓ+1, 3, r))`` (one
 stream per (seed, layer, output channel), :func:`sample_layer`), so ``sample(plan, seed)``
@@ -54,9 +65,9 @@ sums are solved by :func:`sltheory.subset_sum.solve` (staged) at a per-weight to
 geometrically until the certificate is ≤ ε (else :class:`ApproximationFailedError` with the n
 needed).
 
-**Masks / ticket file.** One entry per target Affine layer ℓ, ``(mask_a, None, mask_M)``: entry 0
-holds the univariate weights' mask (H_0,) and random layer 1's; entry ℓ ≥ 1 an empty (0,) mask (no
-univariate layer) and random layer ℓ+1's. The ticket network is the random network with the
+**Masks / ticket file.** One entry per target Affine layer ℓ, ``(mask_a, mask_β, mask_M)``: entry 0
+holds the univariate weights' mask (H_0,), the bias units' (n_0,) (None without biases) and random
+layer 1's; entry ℓ ≥ 1 an empty (0,) mask (no univariate layer), None and random layer ℓ+1's. The ticket network is the random network with the
 pruned weights set to 0 (:meth:`ConvBurkholz.ticket_network`).
 
 **Certificate** (:meth:`ConvBurkholz.certify`; every norm an upper bound, see below). Notation:
@@ -77,6 +88,11 @@ Flatten); Δ ≥ sup‖ĥ − E_ρ h‖₂ with ρ the current copy count.
    (|max_i u_i − max_i v_i| ≤ max_i |u_i − v_i|, summed over windows); avg pool (linear,
    nonnegative) √(max column sum · max row sum) of its matrix (Schur), computed exactly from the
    geometry.
+1′. *Constants.* With biases, a random layer's copy rows also add p = M[copies, constants, q*] κ (the
+   same at every output position), so Δ gains eb = √S_out (‖p − E b‖ + ‖p_err‖) (S_out the output
+   positions; p_err ≥ the rounding of p and κ computed here: γ_K |M| κ + |M| η, η ≥ |κ̂ − κ| carried
+   through the layers, u|κ| per residual addition), and R ← ‖conv W‖ R + √S_out ‖b‖. The
+   certificate checks that constant rows read only constant channels, and only at q*.
 3. *Affine ℓ ≥ 2* with masked M (copy space) and P[(k,o), j, q] = Σ_c M[(k,o), (c,j), q] (so
    conv(M, E_ρ h) = conv(P, h)): conv(M, ĥ) − E(W ∗ h) = conv(M, ĥ − E h) + conv(P − W̄, h),
    hence Δ_ℓ = g_ℓ Δ_{ℓ−1} + e_ℓ R_{ℓ−1}, g_ℓ = ‖conv M‖ on the copy-space input shape,
@@ -87,7 +103,8 @@ Flatten); Δ ≥ sup‖ĥ − E_ρ h‖₂ with ρ the current copy count.
    started from (Δ_in, R_in); R_out = R_body + R_shortcut; the ReLU is 1-Lipschitz.
 4. *Floating point* (both networks evaluated by torch in float64; convs and linears by direct
    summation — im2col + GEMM on the CPU — any summation order): fl-net vs exact net by the chain
-   E' = (1+γ_n) ν E + γ_n ν s, s' = ν s (s ≥ ‖exact state‖, ν ≥ ‖conv |K|‖₂ from the unrolled
+   E' = (1+γ_n) ν E + γ_n (ν s + √S_out‖b‖), s' = ν s + √S_out‖b‖ (the bias one more term; none in
+   the ticket, whose bias units enter s as √S_in‖β‖; s ≥ ‖exact state‖, ν ≥ ‖conv |K|‖₂ from the unrolled
    |K|'s row / column sums, n = c_in·|K| the inner dimension; Higham's |fl(Σ_i w_i h_i) −
    Σ_i w_i h_i| ≤ γ_n Σ_i |w_i||h_i|), E' = u ν_U s + …, for the univariate products a_u x_j
    (ν_U = √(max_j Σ_{u∈j} a_u²)), E' = Lip E for ReLU / max pool / Flatten (exact), and
@@ -109,9 +126,10 @@ style): each problem at layer ℓ is one of Pensia's with the conv dims of
 :func:`sltheory.conv.subset_sum.conv_dims` (d'_in = c_in|K|, d'_out = c_out Π⌈k/s⌉), and every
 output channel has ρ copies, so the union bound runs over ρ× more problems:
 n = max_ℓ max(C log₂(d'_in ρ d'_out L / min(ε', δ)), log₂(1/min(ε', δ)) + n_reach + 2 log₂ ρ) at
-ε' = ε / (R_0 g^L Π Lip(pools) 2^r) (g = ``weight_norm`` ≥ 1, the declared bound on every target
-layer's operator norm; r residual blocks, as in conv_subset_sum), with ρ = n (one n for all
-layers, solved by fixed-point iteration).
+ε' = ε / ((R_0 + #biased layers) g^L Π Lip(pools) 2^r) (g = ``weight_norm`` ≥ 1, the declared
+bound on every target layer's operator norm; r residual blocks, as in conv_subset_sum; a biased
+layer has one more input, the bias pool, and with biases every layer one more output, the
+constant channels), with ρ = n (one n for all layers, solved by fixed-point iteration).
 """
 
 from __future__ import annotations
@@ -139,6 +157,7 @@ from .network import (
     ConvRandomNetwork,
     _stream_draws,
     affine_specs,
+    bias_position,
     count_residuals,
     sample_first,
     skeleton,
@@ -150,6 +169,11 @@ from .subset_sum import MAX_CONV_WEIGHTS, conv_dims
 FIRST_LAYER_SCALE = 2.0
 #: Spawn-key tag of the copy layers' per-row streams (the pair constructions' dense layers use 2).
 STREAM_TAG = 3
+#: The bias units' biases: U(0, 2) (the official code's bias units).
+BIAS_LAW = ("interval", 0.0, 2.0)
+#: Constant channels aim at 1, solved once before the sweep at this tolerance.
+CONSTANT_TARGET = 1.0
+CONSTANT_TOL = 2.0 ** -20
 #: Tolerance sweep: from TOL_START down to TOL_MIN.
 TOL_START = 2.0 ** -3
 TOL_MIN = 2.0 ** -40
@@ -174,12 +198,27 @@ def check_target(target) -> list[Affine]:
                 check(op.shortcut, where)
             elif not isinstance(op, (Affine, ReLU, Pool, Flatten)):
                 raise TargetError(f"conv_burkholz cannot carry op {type(op).__name__}", layer=where)
-            elif isinstance(op, Affine) and op.bias is not None:
-                raise TargetError("conv_burkholz covers bias-free targets (constant channels are not carried "
-                                  "through zero-padded convs and pools here); use conv_subset_sum for targets with "
-                                  "biases", layer=where)
 
     check(ops, None)
+    layers = list(affine_layers(ops))
+    if any(op.bias is not None for op in layers):
+        # constant channels must stay constant: every conv reads them at a kernel position that never
+        # meets the padding (TargetError from bias_position otherwise), and no pool averages padding in
+        def pools(seq):
+            for op in seq:
+                if isinstance(op, Residual):
+                    yield from pools(op.body)
+                    yield from pools(op.shortcut)
+                elif isinstance(op, Pool):
+                    yield op
+        for op in pools(ops):
+            if op.kind == "avg" and op.count_include_pad and any(int(p) > 0 for p in op.padding):
+                raise TargetError("conv_burkholz carries biases through constant channels: an avg pool with padding "
+                                  "and count_include_pad=True makes them non-constant at the borders; use "
+                                  "count_include_pad=False or conv_subset_sum")
+        for op in layers:
+            if op.is_conv:
+                bias_position(op)
     if not isinstance(ops[0], Affine):
         raise TargetError("conv_burkholz needs the target to start with a conv or linear layer (its univariate "
                           "layer reads the raw input)", layer=0)
@@ -187,41 +226,69 @@ def check_target(target) -> list[Affine]:
     if isinstance(ops[last], Residual):
         raise TargetError("conv_burkholz needs the last conv/linear layer outside residual blocks (it has one copy, "
                           "the block's input has ρ)", layer=last)
-    return list(affine_layers(ops))
+    return layers
 
 
-def copy_layout(ops, n) -> list[int]:
-    """ρ_in of every Affine (evaluation order; None for the first, which reads the raw input), for
-    samples ``n`` (n[i] = ρ_in of Affine i ≥ 1, ρ_out(i) = n[i+1], 1 for the last). Raises
-    InvalidArgumentError when a layer would read another number of copies than its n says, or a
-    residual addition would add different copy counts (with residual blocks, give every layer after
-    the first the same n)."""
+@dataclasses.dataclass(frozen=True)
+class Slot:
+    """Where Affine i reads and writes in copy space (:func:`layout`)."""
+
+    rho_in: int | None     # copies read (None: the first layer, which reads the univariate units)
+    rho_out: int           # copies written (1 for the last layer)
+    nc_in: int             # constant channels read (the bias units at the first layer)
+    nc_out: int            # constant channels written
+    cmult: int             # features per constant channel read (1, or the spatial size after a Flatten)
+    copy_cols: int         # input channels / features of the copies (H_0 at the first layer)
+    q: tuple               # kernel position of the constant channels (() for a Linear)
+
+
+def layout(ops, n, first_units: int, biased: bool) -> list[Slot]:
+    """Per Affine (evaluation order) its :class:`Slot` for samples ``n`` (n[i] = ρ_in of Affine
+    i ≥ 1, ρ_out(i) = n[i+1], 1 for the last): the copies are followed by ρ_out constant channels
+    when the target has biases (n[0] bias units after the univariate layer; none after the last
+    layer). Raises InvalidArgumentError when a layer would read another number of copies than its
+    n says, or a residual addition would add different copy counts (with residual blocks, give
+    every layer after the first the same n)."""
     L = len(affine_specs(ops))
     n = [int(v) for v in n]
-    rho_in: list = [None] * L
+    out: list = [None] * L
     counter = [0]
 
-    def walk(seq, cur):
+    def walk(seq, state):
         for op in seq:
             if isinstance(op, Residual):
-                b = walk(op.body, cur)
-                c = walk(op.shortcut, cur) if op.shortcut else cur
+                b = walk(op.body, state)
+                c = walk(op.shortcut, state) if op.shortcut else state
                 if b != c:
-                    raise InvalidArgumentError(f"a residual block would add {b} copies to {c}: with residual blocks "
-                                               f"give every conv/linear layer after the first the same n, got {n}")
-                cur = b
+                    raise InvalidArgumentError(f"a residual block would add {b[0]} copies to {c[0]}: with residual "
+                                               f"blocks give every conv/linear layer after the first the same n, "
+                                               f"got {n}")
+                state = b
+            elif isinstance(op, Flatten):
+                rho, nc, mult = state
+                state = (rho, nc, mult * math.prod(int(v) for v in op.in_shape[1:]))
             elif isinstance(op, Affine) or getattr(op, "is_affine", False):
                 i = counter[0]
                 counter[0] += 1
-                if i > 0 and cur != n[i]:
-                    raise InvalidArgumentError(f"layer {i} would read {cur} copies, its n is {n[i]}: with residual "
+                rho, nc, mult = state
+                if i > 0 and rho != n[i]:
+                    raise InvalidArgumentError(f"layer {i} would read {rho} copies, its n is {n[i]}: with residual "
                                                f"blocks give every conv/linear layer after the first the same n")
-                rho_in[i] = cur
-                cur = n[i + 1] if i + 1 < L else 1
-        return cur
+                rho_out = n[i + 1] if i + 1 < L else 1
+                nc_out = rho_out if biased and i + 1 < L else 0
+                q = bias_position(op) if biased and op.is_conv else ()
+                cols = first_units if i == 0 else rho * int(op.in_channels)
+                out[i] = Slot(None if i == 0 else rho, rho_out, nc, nc_out, mult, cols, tuple(q))
+                state = (rho_out, nc_out, 1)
+        return state
 
-    walk(tuple(ops), None)
-    return rho_in
+    walk(tuple(ops), (None, n[0] if biased else 0, 1))
+    return out
+
+
+def copy_layout(ops, n) -> list:
+    """ρ_in of every Affine (None for the first): :func:`layout` without constants."""
+    return [s.rho_in for s in layout(ops, n, 0, False)]
 
 
 def pool_lipschitz(op) -> float:
@@ -319,21 +386,33 @@ def first_units(plan: ConvPlan) -> int:
     return plan.units(0)
 
 
+def is_biased(plan: ConvPlan) -> bool:
+    return any(bool(getattr(spec, "has_bias", False)) for spec in plan.layers)
+
+
+def bias_units(plan: ConvPlan) -> int:
+    """Bias units after the univariate layer: n[0] when the target has biases, else 0."""
+    return int(plan.n[0]) if is_biased(plan) else 0
+
+
+def plan_layout(plan: ConvPlan) -> list[Slot]:
+    return layout(plan.ops, plan.n, first_units(plan), is_biased(plan))
+
+
 def random_shapes(plan: ConvPlan) -> list[tuple[int, ...]]:
-    """Shapes of random layers 1 … L (random layer 0 is the univariate layer of
-    :func:`first_units` weights)."""
-    specs = plan.layers
-    rho = copies_of(plan)
+    """Shapes of random layers 1 … L: (ρ_out c_out + constants out, copy columns + constants in ·
+    features per constant, *K) (random layer 0 is the univariate layer of :func:`first_units`
+    weights and :func:`bias_units` biases)."""
     out = []
-    for ell, spec in enumerate(specs):
-        rows = rho[ell] * spec.out_channels
-        cols = first_units(plan) if ell == 0 else rho[ell - 1] * spec.in_channels
-        out.append((rows, cols) + tuple(spec.kernel))
+    for spec, sl in zip(plan.layers, plan_layout(plan)):
+        out.append((sl.rho_out * spec.out_channels + sl.nc_out, sl.copy_cols + sl.nc_in * sl.cmult)
+                   + tuple(spec.kernel))
     return out
 
 
 def num_random_weights(plan: ConvPlan) -> int:
-    return int(first_units(plan) + sum(math.prod(s) for s in random_shapes(plan)))
+    """Random weights and biases of the network."""
+    return int(first_units(plan) + bias_units(plan) + sum(math.prod(s) for s in random_shapes(plan)))
 
 
 def sample_layer(plan: ConvPlan, seed: int, ell: int, rows=None) -> np.ndarray:
@@ -348,13 +427,21 @@ def sample_layer(plan: ConvPlan, seed: int, ell: int, rows=None) -> np.ndarray:
     return out
 
 
+def sample_bias_units(plan: ConvPlan, seed: int) -> np.ndarray:
+    """The bias units' biases β ~ U[0, 2) (the official code's U(0, 2)), stream ``(0, STREAM_TAG)``."""
+    rng = np.random.default_rng(np.random.SeedSequence(int(seed), spawn_key=(0, STREAM_TAG)))
+    lo, hi = BIAS_LAW[1], BIAS_LAW[2]
+    return rng.random(bias_units(plan)) * (hi - lo) + lo
+
+
 class BurkholzConvNetwork(ConvRandomNetwork):
     """The random network of a ``conv_burkholz`` plan (module docstring); with ``weights`` given
-    (univariate a, [M_1 … M_L]) the same architecture with those weights (a ticket: the random
-    weights with the pruned ones set to 0). Input (B, *input_shape) or flattened; output
-    flattened (B, d_out); float64 inside."""
+    (univariate a, bias units' β or None, [M_1 … M_L]) the same architecture with those weights (a
+    ticket: the random weights with the pruned ones set to 0). Input (B, *input_shape) or
+    flattened; output flattened (B, d_out); float64 inside."""
 
     a: torch.Tensor
+    beta: torch.Tensor
     channel: torch.Tensor
 
     def __init__(self, plan: ConvPlan, seed: int, device=None, *, weights=None):
@@ -366,12 +453,16 @@ class BurkholzConvNetwork(ConvRandomNetwork):
         L = len(specs)
         if weights is None:
             a, _ = sample_first(plan, self.seed, 0)
+            beta = sample_bias_units(plan, self.seed)
             mats = [sample_layer(plan, self.seed, ell) for ell in range(1, L + 1)]
         else:
-            a, mats = weights
+            a, beta, mats = weights
+            if beta is None:
+                beta = np.zeros(0)
         dev = device or "cpu"
         m = 2 if plan.signed[0] else 1
         self.register_buffer("a", torch.as_tensor(np.asarray(a, dtype=np.float64)).to(dev))
+        self.register_buffer("beta", torch.as_tensor(np.asarray(beta, dtype=np.float64)).to(dev))
         self.register_buffer("channel", torch.from_numpy(np.arange(len(a)) // (m * int(plan.n[0]))).to(dev))
         for ell, M in enumerate(mats, start=1):
             self.register_buffer(f"M{ell}", torch.as_tensor(np.asarray(M, dtype=np.float64)).to(dev))
@@ -383,9 +474,13 @@ class BurkholzConvNetwork(ConvRandomNetwork):
         return getattr(self, f"M{ell}")
 
     def arrays(self) -> tuple[np.ndarray, list[np.ndarray]]:
-        """(a, [M_1 … M_L]) as numpy arrays."""
+        """(a, [M_1 … M_L]) as numpy arrays (the bias units' β: :meth:`bias_array`)."""
         return (self.a.detach().cpu().numpy(),
                 [self.weight(ell).detach().cpu().numpy() for ell in range(1, len(self._specs) + 1)])
+
+    def bias_array(self) -> np.ndarray | None:
+        """The bias units' biases β (None without biases)."""
+        return self.beta.detach().cpu().numpy() if self.beta.numel() else None
 
     def pair_arrays(self, i: int):
         raise NotImplementedError("conv_burkholz networks have copy layers, not pairs: use arrays()")
@@ -394,7 +489,11 @@ class BurkholzConvNetwork(ConvRandomNetwork):
         spec = self._specs[i]
         if i == 0:
             view = (1, -1) + (1,) * (h.dim() - 2)
-            h = torch.relu(h.index_select(1, self.channel) * self.a.to(h.dtype).view(view))
+            u = torch.relu(h.index_select(1, self.channel) * self.a.to(h.dtype).view(view))
+            if self.beta.numel():
+                const = torch.relu(self.beta.to(h.dtype)).view(view).expand((h.shape[0], -1) + tuple(h.shape[2:]))
+                u = torch.cat([u, const], dim=1)
+            h = u
         M = self.weight(i + 1).to(h.dtype)
         if not spec.is_conv:
             return F.linear(h, M)
@@ -422,12 +521,21 @@ def _pool_gain(ops) -> float:
     return out
 
 
-def rule_eps(eps, radius, weight_norm, depth, pool_gain=1.0):
-    """ε' = ε / (R_0 g^L Π Lip(pools)) (module docstring). Floats or sympy."""
+def rule_eps(eps, radius, weight_norm, depth, pool_gain=1.0, n_biased=0):
+    """ε' = ε / ((R_0 + #biased layers) g^L Π Lip(pools) 2^r) (module docstring; ``pool_gain`` holds
+    the 2^r). Floats or sympy."""
     from .._backend import ops as sym_ops
 
     o = sym_ops(eps, radius, weight_norm)
-    return eps / (radius * o.max(weight_norm, 1) ** depth * pool_gain)
+    return eps / ((radius + n_biased) * o.max(weight_norm, 1) ** depth * pool_gain)
+
+
+def rule_dims(spec, biased: bool) -> tuple[int, int]:
+    """(d'_in, d'_out) of the rule: :func:`sltheory.conv.subset_sum.conv_dims`, with one more input
+    (the bias pool) for a layer with a bias and one more output (the constant channels) when the
+    target has biases."""
+    d_in, d_out = conv_dims(spec, getattr(spec, "bias", None) is not None)
+    return d_in, d_out + (1 if biased else 0)
 
 
 def copies_rule(dims, depth, eps, delta, C=C_DEFAULT, n_reach=N_REACH) -> float:
@@ -520,6 +628,57 @@ class _CopyLayer:
         return np.array(m.reshape(self.shape), dtype=bool, copy=True)
 
 
+class _Problems:
+    """Subset-sum problems: row r aims at ``targets[r]`` with the samples ``samples[r]`` (the bias
+    problems: M[row, constant channel c] · κ_c)."""
+
+    def __init__(self, samples: np.ndarray, targets: np.ndarray):
+        self.samples = np.ascontiguousarray(samples)
+        self.targets = np.asarray(targets, dtype=np.float64)
+        self.n = samples.shape[1]
+        self.counts = np.full(self.targets.size, self.n, dtype=np.int64)
+        self.chosen = np.zeros(samples.shape, dtype=bool)
+        self.errors = np.abs(self.targets)
+
+    def solve(self, tol, only_above=None):
+        idx = np.arange(self.targets.size) if only_above is None else np.flatnonzero(self.errors > only_above)
+        if idx.size and self.n:
+            self.chosen[idx], self.errors[idx] = _select(self.samples[idx], self.targets[idx], self.counts[idx], tol)
+
+
+def _constant_columns(M: np.ndarray, sl: Slot, *, first_only: bool = False) -> np.ndarray:
+    """The weights of rows of random layer M from the constant channels, (rows, nc_in · cmult):
+    a conv's at kernel position q only (CertificateError if a weight elsewhere is kept; the
+    random network's own weights when ``first_only``), a Linear's every feature of every constant
+    channel (feature 0 of each with ``first_only``)."""
+    C = M[:, sl.copy_cols:]
+    if sl.nc_in == 0:
+        if C.size:
+            raise CertificateError("a random layer has columns past its copies but no constant channels")
+        return np.zeros((M.shape[0], 0))
+    if M.ndim > 2:
+        sel = C[(slice(None), slice(None)) + tuple(sl.q)]
+        if not first_only:
+            rest = C.copy()
+            rest[(slice(None), slice(None)) + tuple(sl.q)] = 0.0
+            if np.any(rest):
+                raise CertificateError("a weight from a constant channel is kept at a kernel position other than "
+                                       f"{tuple(sl.q)} (it would meet the zero padding)")
+        return np.asarray(sel)
+    if first_only:
+        return np.asarray(C[:, ::max(1, sl.cmult)][:, :sl.nc_in])
+    return np.asarray(C)
+
+
+def _set_constant_columns(mask: np.ndarray, sl: Slot, r0: int, r1: int, chosen: np.ndarray) -> None:
+    """Write ``chosen`` (rows r0:r1, nc_in) where :func:`_constant_columns` (``first_only``) reads."""
+    if mask.ndim > 2:
+        mask[(slice(r0, r1), slice(sl.copy_cols, sl.copy_cols + sl.nc_in)) + tuple(sl.q)] = chosen
+    else:
+        cols = sl.copy_cols + np.arange(sl.nc_in) * max(1, sl.cmult)
+        mask[r0:r1, cols] = chosen
+
+
 # ------------------------------------------------------------------ the construction
 class ConvBurkholz(ConvConstruction):
     name = "conv_burkholz"
@@ -527,10 +686,11 @@ class ConvBurkholz(ConvConstruction):
                 "ICML 2022, arXiv:2205.02343: depth L+1 with the structure of the official code "
                 "RelationalML/LT-existence (prune_conv: a 1×1 univariate layer U(-2, 2), then rho copies of every "
                 "channel, each (copy, in, kernel position) weight a subset sum over the copies of its input "
-                "channel; residual networks with the identity skip in copy space); a fixed random network, our slot "
-                "layout, width rule and copy-space certificate; bias-free targets")
+                "channel; residual networks with the identity skip in copy space; biases from bias units U(0, 2) "
+                "and constant-channel copies); a fixed random network (constants solved once), our slot layout, "
+                "width rule and copy-space certificate")
     whose = "ours"
-    supports_biases = False
+    supports_biases = True
 
     # ---- bounds (floats or sympy)
     def width_bound(self, spec, depth, eps, delta, rho, *, radius=1, weight_norm=1, pool_gain=1, C=C_DEFAULT,
@@ -567,13 +727,15 @@ class ConvBurkholz(ConvConstruction):
         dom.check_dim(target.input_dim)
         radius = dom.radius_for(target.input_dim)
         L = len(specs)
+        biased = any(op.bias is not None for op in specs)
         if n is None:
             if eps is None:
                 raise InvalidArgumentError("give eps (and delta) for the width rule, or n=")
             factor = 1.0 if width_factor is None else positive_float("width_factor", width_factor)
             gain = _pool_gain(target.ops) * 2 ** count_residuals(target.ops)
-            e_rule = rule_eps(eps, radius, weight_norm, L, gain)
-            raw = copies_rule([conv_dims(s, False) for s in specs], L, e_rule, delta, C, n_reach)
+            n_biased = sum(op.bias is not None for op in specs)
+            e_rule = rule_eps(eps, radius, weight_norm, L, gain, n_biased)
+            raw = copies_rule([rule_dims(s, biased) for s in specs], L, e_rule, delta, C, n_reach)
             ns = [rule_samples(raw, factor)] * L
         else:
             if width_factor is not None:
@@ -587,14 +749,15 @@ class ConvBurkholz(ConvConstruction):
         if max(ns) > MAX_N:
             raise InvalidArgumentError(f"n = {max(ns)} exceeds the supported {MAX_N} samples per problem: raise "
                                        "eps/delta, lower C or width_factor, or pass n=")
-        copy_layout(target.ops, ns)
         signed = (not dom.nonnegative,) + (False,) * (L - 1)
         plan = ConvPlan(self.name, tuple(skeleton(target.ops)), tuple(int(v) for v in target.input_shape),
                         tuple(ns), signed, (0,) * L, eps, delta, C, ("uniform",),
                         ("uniform", first_layer_scale), None if is_default(dom) else dom.spec(), {})
+        plan_layout(plan)      # InvalidArgumentError when the copies do not fit the residual blocks
         total = num_random_weights(plan)
         opts = {"copies": copies_of(plan), "n_reach": n_reach, "weight_norm": weight_norm,
-                "width_factor": width_factor, "first_layer_scale": first_layer_scale, "random_weights": total}
+                "width_factor": width_factor, "first_layer_scale": first_layer_scale, "random_weights": total,
+                "bias_units": bias_units(plan)}
         plan = dataclasses.replace(plan, options=opts)
         if total > max_weights:
             raise NetworkTooLargeError(
@@ -611,23 +774,29 @@ class ConvBurkholz(ConvConstruction):
     # ---- masks / ticket
     def check_masks(self, rand, masks) -> None:
         a, mats = rand.arrays()
+        beta = rand.bias_array()
         if len(masks) != len(mats):
             raise ValueError(f"{len(masks)} mask entries for {len(mats)} conv/linear layers")
         for i, entry in enumerate(masks):
             if len(entry) != 3:
-                raise ValueError(f"entry {i}: {len(entry)} masks, expected 3 (univariate, bias, dense)")
+                raise ValueError(f"entry {i}: {len(entry)} masks, expected 3 (univariate, bias units, dense)")
             ma, mc, mb = entry
             want_a = a.shape if i == 0 else (0,)
-            if ma is None or mb is None or mc is not None or np.shape(ma) != want_a or np.shape(mb) != mats[i].shape:
+            if ma is None or mb is None or np.shape(ma) != want_a or np.shape(mb) != mats[i].shape:
                 raise ValueError(f"entry {i}: mask shapes do not match the random weights")
-            if np.asarray(ma).dtype != bool or np.asarray(mb).dtype != bool:
+            if (mc is None) != (i > 0 or beta is None) or (mc is not None and np.shape(mc) != np.shape(beta)):
+                raise ValueError(f"entry {i}: the bias units' mask does not match the random biases")
+            if any(m is not None and np.asarray(m).dtype != bool for m in entry):
                 raise ValueError(f"entry {i}: masks must be bool arrays")
 
-    def masked_weights(self, rand: BurkholzConvNetwork, masks) -> tuple[np.ndarray, list[np.ndarray]]:
-        """The ticket's weights: the random ones where kept, 0 elsewhere (never another value)."""
+    def masked_weights(self, rand: BurkholzConvNetwork, masks):
+        """The ticket's (a, β or None, [M_1 … M_L]): the random ones where kept, 0 elsewhere (never
+        another value)."""
         self.check_masks(rand, masks)
         a, mats = rand.arrays()
-        return np.where(masks[0][0], a, 0.0), [np.where(e[2], M, 0.0) for e, M in zip(masks, mats)]
+        beta = rand.bias_array()
+        beta_m = None if beta is None else np.where(masks[0][1], beta, 0.0)
+        return np.where(masks[0][0], a, 0.0), beta_m, [np.where(e[2], M, 0.0) for e, M in zip(masks, mats)]
 
     def ticket_network(self, rand, masks):
         return BurkholzConvNetwork(rand.plan, rand.seed, weights=self.masked_weights(rand, masks))
@@ -642,10 +811,13 @@ class ConvBurkholz(ConvConstruction):
                 or tuple(target.input_shape) != tuple(plan.input_shape):
             raise CertificateError("the random network was sampled for another architecture")
         try:
-            copy_layout(plan.ops, plan.n)
+            slots = plan_layout(plan)
         except InvalidArgumentError as exc:
             raise CertificateError(f"the plan's copies are inconsistent: {exc}") from None
-        a, mats = self.masked_weights(rand, masks)
+        a, beta, mats = self.masked_weights(rand, masks)
+        for M, shape in zip(mats, random_shapes(plan)):
+            if M.shape != shape:
+                raise CertificateError(f"a random layer has shape {M.shape}, the plan's layout {shape}")
         dom = plan.input_domain()
         R0 = float(dom.radius_for(target.input_dim))
         signed = bool(plan.signed[0])
@@ -659,17 +831,32 @@ class ConvBurkholz(ConvConstruction):
         deltas: list[float] = []
         counter = [0]
 
-        def affine(op, delta: float, R: float) -> tuple[float, float]:
+        def affine(op, delta, R, kappa, eta):
             ell = counter[0]
             counter[0] += 1
+            sl = slots[ell]
             W = op.weight
             in_shape = tuple(op.in_shape)
             M = mats[ell]
-            rout = M.shape[0] // op.out_channels
-            Wbar = np.tile(W, (rout,) + (1,) * (W.ndim - 1))            # row k·c_out + o holds W[o]
+            Rc, cc = sl.rho_out * op.out_channels, sl.copy_cols
+            Mcc = M[:Rc, :cc]
+            Mcb, Mbb = _constant_columns(M[:Rc], sl), _constant_columns(M[Rc:], sl)
+            if np.any(M[Rc:, :cc]):
+                raise CertificateError(f"a constant channel of random layer {ell + 1} keeps a weight from a copy")
+            Wbar = np.tile(W, (sl.rho_out,) + (1,) * (W.ndim - 1))     # row k·c_out + o holds W[o]
+            # the constants: p = Mcb κ (float) with its distance to the exact offsets, and the next κ
+            kx, ex = np.repeat(kappa, sl.cmult), np.repeat(eta, sl.cmult)
+            Kc = Mcb.shape[1]
+            p = Mcb @ kx
+            p_err = (gamma(Kc) * (np.abs(Mcb) @ kx) + np.abs(Mcb) @ ex) * (1 + MARGIN)
+            S_out = math.prod(int(v) for v in op.out_shape[1:])
+            bbar = np.zeros(Rc) if op.bias is None else np.tile(op.bias, sl.rho_out)
+            eb = math.sqrt(S_out) * (float(np.linalg.norm(p - bbar)) + float(np.linalg.norm(p_err))) * (1 + MARGIN)
+            kappa_out = Mbb @ kx
+            eta_out = (gamma(Kc) * (np.abs(Mbb) @ kx) + np.abs(Mbb) @ ex) * (1 + MARGIN)
             if ell == 0:
                 c0 = W.shape[1]
-                Mw = M.reshape((M.shape[0], c0, m, n0) + M.shape[2:])        # (r, j, slot sign, unit, *K)
+                Mw = Mcc.reshape((Rc, c0, m, n0) + Mcc.shape[2:])              # (r, j, slot sign, unit, *K)
                 aw = np.abs(a).reshape(c0, m, n0)
                 P = np.einsum("rjn...,jn->rj...", Mw[:, :, 0], aw[:, 0])
                 Pabs = np.einsum("rjn...,jn->rj...", np.abs(Mw[:, :, 0]), aw[:, 0])
@@ -684,39 +871,50 @@ class ConvBurkholz(ConvConstruction):
                 e = (op_norm(D, d_shape, op.stride, op.padding) * (1 + 2 * u)
                      + gamma(n0) * abs_op_norm(Dabs, d_shape, op.stride, op.padding)) * (1 + MARGIN)
                 g = op_norm(G, d_shape, op.stride, op.padding)
-                delta = e * R
+                delta = (e * R + eb) * (1 + MARGIN)
             else:
                 c_in = W.shape[1]
-                rin = M.shape[1] // c_in
-                Mr = M.reshape((M.shape[0], rin, c_in) + M.shape[2:])
+                rin = int(sl.rho_in or 1)
+                Mr = Mcc.reshape((Rc, rin, c_in) + Mcc.shape[2:])
                 P = Mr.sum(axis=1)
                 Pabs = np.abs(Mr).sum(axis=1)
                 e = (op_norm(P - Wbar, in_shape, op.stride, op.padding) * (1 + 2 * u)
                      + gamma(rin) * abs_op_norm(Pabs, in_shape, op.stride, op.padding)) * (1 + MARGIN)
-                g = op_norm(M, (rin * in_shape[0],) + in_shape[1:], op.stride, op.padding)
-                delta = (g * delta + e * R) * (1 + MARGIN)
+                g = op_norm(Mcc, (cc,) + in_shape[1:], op.stride, op.padding)
+                delta = (g * delta + e * R + eb) * (1 + MARGIN)
             errs.append(e)
             gs.append(g)
             deltas.append(delta)
-            return delta, op_norm(W, in_shape, op.stride, op.padding) * R
+            bn = 0.0 if op.bias is None else float(np.linalg.norm(op.bias)) * math.sqrt(S_out) * (1 + MARGIN)
+            R = (op_norm(W, in_shape, op.stride, op.padding) * R + bn) * (1 + MARGIN)
+            return delta, R, kappa_out, eta_out
 
-        def walk(seq, delta: float, R: float) -> tuple[float, float]:
+        def walk(seq, delta, R, kappa, eta):
             for op in seq:
                 if isinstance(op, Affine):
-                    delta, R = affine(op, delta, R)
+                    delta, R, kappa, eta = affine(op, delta, R, kappa, eta)
                 elif isinstance(op, Pool):
+                    # constant channels stay constant (check_target refused padded count_include_pad avg pools)
                     lip = pool_lipschitz(op)
                     delta, R = delta * lip, R * lip
+                elif isinstance(op, ReLU):
+                    kappa = np.maximum(kappa, 0.0)
                 elif isinstance(op, Residual):
                     # out = body(h) + shortcut(h): E is linear, so the errors and the radii add
-                    db, Rb = walk(op.body, delta, R)
-                    ds, Rs = walk(op.shortcut, delta, R) if op.shortcut else (delta, R)
+                    db, Rb, kb, eb_ = walk(op.body, delta, R, kappa, eta)
+                    ds, Rs, ks, es = walk(op.shortcut, delta, R, kappa, eta) if op.shortcut \
+                        else (delta, R, kappa, eta)
                     delta, R = (db + ds) * (1 + MARGIN), (Rb + Rs) * (1 + MARGIN)
-                # ReLU (1-Lipschitz, ‖σ(h)‖ ≤ ‖h‖) and Flatten (an isometry): unchanged
-            return delta, R
+                    kappa = kb + ks
+                    eta = (eb_ + es + u * np.abs(kappa)) * (1 + MARGIN)
+                    if op.relu:
+                        kappa = np.maximum(kappa, 0.0)
+                # Flatten (an isometry; a constant channel becomes constant features): unchanged
+            return delta, R, kappa, eta
 
-        delta, _ = walk(target.ops, 0.0, R0)
-        slack = self._float_slack(target, a, mats, R0)
+        kappa0 = np.zeros(0) if beta is None else np.maximum(beta, 0.0)
+        delta = walk(target.ops, 0.0, R0, kappa0, np.zeros_like(kappa0))[0]
+        slack = self._float_slack(target, a, beta, mats, R0)
         bound = (delta + slack) * (1 + MARGIN)
         if not math.isfinite(bound):
             raise CertificateError(f"the certified bound is not finite ({bound})")
@@ -725,10 +923,10 @@ class ConvBurkholz(ConvConstruction):
                            domain=plan.domain)
 
     @staticmethod
-    def _float_slack(target, a, mats, R0: float) -> float:
+    def _float_slack(target, a, beta, mats, R0: float) -> float:
         """Bound on ‖fl-net(x) − net(x)‖₂ for the target plus that for the ticket (module
         docstring, step 4)."""
-        def chain(kernels, univariate):
+        def chain(kernels, biases, univariate):
             counter = [0]
 
             def walk(seq, E: float, s: float) -> tuple[float, float]:
@@ -738,13 +936,19 @@ class ConvBurkholz(ConvConstruction):
                         counter[0] += 1
                         K = kernels[ell]
                         if ell == 0 and univariate is not None:
-                            # σ(fl(a x)): |fl(a x) − a x| ≤ u |a x|, σ 1-Lipschitz, ‖(a_u x_j(u))‖ ≤ ν_U ‖x‖
-                            E, s = univariate * E + UNIT_ROUNDOFF * univariate * s, univariate * s
+                            # σ(fl(a x)): |fl(a x) − a x| ≤ u |a x|, σ 1-Lipschitz, ‖(a_u x_j(u))‖ ≤ ν_U ‖x‖;
+                            # the bias units' σ(β) are exact, ‖·‖ = ‖β‖ √(spatial size)
+                            nu_u, beta_norm = univariate
+                            s_in = math.prod(int(v) for v in op.in_shape[1:])
+                            E, s = nu_u * E + UNIT_ROUNDOFF * nu_u * s, nu_u * s + beta_norm * math.sqrt(s_in)
                         # the kernel's input channels: the target's, the univariate units, or the copies
                         shape = (K.shape[1],) + tuple(op.in_shape[1:])
                         nu = abs_op_norm(K, shape, op.stride, op.padding)
-                        g = gamma(_inner(K))
-                        E, s = (1 + g) * nu * E + g * nu * s, nu * s
+                        b = biases[ell]
+                        bn = 0.0 if b is None else \
+                            float(np.linalg.norm(b)) * math.sqrt(math.prod(int(v) for v in op.out_shape[1:]))
+                        g = gamma(_inner(K) + (0 if b is None else 1))
+                        E, s = (1 + g) * nu * E + g * (nu * s + bn), nu * s + bn
                     elif isinstance(op, Pool):
                         lip = pool_lipschitz(op)
                         E = lip * (E + gamma(math.prod(op.kernel) + 1) * (s + E)) if op.kind == "avg" else lip * E
@@ -760,7 +964,10 @@ class ConvBurkholz(ConvConstruction):
 
         c0 = target.layers[0].weight.shape[1]
         nu_u = math.sqrt(float((a.reshape(c0, -1) ** 2).sum(axis=1).max())) * (1 + MARGIN)
-        return chain([op.weight for op in target.layers], None) + chain(mats, nu_u)
+        beta_norm = 0.0 if beta is None else float(np.linalg.norm(beta)) * (1 + MARGIN)
+        layers = target.layers
+        return (chain([op.weight for op in layers], [op.bias for op in layers], None)
+                + chain(mats, [None] * len(mats), (nu_u, beta_norm)))
 
     # ---- pruning
     def prune(self, target, rand, *, eps, tolerance=None, **options) -> ConvPruneResult:
@@ -774,31 +981,90 @@ class ConvBurkholz(ConvConstruction):
         specs = check_target(target)
         plan = rand.plan
         if len(specs) != len(plan.n) or tuple(s.out_channels for s in specs) != \
-                tuple(s.out_channels for s in plan.layers):
+                tuple(s.out_channels for s in plan.layers) or \
+                [s.bias is not None for s in specs] != [bool(s.has_bias) for s in plan.layers]:
             raise InvalidArgumentError("the random network was sampled for another architecture")
+        slots = plan_layout(plan)
         rho = copies_of(plan)
         a, mats = rand.arrays()
-        first = _FirstLayer(plan, a, mats[0], specs[0].weight, rho[0])
-        later = [_CopyLayer(mats[ell], specs[ell].weight, rho[ell - 1], rho[ell]) for ell in range(1, len(specs))]
+        beta = rand.bias_array()
+        rows = [sl.rho_out * sp_.out_channels for sl, sp_ in zip(slots, specs)]
+        first = _FirstLayer(plan, a, mats[0][:rows[0], :slots[0].copy_cols], specs[0].weight, rho[0])
+        later = [_CopyLayer(mats[i][:rows[i], :slots[i].copy_cols], specs[i].weight, int(slots[i].rho_in or 1),
+                            slots[i].rho_out) for i in range(1, len(specs))]
         layers: list = [first] + later
+        # the constants: walk the ops with the constant channels' values κ (the bias units' β first),
+        # solve each layer's constant rows once (≈ 1) and set up its bias problems (≈ b over κ)
+        bias_layers: list = [None] * len(specs)
+        const_chosen: list = [None] * len(specs)
+        counter = [0]
+
+        def walk(seq, kappa):
+            for op in seq:
+                if isinstance(op, Affine):
+                    i = counter[0]
+                    counter[0] += 1
+                    sl = slots[i]
+                    sel = _constant_columns(mats[i], sl, first_only=True) * kappa[None, :]
+                    if op.bias is not None and sel.shape[1]:
+                        bias_layers[i] = _Problems(sel[:rows[i]], np.tile(op.bias, sl.rho_out))
+                    if sl.nc_out and sel.shape[1]:
+                        tg = np.full(sl.nc_out, CONSTANT_TARGET)
+                        chosen, _ = _select(sel[rows[i]:], tg, np.full(sl.nc_out, sel.shape[1], dtype=np.int64),
+                                            CONSTANT_TOL)
+                        const_chosen[i] = chosen
+                        kappa = (sel[rows[i]:] * chosen).sum(axis=1)
+                    else:
+                        kappa = np.zeros(sl.nc_out)
+                elif isinstance(op, ReLU):
+                    kappa = np.maximum(kappa, 0.0)
+                elif isinstance(op, Residual):
+                    kb = walk(op.body, kappa)
+                    ks = walk(op.shortcut, kappa) if op.shortcut else kappa
+                    kappa = kb + ks
+                    if op.relu:
+                        kappa = np.maximum(kappa, 0.0)
+            return kappa
+
+        walk(target.ops, np.zeros(0) if beta is None else np.maximum(beta, 0.0))
+        solving = layers + [b for b in bias_layers if b is not None]
 
         def finish(tol):
             mask_a, mask_M = first.masks()
-            masks = [(mask_a, None, mask_M)] + [(np.zeros(0, dtype=bool), None, lay.mask()) for lay in later]
-            return masks, self.certify(target, rand, masks)
+            parts = [mask_M] + [lay.mask() for lay in later]
+            masks = []
+            for i, (part, M) in enumerate(zip(parts, mats)):
+                full = np.zeros(M.shape, dtype=bool)
+                full[:rows[i], :slots[i].copy_cols] = part
+                bl = bias_layers[i]
+                if bl is not None:
+                    _set_constant_columns(full, slots[i], 0, rows[i], bl.chosen)
+                if const_chosen[i] is not None:
+                    _set_constant_columns(full, slots[i], rows[i], M.shape[0], const_chosen[i])
+                masks.append(full)
+            mask_beta = None
+            if beta is not None:
+                H0 = slots[0].copy_cols
+                m0 = np.asarray(masks[0])
+                mask_beta = m0[:, H0:].reshape(int(m0.shape[0]), int(beta.size), -1).any(axis=(0, 2))
+            out = [(mask_a, mask_beta, masks[0])] + [(np.zeros(0, dtype=bool), None, mk) for mk in masks[1:]]
+            return out, self.certify(target, rand, out)
 
         def stats(masks, tol):
             kept = sum(int(np.count_nonzero(e[0])) + int(np.count_nonzero(e[2])) for e in masks)
             return {"copies": rho, "n": tuple(plan.n), "tolerance": tol, "kept": kept,
                     "random_weights": num_random_weights(plan), "target_weights": target.num_weights,
                     "layers": [{"n": lay.n, "mean_subset_size": float(lay.chosen.sum(axis=1).mean()),
-                                "max_weight_error": float(lay.errors.max())} for lay in layers]}
+                                "max_weight_error": float(lay.errors.max())} for lay in layers],
+                    "bias_units": bias_units(plan),
+                    "max_bias_error": max((float(b.errors.max()) for b in bias_layers
+                                           if b is not None and b.errors.size), default=0.0)}
 
         best = None
         tol = TOL_START if tolerance is None else tolerance
         floor = TOL_MIN if tolerance is None else tolerance
         while tol >= floor:
-            for lay in layers:
+            for lay in solving:
                 lay.solve(tol, only_above=tol)
             masks, cert = finish(tol)
             if eps is not None and cert.error_bound <= eps:
@@ -816,12 +1082,12 @@ class ConvBurkholz(ConvConstruction):
         if eps is None or cert.error_bound <= eps:
             return ConvPruneResult(masks, cert, best_stats)
         needed = tuple(int(v) + math.ceil(math.log2(cert.error_bound / eps)) + 1 for v in plan.n)
-        missed = sum(int(np.count_nonzero(lay.errors > tol)) for lay in layers)
+        missed = sum(int(np.count_nonzero(lay.errors > tol)) for lay in solving)
         raise ApproximationFailedError(
             f"certified error {cert.error_bound:.4g} > eps = {eps:.4g} at every tolerance from {TOL_START:g} down "
             f"(best at tolerance {tol:.3g}, where {missed} weight problems missed it) with n = {tuple(plan.n)}; "
             f"n ≈ {needed} would be needed: sample a wider random network.",
-            missed=max(1, missed), total=sum(lay.targets.size for lay in layers), error_bound=cert.error_bound,
+            missed=max(1, missed), total=sum(lay.targets.size for lay in solving), error_bound=cert.error_bound,
             eps=eps, n=tuple(plan.n), n_needed=needed)
 
 
