@@ -67,8 +67,8 @@ needed).
 
 **Masks / ticket file.** One entry per target Affine layer ℓ, ``(mask_a, mask_β, mask_M)``: entry 0
 holds the univariate weights' mask (H_0,), the bias units' (n_0,) (None without biases) and random
-layer 1's; entry ℓ ≥ 1 an empty (0,) mask (no univariate layer), None and random layer ℓ+1's. The ticket network is the random network with the
-pruned weights set to 0 (:meth:`ConvBurkholz.ticket_network`).
+layer 1's; entry ℓ ≥ 1 an empty (0,) mask (no univariate layer), None and random layer ℓ+1's. The
+ticket network is the random network with the pruned weights set to 0 (:meth:`ConvBurkholz.ticket_network`).
 
 **Certificate** (:meth:`ConvBurkholz.certify`; every norm an upper bound, see below). Notation:
 h the target's state after each op, ĥ the ticket's, x ∈ domain with ‖x‖₂ ≤ R_0; R ≥ sup‖h‖
