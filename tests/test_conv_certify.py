@@ -298,6 +298,9 @@ def test_bad_inputs():
     bad[1] = ConvPairMap(P=maps[1].P, N=maps[1].N, p=maps[1].p, abs_kernel=-np.abs(maps[1].P), inner=3)
     with pytest.raises(CertificateError, match="negative"):
         certify_conv(target, bad)
+    bad[1] = ConvPairMap(P=maps[1].P, N=maps[1].N, p=maps[1].p, abs_kernel=np.abs(maps[1].P), inner=0)
+    with pytest.raises(CertificateError, match="inner"):
+        certify_conv(target, bad)
     with pytest.raises(CertificateError, match="ConvTarget"):
         certify_conv("nope", maps)  # type: ignore[arg-type]
 

@@ -299,6 +299,8 @@ class _Certifier:
                 babs = None if m.bias_abs is None else _array(m.bias_abs, f"map {i}'s bias_abs", (co,))
                 if babs is not None and np.any(babs < 0):
                     raise CertificateError(f"map {i}'s bias_abs has negative entries")
+                if K < 1 and (np.any(Aabs) or (babs is not None and np.any(babs))):
+                    raise CertificateError(f"map {i}'s inner = {m.inner}, but its pair sums products")
             nu_N = abs_conv_norm_bound(Aabs)
         except ValueError as exc:
             if isinstance(exc, CertificateError):
