@@ -161,7 +161,11 @@ def test_ticket_is_what_the_certificate_models():
     assert torch.equal(full(xf), ticket(xf))
 
 
-def test_unrolled_and_norm_bounds():
+@pytest.mark.parametrize("dense_max", [4_000_000, 0])
+def test_unrolled_and_norm_bounds(dense_max, monkeypatch):
+    import sltheory.conv.burkholz as cb
+
+    monkeypatch.setattr(cb, "DENSE_NORM_MAX", dense_max)     # 0: the large-operator path (DFT / Schur)
     rng = np.random.default_rng(0)
     cases = [((3, 2, 3), (2, 7), (2,), (1,)), ((2, 3, 3, 2), (3, 5, 4), (1, 2), (1, 0)), ((4, 6), (6,), (), ())]
     for kernel, in_shape, stride, padding in cases:

@@ -108,7 +108,7 @@ Flatten); Δ ≥ sup‖ĥ − E_ρ h‖₂ with ρ the current copy count.
    |K|'s row / column sums, n = c_in·|K| the inner dimension; Higham's |fl(Σ_i w_i h_i) −
    Σ_i w_i h_i| ≤ γ_n Σ_i |w_i||h_i|), E' = u ν_U s + …, for the univariate products a_u x_j
    (ν_U = √(max_j Σ_{u∈j} a_u²)), E' = Lip E for ReLU / max pool / Flatten (exact), and
-   E' = L(E + γ_{|k|+1}(s + E)) for avg pools, E' = E_b + E_s + u(s_b + s_s + E_b + E_s) for a
+   E' = L(E + γ_{|k|+2}(s + E)) for avg pools, E' = E_b + E_s + u(s_b + s_s + E_b + E_s) for a
    residual addition. The bound adds the target's and the ticket's
    slack. The effective kernels P, N are themselves computed in float: each entry within
    γ_m Σ|terms| (m terms), and the subtraction of W̄ within u; e_ℓ adds γ_m ‖conv(Σ|terms|)‖ and is
@@ -356,12 +356,26 @@ def unrolled(kernel: np.ndarray, in_shape, stride=(), padding=()) -> sp.csr_matr
     return sp.csr_matrix((data[keep], (rows[keep], cols[keep])), shape=(c_out * nT, c_in * nIn))
 
 
+#: Unrolled operators with more entries get min(this module's bound, :func:`sltheory.conv.norms.conv_norm_bound`).
+DENSE_NORM_MAX = 4_000_000
+
+
 def op_norm(kernel, in_shape, stride=(), padding=()) -> float:
-    """Upper bound on the operator norm (ℓ2 → ℓ2) of the conv / linear on ``in_shape``."""
+    """Upper bound on the operator norm (ℓ2 → ℓ2) of the conv / linear on ``in_shape``: the
+    unrolled matrix's :func:`~sltheory.certificate.bound.matrix_norm_bound` (its SVD / verified
+    Gram norm up to :data:`DENSE_NORM_MAX` entries, else Frobenius / Schur), and beyond that size
+    also the DFT bound of :func:`sltheory.conv.norms.conv_norm_bound` (the smaller of two upper
+    bounds is one)."""
     M = unrolled(kernel, in_shape, stride, padding)
     if M.nnz == 0:
         return 0.0
-    return matrix_norm_bound(M) * (1 + MARGIN)
+    bound = matrix_norm_bound(M)
+    if M.shape[0] * M.shape[1] > DENSE_NORM_MAX and np.ndim(kernel) > 2:
+        from .norms import conv_norm_bound
+
+        bound = min(bound, conv_norm_bound(np.asarray(kernel, dtype=np.float64), tuple(in_shape), tuple(stride),
+                                           tuple(padding)))
+    return bound * (1 + MARGIN)
 
 
 def abs_op_norm(kernel, in_shape, stride=(), padding=()) -> float:
@@ -951,7 +965,9 @@ class ConvBurkholz(ConvConstruction):
                         E, s = (1 + g) * nu * E + g * (nu * s + bn), nu * s + bn
                     elif isinstance(op, Pool):
                         lip = pool_lipschitz(op)
-                        E = lip * (E + gamma(math.prod(op.kernel) + 1) * (s + E)) if op.kind == "avg" else lip * E
+                        # an avg pool: a sum of |k| terms and a division (or a product with a rounded
+                        # reciprocal): γ_{|k|+2} covers either
+                        E = lip * (E + gamma(math.prod(op.kernel) + 2) * (s + E)) if op.kind == "avg" else lip * E
                         s *= lip
                     elif isinstance(op, Residual):
                         Eb, sb = walk(op.body, E, s)
