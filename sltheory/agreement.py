@@ -132,23 +132,42 @@ def certified_agreement(target, ticket: Ticket, X, y=None, *, criterion: str = "
     says nothing there. Both networks are evaluated in float64 (a float32 ticket network through
     a float64 copy, its weights exact), in chunks of :data:`CHUNK` rows.
     """
-    if not isinstance(ticket, Ticket):
-        raise InvalidArgumentError(f"ticket must be a sltheory.Ticket, got {type(ticket).__name__}")
+    from .conv.ticket import ConvTicket
+
+    if not isinstance(ticket, (Ticket, ConvTicket)):
+        raise InvalidArgumentError(f"ticket must be a sltheory.Ticket (or a conv ticket), got {type(ticket).__name__}")
     if criterion not in CRITERIA:
         raise InvalidArgumentError(f"criterion must be one of {sorted(CRITERIA)}, got {criterion!r}")
-    tgt = as_target(target, check_norms=False)
-    if tgt.dims[-1] < 2:
-        raise TargetError(f"the target has {tgt.dims[-1]} output: a classifier needs at least 2 logits")
-    plan = ticket.plan
-    if plan is not None and tuple(plan.target_shapes) != tgt.shapes:
-        raise TargetError(f"the ticket was built for target shapes {tuple(plan.target_shapes)}, got {tgt.shapes}")
-    if plan is not None and plan.target_bias_flags != tgt.bias_flags:
-        raise TargetError(f"the ticket was built for a target with biases {plan.target_bias_flags} (per layer), got "
-                          f"{tgt.bias_flags}")
-    domain = plan.input_domain() if plan is not None else Ball()
-    Xt = _inputs(X, tgt.dims[0])
+    if isinstance(ticket, ConvTicket):   # a conv / residual target: inputs flattened, (N, *input_shape) accepted
+        from .conv.network import skeleton
+        from .conv.target import conv_target
+
+        cplan = ticket.plan
+        ctgt = conv_target(target, cplan.input_shape)
+        if ctgt.output_dim < 2:
+            raise TargetError(f"the target has {ctgt.output_dim} output: a classifier needs at least 2 logits")
+        if tuple(skeleton(ctgt.ops)) != tuple(cplan.skeleton):
+            raise TargetError("the conv ticket was built for another architecture than this target's")
+        domain = cplan.input_domain()
+        if hasattr(X, "reshape") and getattr(X, "ndim", 2) > 2:
+            X = X.reshape(X.shape[0], -1)
+        Xt = _inputs(X, ctgt.input_dim)
+        tgt_fn, n_out = ctgt, ctgt.output_dim
+    else:
+        tgt = as_target(target, check_norms=False)
+        if tgt.dims[-1] < 2:
+            raise TargetError(f"the target has {tgt.dims[-1]} output: a classifier needs at least 2 logits")
+        plan = ticket.plan
+        if plan is not None and tuple(plan.target_shapes) != tgt.shapes:
+            raise TargetError(f"the ticket was built for target shapes {tuple(plan.target_shapes)}, got {tgt.shapes}")
+        if plan is not None and plan.target_bias_flags != tgt.bias_flags:
+            raise TargetError(f"the ticket was built for a target with biases {plan.target_bias_flags} (per layer), "
+                              f"got {tgt.bias_flags}")
+        domain = plan.input_domain() if plan is not None else Ball()
+        Xt = _inputs(X, tgt.dims[0])
+        tgt_fn, n_out = tgt, tgt.dims[-1]
     domain.check_contains(Xt, "X")
-    yt = None if y is None else _labels(y, Xt.shape[0], tgt.dims[-1])
+    yt = None if y is None else _labels(y, Xt.shape[0], n_out)
     bound = float(ticket.error_bound)
     if not math.isfinite(bound):
         raise InvalidArgumentError(f"the ticket's error_bound is {bound!r}: nothing can be certified")
@@ -158,7 +177,7 @@ def certified_agreement(target, ticket: Ticket, X, y=None, *, criterion: str = "
     with torch.no_grad():
         for s in range(0, Xt.shape[0], CHUNK):
             x = Xt[s:s + CHUNK]
-            fx = tgt(x)
+            fx = tgt_fn(x)
             gx = G(x.to(_device_of(ticket.network)))
             if gx.ndim != 2 or tuple(gx.shape) != tuple(fx.shape):
                 raise TargetError(f"the ticket's network gives outputs of shape {tuple(gx.shape)}, the target "

@@ -169,3 +169,21 @@ def test_property_sound(seed, c0, c1, hw, stride, bias, nonneg):
     ticket = approximate(tgt, rand, eps=None)
     x = points(dom, 256, tgt.input_dim, seed)
     assert float((tgt(x) - ticket(x)).norm(dim=1).max()) <= ticket.error_bound
+
+
+def test_torch_model_digits_agreement():
+    """A trained Conv2d (digits, MaxPool, AvgPool, biases) through sltheory.random_network /
+    approximate (dispatched to sltheory.conv) and sltheory.certified_agreement."""
+    tr = sltheory.data.digits_conv_target(seed=0, epochs=4)
+    X = np.concatenate([tr.x_train, tr.x_test]).reshape(-1, 64)
+    dom = Box.of(X)
+    rand = sltheory.random_network(tr.model, input_shape=(1, 8, 8), n=10, seed=0, domain=dom)
+    ticket = sltheory.approximate(tr.model, rand)
+    Xt = torch.as_tensor(tr.x_test.reshape(-1, 64))
+    assert float((sltheory.conv.target.conv_target(tr.model, (1, 8, 8))(Xt) - ticket(Xt)).norm(dim=1).max()) \
+        <= ticket.error_bound
+    a = sltheory.certified_agreement(tr.model, ticket, tr.x_test, tr.y_test)
+    assert a.n == len(tr.y_test) and 0 <= a.certified <= a.agreement <= 1
+    assert a.contradictions == 0
+    with pytest.raises(sltheory.DomainError):
+        sltheory.certified_agreement(tr.model, ticket, tr.x_test + 5.0, tr.y_test)
