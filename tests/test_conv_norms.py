@@ -122,7 +122,7 @@ def test_hypothesis_bound_above_exact(d, co, ci, k, s, p, n, seed):
     assert conv_norm_bound(K, shape, s, p) >= exact * (1 - 1e-14)
 
 
-def test_large_layer_uses_dft_and_is_fast():
+def test_large_layer_dft_bound_near_power_iteration():
     import time
     rng = np.random.default_rng(0)
     K = rng.standard_normal((32, 32, 3, 3)) / 30
