@@ -8,6 +8,9 @@ Public API (everything else is private)::
     err, x = sltheory.adversarial_error(target, ticket.network, dim)
     ticket.save("t.npz"); ticket = sltheory.load_ticket("t.npz")   # plan + seed + kept indices
     graph = ticket.to_networkx(kept_only=True)      # networkx DAG: weight, kept, serves per edge
+    # convolutional / residual targets (sltheory.conv): the same two calls, with input_shape
+    rand = sltheory.random_network(cnn, input_shape=(1, 8, 8), eps=0.1, seed=0, domain=sltheory.Box(0, 1))
+    ticket = sltheory.approximate(cnn, rand, eps=0.1)            # a conv ticket, certified
     sltheory.plotting.draw_ticket_graph(graph)       # + graph_to_json / graph_from_json
 
 The package's rooms (each sub-package's docstring says what it may import; arrows point down)::
@@ -16,6 +19,7 @@ The package's rooms (each sub-package's docstring says what it may import; arrow
     report/         figures and tables from saved run folders; ticket drawings
     experiment/     run folders, executors, jobs (width sweep)
     search/         mask search methods, registered by name (empty until the search issue)
+    conv/           conv / residual targets: parser, random conv networks, conv constructions, certificate
     api.py          approximate, random_network
     ticket/         Ticket, its file format
     constructions/  one module per construction, registered by name
@@ -29,7 +33,7 @@ The package's rooms (each sub-package's docstring says what it may import; arrow
 import importlib as _importlib
 import sys as _sys
 
-from . import certificate, data, experiment, report, search, ticket  # noqa: F401 (the sub-packages, as attributes)
+from . import certificate, conv, data, experiment, report, search, ticket  # noqa: F401 (the sub-packages, as attributes)
 from . import data as datasets
 from ._version import __version__ as __version__
 from .agreement import Agreement, certified_agreement
@@ -38,6 +42,9 @@ from .bounds import counting_lower_bound, natale_lower_bound
 from .certificate import Certificate, adversarial_error, certify
 from .constructions.registry import constructions
 from .constructions.registry import get as construction
+from .conv.modules import ResidualBlock
+from .conv.ops import ConvTarget
+from .conv.target import conv_target
 from .data import gaussian_target
 from .domains import Ball, Box, Domain
 from .errors import (
@@ -73,6 +80,7 @@ __all__ = [
     "ApproximationFailedError", "Ball", "Box", "Certificate", "CertificateError", "DatasetError", "Domain",
     "DomainError", "InvalidArgumentError",
     "NetworkTooLargeError", "NormAssumptionError", "Plan", "RandomNetwork", "RandomNetworkError", "SltheoryError",
+    "ConvTarget", "ResidualBlock", "conv_target",
     "Target", "TargetError", "Ticket", "TicketFileError", "TicketVersionError", "adversarial_error", "approximate",
     "certified_agreement", "Agreement",
     "as_target", "certify", "construction", "constructions", "counting_lower_bound", "datasets", "gaussian_target",

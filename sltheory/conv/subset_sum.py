@@ -1,10 +1,12 @@
-"""``conv_subset_sum``: the depth-2L subset-sum construction for convolutional and residual
-targets — da Cunha, Natale & Viennot (ICLR 2022) and Burkholz (ICML 2022, arXiv:2205.02343) build
-each target conv from a random 1×1 conv of univariate channels followed by a random conv with the
-target's kernel; the pruning of each (out, in, kernel position) weight is a subset sum over the
-univariate units of input channel ``in`` (Pensia et al. 2020's lemma per weight). Papers' design;
-the width rule's explicit constants, the slot layout, the bias channels at one kernel position and
-the certificate are ours.
+"""``conv_subset_sum`` (ours, after da Cunha, Natale & Viennot, ICLR 2022, and Burkholz, ICML 2022,
+arXiv:2205.02343): the depth-2L subset-sum construction for convolutional and residual targets. The
+papers build each target conv from a random 1×1 conv of univariate channels followed by a random
+conv with the target's kernel; the pruning of each (out, in, kernel position) weight is a subset
+sum over the univariate units of input channel ``in`` (Pensia et al. 2020's lemma per weight).
+Ours: the network fixed before pruning (da Cunha et al.'s code simulates each weight by fresh
+samples and builds no random CNN), the slot layout (n units per input channel and sign, signs fixed
+by the slot, magnitudes random), the width rule's explicit constants, the bias channels at one
+kernel position and the certificate.
 
 Reduction to the MLP pair machinery (:class:`sltheory.constructions._pairs.PairLayer`): a conv
 W (c_out, c_in, K) is the matrix W' (c_out·|K|, c_in), row (o, q) = W[o, :, q]; the dense random
@@ -59,12 +61,15 @@ def rule_eps(eps, radius, n_biased, weight_norm, depth, residuals):
 
 class ConvSubsetSum(ConvConstruction):
     name = "conv_subset_sum"
-    citation = ("da Cunha, Natale, Viennot. Proving the lottery ticket hypothesis for convolutional neural "
-                "networks. ICLR 2022; Burkholz. Convolutional and residual networks provably contain lottery "
-                "tickets. ICML 2022, arXiv:2205.02343 — their 2L design (1×1 univariate channels, then the "
-                "target's kernel; a subset sum per (out, in, kernel position) weight); the width rule's constants, "
-                "slot layout, bias channels and certificate ours")
-    whose = "paper"
+    citation = ("ours, after da Cunha, Natale, Viennot. Proving the lottery ticket hypothesis for convolutional "
+                "neural networks. ICLR 2022, and Burkholz. Convolutional and residual networks provably contain "
+                "lottery tickets. ICML 2022, arXiv:2205.02343 — their 2L design (1×1 univariate channels, then the "
+                "target's kernel; a subset sum per (out, in, kernel position) weight) on a network fixed before "
+                "pruning; the slot layout (n units per input channel and sign), the width rule's constants, the "
+                "bias channels at one kernel position and the certificate are ours")
+    #: The papers' 2L design; the slot layout with fixed signs, the rule's constants, the bias channels
+    #: and the certificate are ours (module docstring).
+    whose = "ours"
 
     def plan(self, target, *, eps, delta=0.05, n=None, width_factor=None, domain=None, C=C_DEFAULT,
              n_reach=N_REACH, weight_norm=1.0, max_weights=MAX_CONV_WEIGHTS, **options) -> ConvPlan:
