@@ -90,9 +90,11 @@ def test_config_dict_holds_the_hashed_fields_only():
 # changes, saved run folders no longer resolve: bump the experiment's SCHEMA_VERSION on purpose
 # and regenerate with its script (python experiments/<name>.py; then python experiments/make_figures.py).
 # Issue 13 changed width_sweep (SCHEMA_VERSION 3, new constructions) and fidelity (new cases) on purpose;
-# issue 14 changed width_sweep (SCHEMA_VERSION 4, certified-agreement columns) on purpose.
+# issue 14 changed width_sweep (SCHEMA_VERSION 4, certified-agreement columns) on purpose;
+# issue 15 changed width_sweep (SCHEMA_VERSION 5: conv / residual targets and the conv constructions'
+# grids, family / rule_rho / counting_rho columns) on purpose.
 PINNED = {
-    "width_sweep": "14ae406f3c3b", "width_sweep --quick": "05ebc1cf05c4",
+    "width_sweep": "e304304fb8c0", "width_sweep --quick": "cf5651332764",
     "solver_time": "c071284747ad", "solver_time --quick": "083d8e64dd89",
     "ticket_graph": "91118317d6cd",
     "fidelity": "300b770337cf", "fidelity --quick": "620bb2d9683b",

@@ -9,6 +9,7 @@ from pathlib import Path
 import pytest
 
 import sltheory
+import sltheory.conv
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "experiments"))
 
@@ -41,14 +42,21 @@ def quick_run(tmp_path_factory):
 def test_quick_sweep_measures_every_construction(quick_run):
     root, _, out = quick_run
     rows = out["rows"]
-    assert {r["construction"] for r in rows} == set(sltheory.constructions())
-    assert {r["target"].split()[0] for r in rows} == {"gaussian", "digits"}
+    conv_names = set(sltheory.conv.constructions())
+    assert {r["construction"] for r in rows} == set(sltheory.constructions()) | conv_names
+    assert {r["target"].split()[0] for r in rows} == {"gaussian", "digits", "conv2d", "resnet1d"}
     assert out["violations"] == 0
+    assert {r["family"] for r in rows} == {"mlp", "conv"}
+    assert all((r["family"] == "conv") == (r["construction"] in conv_names) for r in rows)
     for r in rows:
         assert r["best_bound"] >= r["adversarial_error"] > 0      # the certificate holds
         assert r["random_weights"] == round(r["random_per_target"] * r["target_weights"])
         if r["eps_success"]:
             assert r["eps_bound"] <= r["eps"]
+    for r in rows:     # the rule's width and the counting bound at the row's ε, as ρ
+        assert r["counting_rho"] > 0 and (r["rule_rho"] is None or r["rule_rho"] > r["counting_rho"])
+    conv = [r for r in rows if r["family"] == "conv"]
+    assert {r["target"].split()[0] for r in conv} == {"conv2d", "resnet1d"}
     trained = [r for r in rows if r["target"].startswith("digits")]
     assert trained and all(0 <= r["best_accuracy"] <= 1 and r["target_accuracy"] > 0.5 for r in trained)
     for name in width_sweep.FIGURES:
@@ -78,7 +86,9 @@ def test_interrupted_sweep_resumes_without_losing_or_duplicating(quick_run, tmp_
     path = run_root / out["run_dir"].name / "results.csv"
     with open(path, newline="") as fh:
         lines = fh.read().splitlines()
-    kept = lines[:1] + [ln for ln in lines[1:] if ",gaussian 2-3-2," in ln and ln.startswith("subset_sum")]
+    kept = lines[:1] + [ln for ln in lines[1:] if ln.startswith("mlp,subset_sum,gaussian 2-3-2,")
+                        or ln.startswith("conv,conv_subset_sum,conv2d ")]
+    assert len(kept) > 2
     path.write_text("\n".join(kept) + "\n")
     resumed = width_sweep.main(["--quick", "--run-root", str(run_root), "--no-plot"])
     keys = [(r["construction"], r["target"], r["rho_requested"], r["seed"], r["eps"]) for r in resumed["rows"]]
@@ -91,6 +101,8 @@ def test_interrupted_sweep_resumes_without_losing_or_duplicating(quick_run, tmp_
     ["--rho", "nonexistent=1,2"], ["--dims", "3"], ["--eps", "-1"], ["--seeds", "-2"], ["--workers", "0"],
     ["--rho", "subset_sum=0"], ["--mnist", "/nonexistent/mnist"], ["--delta", "1.5"],
     ["--trained-dims", "10,4,10"], ["--constructions", "subset_sum,nonexistent"],
+    ["--conv-rho", "nonexistent=1,2"], ["--conv-rho", "conv_subset_sum=0"], ["--conv-targets", "conv3d"],
+    ["--conv-channels", "0"], ["--conv-targets", "conv2d,conv2d"],
 ])
 def test_bad_config_exits_before_writing(tmp_path, bad):
     with pytest.raises(SystemExit):
@@ -113,6 +125,41 @@ def test_factor_for_rho_hits_the_grid():
                       ("malach", 2048)):
         factor, n, actual = width_sweep.factor_for_rho(name, (4, 8, 4), rho, 0.1, 0.05)
         assert abs(math.log(actual / rho)) < math.log(1.5), (name, actual)
+
+
+def test_conv_widths_hit_the_grid_and_the_counting_bound_counts_kernel_parameters():
+    """The conv targets: every layer's operator norm ≤ 1 (sound bound), the bisection on the conv
+    plan lands within 1.5× of ρ, and the counting bound is the MLP formula over kernel parameters."""
+    from sltheory.bounds import counting_lower_bound
+    from sltheory.conv.norms import op_norm_bound
+    from sltheory.experiment import width_sweep as ws
+
+    cfg = ws.parse(["--quick", "--device", "cpu", "--no-trained"])
+    targets = ws.build_conv_targets(cfg)
+    assert {k.split()[0] for k in targets} == {"conv2d", "resnet1d"}
+    for label, t in targets.items():
+        tgt = t["conv"]
+        assert all(op_norm_bound(a) <= 1 + 1e-12 for a in tgt.layers)
+        assert sum(t["layer_parameters"]) == tgt.num_weights
+        assert t["layer_parameters"][0] == tgt.layers[0].weight.size        # c_out·c_in·|K|, not the unrolled map
+        for name, _ in cfg.conv_grids:
+            if ws.conv_rule_rho(name, tgt, 0.1, 0.05, t["domain"]) is None:
+                continue                                                    # a target the construction refuses
+            found = ws.conv_factor_for_rho(name, tgt, 24, 0.3, 0.05, t["domain"])
+            assert found is not None and abs(math.log(found[2] / 24)) < math.log(1.5), (name, label, found)
+        bits = sum(float(counting_lower_bound(1, p, 0.01)) for p in t["layer_parameters"])
+        assert ws.counting_rho(t["layer_parameters"], 0.01) == pytest.approx(bits / tgt.num_weights)
+    assert ws.counting_rho((36, 144), 0.6) is None
+
+
+def test_no_conv_and_conv_only_selections(tmp_path):
+    from sltheory.experiment import width_sweep as ws
+
+    assert ws.parse(["--quick", "--no-conv"]).conv_targets == ()
+    cfg = ws.parse(["--quick", "--constructions", "conv_subset_sum", "--run-root", str(tmp_path)])
+    assert cfg.rhos == () and [n for n, _ in cfg.conv_rhos] == ["conv_subset_sum"]
+    cfg = ws.parse(["--quick", "--constructions", "subset_sum"])
+    assert cfg.conv_rhos == () and [n for n, _ in cfg.rhos] == ["subset_sum"]
 
 
 def test_local_pool_and_serial_give_the_same_results():
@@ -157,7 +204,7 @@ def test_solver_time_ticket_graph_and_make_figures(tmp_path, quick_run):
     names = {p.name for p in res["written"]}
     for f in width_sweep.FIGURES + ("solver_time", "ticket_graph"):
         assert {f"{f}.pdf", f"{f}.png"} <= names
-    assert {"sweep_summary.tex", "trained.tex", "solver_time.tex"} <= names
+    assert {"sweep_summary.tex", "trained.tex", "solver_time.tex", "conv_sweep.tex", "conv_widths.tex"} <= names
 
 
 def test_fidelity_quick(tmp_path, capsys):

@@ -7,8 +7,8 @@ folder given on the command line) and writes PDF + PNG figures to ``paper/figure
 =====================  ==========================================  ==============================
 experiment             figures                                     tables
 =====================  ==========================================  ==============================
-width_sweep.py         width_sweep, success_rate, kept_per_target, sweep_summary, trained
-                       trained_accuracy
+width_sweep.py         width_sweep, success_rate, kept_per_target, sweep_summary, trained,
+                       trained_accuracy, width_sweep_conv          conv_sweep, conv_widths
 solver_time.py         solver_time                                 solver_time
 ticket_graph.py        ticket_graph
 fidelity.py                                                        fidelity
