@@ -716,7 +716,8 @@ class ConvBurkholz(ConvConstruction):
                                    rho, C, n_reach)
 
     def depth_bound(self, depth):
-        return int(depth) + 1
+        """L + 1 random layers with weights for L target conv/linear layers (an int or sympy)."""
+        return depth + 1
 
     # ---- plan / sample
     def plan(self, target, *, eps, delta=0.05, n=None, width_factor=None, domain=None, C=C_DEFAULT,
