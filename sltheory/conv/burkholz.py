@@ -829,7 +829,10 @@ class ConvBurkholz(ConvConstruction):
             slots = plan_layout(plan)
         except InvalidArgumentError as exc:
             raise CertificateError(f"the plan's copies are inconsistent: {exc}") from None
-        a, beta, mats = self.masked_weights(rand, masks)
+        try:
+            a, beta, mats = self.masked_weights(rand, masks)
+        except ValueError as exc:
+            raise CertificateError(f"the masks do not fit the random network: {exc}") from None
         for M, shape in zip(mats, random_shapes(plan)):
             if M.shape != shape:
                 raise CertificateError(f"a random layer has shape {M.shape}, the plan's layout {shape}")
@@ -1080,16 +1083,22 @@ class ConvBurkholz(ConvConstruction):
         best = None
         tol = TOL_START if tolerance is None else tolerance
         floor = TOL_MIN if tolerance is None else tolerance
+        last: tuple | None = None
         while tol >= floor:
+            changed = last is None
             for lay in solving:
+                before = lay.chosen.copy()
                 lay.solve(tol, only_above=tol)
-            masks, cert = finish(tol)
+                changed = changed or not np.array_equal(before, lay.chosen)
+            if changed or last is None:     # else the masks, hence the certificate, are the last ones
+                last = finish(tol)
+            masks, cert = last
             if eps is not None and cert.error_bound <= eps:
                 return ConvPruneResult(masks, cert, stats(masks, tol))
             if best is None or cert.error_bound < best[1].error_bound:
                 best = (masks, cert, tol, stats(masks, tol))
-            if cert.error_bound > 4 * best[1].error_bound and tol <= best[2] / 16:
-                break   # well past the sweet spot: the kept random weights' amplification dominates
+            if (cert.error_bound > 4 * best[1].error_bound and tol <= best[2] / 16) or tol <= best[2] / 64:
+                break   # past the sweet spot (amplification by the kept weights dominates) or a plateau
             # errors scale about linearly with the tolerance: jump toward the predicted one (≤ 8×)
             shrink = 0.5 if eps is None else max(0.125, min(0.5, 0.9 * eps / cert.error_bound))
             tol = max(tol * shrink, floor) if tol > floor else floor / 2
