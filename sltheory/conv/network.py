@@ -228,11 +228,17 @@ class ConvPlan:
 
     @property
     def num_random_weights(self) -> int:
+        """Random weights of the network: a construction with its own layout records the count
+        (its random biases included) in ``options["random_weights"]``; otherwise the pair layout's
+        univariate weights and dense layers (the bias units' random biases: :attr:`num_random_biases`)."""
+        if "random_weights" in self.options:
+            return int(self.options["random_weights"])
         return int(sum(self.units(i) + math.prod(self.second_shape(i)) for i in range(len(self.n))))
 
     @property
     def num_random_biases(self) -> int:
-        return int(sum(self.bias_units))
+        """Random biases not counted in :attr:`num_random_weights` (the pair layout's bias units)."""
+        return 0 if "random_weights" in self.options else int(sum(self.bias_units))
 
     def input_domain(self):
         from ..domains import Ball, domain_from_spec
