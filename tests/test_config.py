@@ -94,7 +94,7 @@ def test_config_dict_holds_the_hashed_fields_only():
 # issue 15 changed width_sweep (SCHEMA_VERSION 5: conv / residual targets and the conv constructions'
 # grids, family / rule_rho / counting_rho columns) on purpose.
 PINNED = {
-    "width_sweep": "e304304fb8c0", "width_sweep --quick": "cf5651332764",
+    "width_sweep": "2dad70afc31b", "width_sweep --quick": "cf5651332764",
     "solver_time": "c071284747ad", "solver_time --quick": "083d8e64dd89",
     "ticket_graph": "91118317d6cd",
     "fidelity": "300b770337cf", "fidelity --quick": "620bb2d9683b",

@@ -88,16 +88,16 @@ DEFAULT_RHOS = (
 #: pruning took 2–15 min per job on 2 cores (``--trained-rho burkholz=128,256`` runs it).
 DEFAULT_TRAINED_RHOS = (("subset_sum", (48, 72, 96, 144, 192)),)
 #: ρ grids of the conv constructions on the generated conv targets (conv2d, resnet1d). A name that
-#: is not registered in sltheory.conv.constructions() is skipped. conv_burkholz stops at 128: its
-#: pruning took 40-50 s per job at ρ = 192-256 on conv2d on 2 busy cores (``--conv-rho
-#: conv_burkholz=…`` extends it).
+#: is not registered in sltheory.conv.constructions() is skipped. conv_burkholz takes three points up
+#: to 128 (6-38 s per job on 2 busy cores; 40-50 s at ρ = 192-256 on conv2d): ``--conv-rho
+#: conv_burkholz=…`` extends it.
 DEFAULT_CONV_RHOS = (
     ("conv_subset_sum", (8, 12, 16, 24, 32)),
-    ("conv_burkholz", (32, 64, 96, 128)),
+    ("conv_burkholz", (32, 64, 128)),
 )
-#: ρ grids on the digits-trained Conv2d target (biases: conv_burkholz refuses it). ρ = 48 (n = 42)
-#: took 74 s per job.
-DEFAULT_CONV_TRAINED_RHOS = (("conv_subset_sum", (12, 18, 24, 32)),)
+#: ρ grids on the digits-trained Conv2d target (conv_subset_sum; 10-60 s per job on 2 busy cores,
+#: 74 s at ρ = 48).
+DEFAULT_CONV_TRAINED_RHOS = (("conv_subset_sum", (12, 32)),)
 #: Conv targets: generated Conv2d, generated residual Conv1d, the digits-trained Conv2d.
 CONV_TARGETS = ("conv2d", "resnet1d", "digits_conv")
 QUICK_CONV_RHOS = (("conv_subset_sum", (8, 16)), ("conv_burkholz", (32,)))
