@@ -187,3 +187,49 @@ def test_torch_model_digits_agreement():
     assert a.contradictions == 0
     with pytest.raises(sltheory.DomainError):
         sltheory.certified_agreement(tr.model, ticket, tr.x_test + 5.0, tr.y_test)
+
+
+def test_architecture_and_mask_checks(tmp_path):
+    """The certificate is computed on the target's ops while the ticket runs the plan's: a target of
+    another architecture (same shapes, other stride) is refused; so are bias-channel weights kept
+    off the kernel position q* (the ticket file edited)."""
+    a = conv2d_target(0, stride=1)
+    rand = random_network(a, seed=0, n=6, domain=Box(0, 1))
+    ticket = approximate(a, rand)
+    b = conv2d_target(0, stride=1)
+    ops = list(b.ops)
+    op0 = ops[0]
+    ops[0] = O.Affine(op0.weight[:, :, ::-1].copy(), op0.bias, op0.stride, op0.padding, op0.in_shape, op0.out_shape)
+    ok = O.ConvTarget(tuple(ops), b.input_shape, b.output_shape)
+    sltheory.conv.recertify(ticket, ok)                     # same architecture, other values: fine
+    other = conv2d_target(0, stride=2)
+    with pytest.raises(TargetError, match="architecture"):
+        approximate(other, rand)
+    with pytest.raises(TargetError, match="architecture"):
+        sltheory.conv.recertify(ticket, other)
+    ma, mc, mb = ticket.masks[0]
+    mb = mb.copy()
+    mb[:, ma.size:] = True                                   # bias channels at every kernel position
+    bad = [(ma, mc, mb)] + list(ticket.masks[1:])
+    with pytest.raises(sltheory.CertificateError, match="bias channel"):
+        construction("conv_subset_sum").certify(a, rand, bad)
+
+
+def test_empty_pairs_deepcopy_and_inputs():
+    import copy
+
+    tgt = conv2d_target(4, c=(1, 2), hw=4)
+    op0 = tgt.ops[0]       # an all-zero conv: n = 1 keeps no unit of its pair
+    zero = O.ConvTarget((O.Affine(np.zeros_like(op0.weight), None, op0.stride, op0.padding, op0.in_shape,
+                                  op0.out_shape),) + tgt.ops[1:], tgt.input_shape, tgt.output_shape)
+    rand = random_network(zero, seed=1, n=1, domain=Box(0, 1))
+    ticket = approximate(zero, rand)
+    x = torch.rand(3, tgt.input_dim, dtype=torch.float64, generator=torch.Generator().manual_seed(0))
+    y = ticket(x)
+    assert y.shape == (3, 3)
+    assert torch.equal(copy.deepcopy(ticket.network)(x), y)
+    assert torch.equal(copy.deepcopy(rand)(x), rand(x))
+    with pytest.raises(InvalidArgumentError, match="shape"):
+        ticket(torch.rand(3, 5, dtype=torch.float64))
+    with pytest.raises(InvalidArgumentError, match="floating"):
+        ticket(np.zeros((3, tgt.input_dim)))

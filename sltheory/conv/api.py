@@ -59,19 +59,33 @@ def approximate(target, rand: ConvRandomNetwork, *, eps=None, input_shape=None, 
     return ConvTicket(rand.plan, rand.seed, result.masks, check, stats, spec.ticket_network(rand, result.masks))
 
 
-def load_conv_ticket(path, *, target=None) -> ConvTicket:
+def load_conv_ticket(path, *, target=None, max_weights: int | None = None) -> ConvTicket:
     """A saved conv ticket: the random network regenerated from the file's plan and seed, its masks
     checked against it and applied. With ``target`` the certificate is recomputed; without, the
-    stored bound is reported (``method == "stored"``; :func:`recertify` recomputes it)."""
-    from ..errors import TicketFileError
+    stored bound is reported (``method == "stored"``; :func:`recertify` recomputes it). A file that
+    is not a well-formed conv ticket, or whose plan would hold more than ``max_weights`` random
+    weights (default: the conv constructions' cap), is a TicketFileError before anything is sampled."""
+    import os
 
+    from ..errors import TicketFileError
+    from .subset_sum import MAX_CONV_WEIGHTS
+
+    if not isinstance(path, (str, os.PathLike)):
+        raise InvalidArgumentError(f"path must be a str or os.PathLike, got {type(path).__name__}")
+    cap = MAX_CONV_WEIGHTS if max_weights is None else nonnegative_int("max_weights", max_weights, minimum=1)
     plan, seed, masks, header = read_conv_ticket(path)
-    spec = registry.get(plan.construction)
-    rand = spec.sample(plan, seed)
     try:
+        spec = registry.get(plan.construction)
+        if plan.num_random_weights > cap:
+            raise TicketFileError(f"{path}: its plan holds {plan.num_random_weights:,} random weights, more than "
+                                  f"max_weights = {cap:,}")
+        rand = spec.sample(plan, seed)
         spec.check_masks(rand, masks)
-    except ValueError as exc:
-        raise TicketFileError(f"{path}: its masks do not match its plan ({exc})") from None
+    except TicketFileError:
+        raise
+    except (InvalidArgumentError, ValueError, IndexError, KeyError, TypeError, AttributeError, OverflowError,
+            MemoryError) as exc:
+        raise TicketFileError(f"{path}: not a valid conv ticket ({type(exc).__name__}: {exc})") from None
     cert = spec.certify(_target(target, plan.input_shape), rand, masks) if target is not None \
         else Stored(float(header["error_bound"]))
     return ConvTicket(plan, seed, masks, cert, dict(header.get("stats") or {}), spec.ticket_network(rand, masks))
@@ -79,6 +93,8 @@ def load_conv_ticket(path, *, target=None) -> ConvTicket:
 
 def recertify(ticket: ConvTicket, target):
     """The certificate of ``ticket`` recomputed from its regenerated random weights and masks."""
+    if not isinstance(ticket, ConvTicket):
+        raise InvalidArgumentError(f"ticket must be a conv ticket, got {type(ticket).__name__}")
     spec = registry.get(ticket.plan.construction)
     return spec.certify(_target(target, ticket.plan.input_shape), spec.sample(ticket.plan, ticket.seed), ticket.masks)
 

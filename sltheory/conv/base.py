@@ -62,7 +62,9 @@ class ConvConstruction(ABC):
         return TicketNetwork(rand.plan, live_pairs(rand, masks))
 
     def check_masks(self, rand: ConvRandomNetwork, masks) -> None:
-        """ValueError unless ``masks`` fit ``rand`` (one (mask_a, mask_c, mask_B) per pair)."""
+        """ValueError unless ``masks`` fit ``rand`` (one (mask_a, mask_c, mask_B) per pair) and keep
+        a bias channel's weights only at the kernel position q* (what :func:`effective_maps` reads:
+        a bias channel is zero-padded, so at any other position it is not a constant)."""
         if len(masks) != len(rand.plan.n):
             raise ValueError(f"{len(masks)} mask entries for {len(rand.plan.n)} pairs")
         for i, entry in enumerate(masks):
@@ -73,12 +75,38 @@ class ConvConstruction(ABC):
             if ma is None or mb is None or np.shape(ma) != a.shape or np.shape(mb) != B.shape or \
                     (c is None) != (mc is None) or (c is not None and np.shape(mc) != c.shape):
                 raise ValueError(f"pair {i}: mask shapes do not match the random weights")
+            if c is not None and B.ndim > 2:
+                keep = np.zeros(B.shape[2:], dtype=bool)
+                keep[bias_position(rand.plan.layers[i])] = True
+                if np.any(np.asarray(mb)[:, a.size:] & ~keep):
+                    raise ValueError(f"pair {i}: a bias channel keeps a weight at a kernel position other than "
+                                     f"{bias_position(rand.plan.layers[i])}")
 
     def certify(self, target, rand: ConvRandomNetwork, masks):
         """The certified bound of the ticket ``masks`` of ``rand`` (read from the masked weights only)."""
         from .certify import certify_conv
 
+        check_architecture(target, rand.plan)
+        try:
+            self.check_masks(rand, masks)
+        except ValueError as exc:
+            raise CertificateError(f"the masks do not fit the random network: {exc}") from None
         return certify_conv(target, effective_maps(rand, masks), domain=_domain_arg(rand.plan))
+
+
+def check_architecture(target, plan: ConvPlan) -> None:
+    """TargetError unless ``target`` has exactly the architecture ``plan`` was made for (every op,
+    kernel, stride, padding, bias flag and shape): the certificate is computed on the target's ops
+    while the ticket network runs the plan's."""
+    import json
+
+    from ..errors import TargetError
+    from .network import skeleton
+
+    if json.dumps(skeleton(target.ops), sort_keys=True) != json.dumps(list(plan.skeleton), sort_keys=True) or \
+            tuple(target.input_shape) != tuple(plan.input_shape):
+        raise TargetError("the random network was sampled for another architecture than this target's (ops, "
+                          "kernels, strides, paddings, pools, bias flags or shapes differ): sample one for this target")
 
 
 def _domain_arg(plan: ConvPlan):

@@ -152,11 +152,13 @@ from ..constructions.subset_sum import C_DEFAULT, MAX_N, N_REACH
 from ..errors import ApproximationFailedError, CertificateError, InvalidArgumentError, NetworkTooLargeError, TargetError
 from ..subset_sum import masks_to_bool, solve
 from .base import ConvConstruction, ConvPruneResult
+from .certify import _vec_norm
 from .network import (
     ConvPlan,
     ConvRandomNetwork,
     _stream_draws,
     affine_specs,
+    batch_input,
     bias_position,
     count_residuals,
     sample_first,
@@ -481,7 +483,6 @@ class BurkholzConvNetwork(ConvRandomNetwork):
         for ell, M in enumerate(mats, start=1):
             self.register_buffer(f"M{ell}", torch.as_tensor(np.asarray(M, dtype=np.float64)).to(dev))
         self._specs = specs
-        self._index = {id(spec): i for i, spec in enumerate(specs)}
 
     def weight(self, ell: int) -> torch.Tensor:
         """Random layer ``ell`` (1 … L)."""
@@ -518,8 +519,8 @@ class BurkholzConvNetwork(ConvRandomNetwork):
         from .ops import forward as ops_forward
 
         dtype = x.dtype
-        xb = x.to(torch.float64).reshape(x.shape[0], *self.plan.input_shape)
-        y = ops_forward(self._ops, xb, affine=lambda op, h: self._affine(self._index[id(op)], h))
+        xb = batch_input(x, self.plan.input_shape)
+        y = ops_forward(self._ops, xb, affine=lambda op, h: self._affine(op.index, h))
         return y.reshape(x.shape[0], -1).to(dtype)
 
 
@@ -869,7 +870,7 @@ class ConvBurkholz(ConvConstruction):
             p_err = (gamma(Kc) * (np.abs(Mcb) @ kx) + np.abs(Mcb) @ ex) * (1 + MARGIN)
             S_out = math.prod(int(v) for v in op.out_shape[1:])
             bbar = np.zeros(Rc) if op.bias is None else np.tile(op.bias, sl.rho_out)
-            eb = math.sqrt(S_out) * (float(np.linalg.norm(p - bbar)) + float(np.linalg.norm(p_err))) * (1 + MARGIN)
+            eb = math.sqrt(S_out) * (_vec_norm(p - bbar) + _vec_norm(p_err)) * (1 + MARGIN)
             kappa_out = Mbb @ kx
             eta_out = (gamma(Kc) * (np.abs(Mbb) @ kx) + np.abs(Mbb) @ ex) * (1 + MARGIN)
             if ell == 0:
@@ -903,7 +904,7 @@ class ConvBurkholz(ConvConstruction):
             errs.append(e)
             gs.append(g)
             deltas.append(delta)
-            bn = 0.0 if op.bias is None else float(np.linalg.norm(op.bias)) * math.sqrt(S_out) * (1 + MARGIN)
+            bn = 0.0 if op.bias is None else _vec_norm(op.bias) * math.sqrt(S_out) * (1 + MARGIN)
             R = (op_norm(W, in_shape, op.stride, op.padding) * R + bn) * (1 + MARGIN)
             return delta, R, kappa_out, eta_out
 
@@ -964,7 +965,7 @@ class ConvBurkholz(ConvConstruction):
                         nu = abs_op_norm(K, shape, op.stride, op.padding)
                         b = biases[ell]
                         bn = 0.0 if b is None else \
-                            float(np.linalg.norm(b)) * math.sqrt(math.prod(int(v) for v in op.out_shape[1:]))
+                            _vec_norm(b) * math.sqrt(math.prod(int(v) for v in op.out_shape[1:]))
                         g = gamma(_inner(K) + (0 if b is None else 1))
                         E, s = (1 + g) * nu * E + g * (nu * s + bn), nu * s + bn
                     elif isinstance(op, Pool):
@@ -984,7 +985,7 @@ class ConvBurkholz(ConvConstruction):
 
         c0 = target.layers[0].weight.shape[1]
         nu_u = math.sqrt(float((a.reshape(c0, -1) ** 2).sum(axis=1).max())) * (1 + MARGIN)
-        beta_norm = 0.0 if beta is None else float(np.linalg.norm(beta)) * (1 + MARGIN)
+        beta_norm = 0.0 if beta is None else _vec_norm(beta) * (1 + MARGIN)
         layers = target.layers
         return (chain([op.weight for op in layers], [op.bias for op in layers], None)
                 + chain(mats, [None] * len(mats), (nu_u, beta_norm)))

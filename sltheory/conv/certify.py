@@ -286,7 +286,7 @@ class _Certifier:
             nu_T = abs_conv_norm_bound(np.abs(W))
             if m.abs_kernel is None:
                 Aabs = np.abs(P) + (0.0 if m.N is None else np.abs(_array(m.N, f"map {i}'s N", W.shape)))
-                Aabs = Aabs * (1 + UNIT_ROUNDOFF)
+                Aabs = Aabs * (1 + 2 * UNIT_ROUNDOFF)
                 K = 2 * ci * op.positions + 1
                 babs = None if pv is None else np.abs(pv)
             else:
@@ -312,7 +312,7 @@ class _Certifier:
             beta = 0.0
         else:
             diff = (np.zeros(co) if pv is None else pv) - (0.0 if b is None else b)
-            beta = _vec_norm(diff) * (1 + UNIT_ROUNDOFF) * sq
+            beta = _vec_norm(diff) * (1 + 2 * UNIT_ROUNDOFF) * sq
         bn, pn = _vec_norm(b) * sq, _vec_norm(pv) * sq
         delta = min(e * st.r + w_norm * st.delta, e * st.R + g * st.delta) + beta
         R = w_norm * st.R + bn

@@ -34,7 +34,7 @@ from torch import nn
 
 from ..errors import RandomNetworkError, TargetError
 from ..network import check_distribution, sample_bias, sample_layer
-from .ops import Affine, ConvTarget, Flatten, Pool, ReLU, Residual
+from .ops import Affine, ConvTarget, Flatten, Pool, ReLU, Residual, batch_input  # noqa: F401 (re-exported)
 
 #: Law of a bias unit's random bias (Fischer, Gadhikar & Burkholz 2021: U(0, 1)).
 BIAS_UNIT_LAW = ("interval", 0.0, 1.0)
@@ -54,6 +54,9 @@ class AffineSpec:
     has_bias: bool = False
     in_shape: tuple = ()
     out_shape: tuple = ()
+    #: Position in evaluation order (:func:`affine_specs`), set by :func:`ops_from_skeleton`: how a
+    #: network finds the pair of this op (a plain field, so deep copies and pickles keep it).
+    index: int = -1
 
     @property
     def is_conv(self) -> bool:
@@ -94,7 +97,15 @@ def skeleton(ops) -> list:
 
 
 def ops_from_skeleton(spec) -> tuple:
-    """Ops (with :class:`AffineSpec` for the Affine layers) from :func:`skeleton`'s output."""
+    """Ops (with :class:`AffineSpec` for the Affine layers, numbered in evaluation order) from
+    :func:`skeleton`'s output."""
+    ops = _ops_from_skeleton(spec)
+    for i, a in enumerate(affine_specs(ops)):
+        object.__setattr__(a, "index", i)
+    return ops
+
+
+def _ops_from_skeleton(spec) -> tuple:
     out: list = []
     for d in spec:
         kind = d.get("op") if isinstance(d, dict) else None
@@ -112,7 +123,7 @@ def ops_from_skeleton(spec) -> tuple:
             out.append(Pool(str(d["kind"]), tuple(d["kernel"]), tuple(d["stride"]), tuple(d["padding"]),
                             bool(d["count_include_pad"]), **shapes))
         elif kind == "residual":
-            out.append(Residual(ops_from_skeleton(d["body"]), ops_from_skeleton(d["shortcut"]), bool(d["relu"]),
+            out.append(Residual(_ops_from_skeleton(d["body"]), _ops_from_skeleton(d["shortcut"]), bool(d["relu"]),
                                 **shapes))
         else:
             raise RandomNetworkError(f"unknown op in a plan's skeleton: {d!r}")
@@ -344,6 +355,9 @@ class RandomPair(nn.Module):
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         u = self.hidden(x)
         B = self.B.to(x.dtype)
+        if B.shape[1] == 0:     # no unit kept: the pair outputs 0 (one zero channel keeps the shapes)
+            u = torch.zeros((x.shape[0], 1) + tuple(x.shape[2:]), dtype=x.dtype, device=x.device)
+            B = torch.zeros((B.shape[0], 1) + tuple(B.shape[2:]), dtype=x.dtype, device=x.device)
         if not self.spec.is_conv:
             return F.linear(u, B)
         fn = F.conv1d if B.dim() == 3 else F.conv2d
@@ -370,7 +384,6 @@ class ConvRandomNetwork(nn.Module):
                 B = sample_second(plan, seed, i)
             mods.append(_pair_module(plan, i, spec, a, c, B, device))
         self.pairs = nn.ModuleList(mods)
-        self._index = {id(spec): i for i, spec in enumerate(specs)}
 
     @property
     def construction(self) -> str:
@@ -385,8 +398,8 @@ class ConvRandomNetwork(nn.Module):
         from .ops import forward as ops_forward
 
         dtype = x.dtype
-        xb = x.to(torch.float64).reshape(x.shape[0], *self.plan.input_shape)
-        y = ops_forward(self._ops, xb, affine=lambda op, h: self.pairs[self._index[id(op)]](h))
+        xb = batch_input(x, self.plan.input_shape)
+        y = ops_forward(self._ops, xb, affine=lambda op, h: self.pairs[op.index](h))
         return y.reshape(x.shape[0], -1).to(dtype)
 
 

@@ -292,7 +292,7 @@ def pool_lipschitz(op: Pool) -> float:
         c = 1
         for a in range(len(n)):
             c *= int(_pool_axis(n[a], k[a], s[a], p[a], True).sum(axis=0).max())
-        return math.sqrt(c) * (1 + UNIT_ROUNDOFF)
+        return math.sqrt(c) * (1 + 2 * UNIT_ROUNDOFF)
     total = 1.0
     for a in range(len(n)):
         M = _pool_axis(n[a], k[a], s[a], p[a], True)

@@ -20,11 +20,14 @@ certificate is about).
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass, field
 
 import numpy as np
 import torch
 import torch.nn.functional as F
+
+from ..errors import InvalidArgumentError
 
 Shape = tuple[int, ...]
 
@@ -160,6 +163,19 @@ def apply_op(op, x: torch.Tensor, affine=None) -> torch.Tensor:
     raise TypeError(f"unknown op {op!r}")
 
 
+def batch_input(x, input_shape) -> torch.Tensor:
+    """``x`` as a float64 batch (B, *input_shape): a floating torch tensor of shape (B, d) or
+    (B, *input_shape); InvalidArgumentError otherwise (before any evaluation)."""
+    if not isinstance(x, torch.Tensor) or not x.is_floating_point():
+        raise InvalidArgumentError(f"inputs must be a floating-point torch tensor, got "
+                                   f"{type(x).__name__ if not isinstance(x, torch.Tensor) else x.dtype}")
+    d = math.prod(input_shape)
+    if x.dim() < 2 or (tuple(x.shape[1:]) != tuple(input_shape) and (x.dim() != 2 or x.shape[1] != d)):
+        shape = ", ".join(map(str, input_shape))
+        raise InvalidArgumentError(f"inputs must have shape (batch, {d}) or (batch, {shape}), got {tuple(x.shape)}")
+    return x.to(torch.float64).reshape(x.shape[0], *input_shape)
+
+
 def forward(ops, x: torch.Tensor, affine=None) -> torch.Tensor:
     for op in ops:
         x = apply_op(op, x, affine)
@@ -214,7 +230,7 @@ class ConvTarget:
 
     def __call__(self, x: torch.Tensor) -> torch.Tensor:
         dtype = x.dtype
-        xb = x.to(torch.float64).reshape(x.shape[0], *self.input_shape)
+        xb = batch_input(x, self.input_shape)
         return forward(self.ops, xb).reshape(x.shape[0], -1).to(dtype)
 
 

@@ -38,7 +38,7 @@ from ..bounds import layer_error_budget
 from ..constructions._pairs import BIAS_BOUND, PairLayer, ladder
 from ..constructions.subset_sum import C_DEFAULT, MAX_N, N_REACH, _choose_selector, _n_needed, samples_per_block
 from ..errors import InvalidArgumentError, NetworkTooLargeError
-from .base import ConvConstruction, ConvPruneResult, effective_maps, kept_counts
+from .base import ConvConstruction, ConvPruneResult, check_architecture, effective_maps, kept_counts
 from .network import ConvPlan, ConvRandomNetwork, bias_position, count_residuals, input_signs, skeleton
 
 #: Default cap on the random weights a conv plan may hold (float64): 4·10⁸ ≈ 3.2 GB.
@@ -202,9 +202,7 @@ def prune_conv_pairs(spec_c, target, rand: ConvRandomNetwork, *, eps, select) ->
     from .norms import op_norm_bound
 
     plan = rand.plan
-    if tuple(s.out_channels for s in plan.layers) != tuple(a.out_channels for a in target.layers) or \
-            len(plan.layers) != target.depth:
-        raise InvalidArgumentError("the random network was sampled for another architecture")
+    check_architecture(target, plan)
     layers = [_pair_layer(plan, i, op, rand, select) for i, op in enumerate(target.layers)]
     shapes = [rand.pairs[i].B.shape for i in range(len(layers))]
     domain = None if plan.domain is None else plan.input_domain()

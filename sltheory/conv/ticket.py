@@ -7,8 +7,8 @@ from __future__ import annotations
 import json
 import math
 from dataclasses import dataclass, field
-from typing import Any
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import torch
@@ -16,7 +16,7 @@ from torch import nn
 
 from .._atomic import atomic_write
 from ..errors import TicketFileError
-from .network import ConvPlan, ConvRandomNetwork, RandomPair, affine_specs
+from .network import ConvPlan, ConvRandomNetwork, RandomPair, batch_input
 
 FORMAT = "sltheory-conv-ticket"
 VERSION = 1
@@ -32,15 +32,14 @@ class TicketNetwork(nn.Module):
         super().__init__()
         self.plan = plan
         self._ops = plan.ops
-        self._index = {id(s): i for i, s in enumerate(affine_specs(self._ops))}
         self.pairs = nn.ModuleList(pairs)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         from .ops import forward as ops_forward
 
         dtype = x.dtype
-        xb = x.to(torch.float64).reshape(x.shape[0], *self.plan.input_shape)
-        y = ops_forward(self._ops, xb, affine=lambda op, h: self.pairs[self._index[id(op)]](h))
+        xb = batch_input(x, self.plan.input_shape)
+        y = ops_forward(self._ops, xb, affine=lambda op, h: self.pairs[op.index](h))
         return y.reshape(x.shape[0], -1).to(dtype)
 
     @property
@@ -149,11 +148,12 @@ def read_conv_ticket(path) -> tuple[ConvPlan, int, list, dict]:
     try:
         with np.load(path, allow_pickle=False) as z:
             header = json.loads(bytes(z["header"]).decode())
-            if header.get("format") != FORMAT:
+            if not isinstance(header, dict) or header.get("format") != FORMAT:
                 raise TicketFileError(f"{path}: not a conv ticket file")
             if header.get("version") != VERSION:
                 raise TicketFileError(f"{path}: conv ticket format version {header.get('version')!r}, this "
                                       f"sltheory reads {VERSION}")
+            _check_header(header)
             plan = ConvPlan.from_json(header["plan"])
             masks = []
             for i, count in enumerate(header["entries"]):
@@ -170,9 +170,30 @@ def read_conv_ticket(path) -> tuple[ConvPlan, int, list, dict]:
                 masks.append(tuple(entry))
     except TicketFileError:
         raise
-    except (OSError, ValueError, KeyError, TypeError, json.JSONDecodeError) as exc:
+    except (OSError, ValueError, KeyError, TypeError, AttributeError, IndexError, json.JSONDecodeError) as exc:
         raise TicketFileError(f"{path}: cannot read a conv ticket ({type(exc).__name__}: {exc})") from None
     return plan, int(header["seed"]), masks, header
+
+
+def _check_header(h: dict) -> None:
+    """ValueError unless the header's fields have their types (before any is used)."""
+    def is_int(v, lo=0):
+        return isinstance(v, int) and not isinstance(v, bool) and v >= lo
+
+    plan = h.get("plan")
+    if not is_int(h.get("seed")):
+        raise ValueError(f"seed {h.get('seed')!r} is not an int ≥ 0")
+    eb = h.get("error_bound")
+    if not isinstance(eb, (int, float)) or isinstance(eb, bool) or not eb >= 0:
+        raise ValueError(f"error_bound {eb!r} is not a number ≥ 0")
+    if not isinstance(plan, dict) or not isinstance(plan.get("skeleton"), list) or not plan["skeleton"]:
+        raise ValueError("the plan has no skeleton")
+    n = plan.get("n")
+    if not isinstance(n, list) or not n or not all(is_int(v, 1) and v <= 64 for v in n):
+        raise ValueError(f"n {n!r} is not a list of ints in [1, 64]")
+    entries = h.get("entries")
+    if not isinstance(entries, list) or not all(is_int(v, 1) for v in entries):
+        raise ValueError(f"entries {entries!r} is not a list of positive ints")
 
 
 @dataclass(frozen=True)
