@@ -158,13 +158,12 @@ from .network import (
     ConvRandomNetwork,
     _stream_draws,
     affine_specs,
-    batch_input,
     bias_position,
     count_residuals,
     sample_first,
     skeleton,
 )
-from .ops import Affine, Flatten, Pool, ReLU, Residual, affine_layers, conv_out_size
+from .ops import Affine, Flatten, Pool, ReLU, Residual, affine_layers, batch_input, conv_out_size
 from .subset_sum import MAX_CONV_WEIGHTS, conv_dims
 
 #: The univariate layer's weights: U(−2, 2) (the official code's ``prune_conv``).

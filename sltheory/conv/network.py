@@ -34,7 +34,7 @@ from torch import nn
 
 from ..errors import RandomNetworkError, TargetError
 from ..network import check_distribution, sample_bias, sample_layer
-from .ops import Affine, ConvTarget, Flatten, Pool, ReLU, Residual, batch_input  # noqa: F401 (re-exported)
+from .ops import Affine, ConvTarget, Flatten, Pool, ReLU, Residual, batch_input
 
 #: Law of a bias unit's random bias (Fischer, Gadhikar & Burkholz 2021: U(0, 1)).
 BIAS_UNIT_LAW = ("interval", 0.0, 1.0)

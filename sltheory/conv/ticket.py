@@ -16,7 +16,8 @@ from torch import nn
 
 from .._atomic import atomic_write
 from ..errors import TicketFileError
-from .network import ConvPlan, ConvRandomNetwork, RandomPair, batch_input
+from .network import ConvPlan, ConvRandomNetwork, RandomPair
+from .ops import batch_input
 
 FORMAT = "sltheory-conv-ticket"
 VERSION = 1
