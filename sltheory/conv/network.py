@@ -114,7 +114,7 @@ def _ops_from_skeleton(spec) -> tuple:
         if kind == "affine":
             out.append(AffineSpec(int(d["out"]), int(d["in"]), tuple(int(k) for k in d["kernel"]),
                                   tuple(int(s) for s in d["stride"]), tuple(int(p) for p in d["padding"]),
-                                  bool(d["bias"]), **shapes))
+                                  bool(d["bias"]), shapes["in_shape"], shapes["out_shape"]))
         elif kind == "relu":
             out.append(ReLU(**shapes))
         elif kind == "flatten":
