@@ -115,8 +115,8 @@ def run() -> Proof:
         bound = conv_norm_bound(E, (c_in,) + (n_in,) * d, (s,) * d, (p,) * d)
         ok_schur &= bound <= math.sqrt(d_in * d_out) * (1 + 1e-9)
         n_geo += 1
-    P.check("2a. unrolled conv: ≤ c_in|K| nonzeros per row, ≤ c_out Π⌈k/s⌉ per column", f"exact ({n_geo} geometries)",
-            ok_counts)
+    P.check("2a. unrolled conv: ≤ c_in|K| nonzeros per row, ≤ c_out Π⌈k/s⌉ per column",
+            f"grid ({n_geo} geometries, exact)", ok_counts)
     P.check("2b. |E| ≤ τ ⇒ ‖E⋆‖ ≤ τ√(c_in|K| · c_out Π⌈k/s⌉) (Schur), FFT bound below it",
             f"measured ({n_geo} geometries)", ok_schur)
 
@@ -149,7 +149,7 @@ def run() -> Proof:
             ok5 &= not valid
         n5 += 1
     P.check("5. q* meets no padding at any output; refused exactly when no such q exists",
-            f"exhaustive ({n5} geometries)", ok5)
+            f"grid ({n5} geometries, exhaustive)", ok5)
 
     # 6. soundness, measured
     ratios, sound = [], True
