@@ -158,7 +158,14 @@ def sample_layer(seed: int, index: int, shape: tuple[int, ...], distribution=("u
     ``("binary",)``: w = sign(u) ∈ {−1, +1}; ``("binary", s)``: ±s (a zero draw counts as +).
     """
     check_distribution(distribution)
-    rng = np.random.default_rng(np.random.SeedSequence(int(seed), spawn_key=(int(index),)))
+    w = stream_draws(seed, (int(index),), shape, distribution)
+    return torch.from_numpy(w).to(device or "cpu")
+
+
+def stream_draws(seed: int, key: tuple, shape: tuple, distribution) -> np.ndarray:
+    """float64 draws of ``distribution`` (:func:`sample_layer`'s laws, checked by the caller) from the
+    stream ``SeedSequence(seed, spawn_key=key)``: u ~ U[−1, 1), then the law's fixed transform."""
+    rng = np.random.default_rng(np.random.SeedSequence(int(seed), spawn_key=tuple(int(k) for k in key)))
     w = rng.random(shape)
     w *= 2.0
     w -= 1.0
@@ -171,7 +178,7 @@ def sample_layer(seed: int, index: int, shape: tuple[int, ...], distribution=("u
         w = np.sign(w) * hi * (lo / hi) ** np.abs(w)
     else:   # binary
         w = np.where(w < 0.0, -1.0, 1.0) * (params[0] if params else 1.0)
-    return torch.from_numpy(w).to(device or "cpu")
+    return w
 
 
 def sample_bias(seed: int, index: int, size: int, law, device=None) -> torch.Tensor:

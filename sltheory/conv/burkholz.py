@@ -146,13 +146,12 @@ from torch import nn
 
 from .._checks import nonnegative_int, positive_float
 from .._linalg import UNIT_ROUNDOFF, gamma
-from ..certificate.bound import Certificate, _abs_norm_bound, matrix_norm_bound
+from ..certificate.bound import Certificate, _abs_norm_bound, _vec_norm, matrix_norm_bound
 from ..constructions.burkholz import samples_per_problem
 from ..constructions.subset_sum import C_DEFAULT, MAX_N, N_REACH
 from ..errors import ApproximationFailedError, CertificateError, InvalidArgumentError, NetworkTooLargeError, TargetError
 from ..subset_sum import masks_to_bool, solve
 from .base import ConvConstruction, ConvPruneResult
-from .certify import _vec_norm
 from .network import (
     ConvPlan,
     ConvRandomNetwork,

@@ -81,6 +81,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from .._linalg import UNIT_ROUNDOFF, gamma
+from ..certificate.bound import _vec_norm
 from ..domains import as_domain, is_default
 from ..errors import CertificateError
 from .norms import abs_conv_norm_bound, conv_norm_bound, linear_norm_bound, pool_lipschitz
@@ -170,18 +171,6 @@ class _State:
     ET: float          # target: computed vs exact
     EN: float          # ticket: computed vs exact (certified maps)
     nonneg: bool
-
-
-def _vec_norm(v) -> float:
-    """Upper bound on ‖v‖₂ (0 for None), safe from overflow and underflow of the squares."""
-    if v is None:
-        return 0.0
-    v = np.asarray(v, dtype=np.float64).reshape(-1)
-    m = float(np.max(np.abs(v))) if v.size else 0.0
-    if m == 0.0:
-        return 0.0
-    w = v / m
-    return m * math.sqrt(float(np.dot(w, w)) * (1 + gamma(v.size + 8))) * (1 + 4 * UNIT_ROUNDOFF)
 
 
 def _sqrt_up(n: int) -> float:

@@ -33,7 +33,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from ..errors import RandomNetworkError, TargetError
-from ..network import check_distribution, sample_bias, sample_layer
+from ..network import check_distribution, sample_bias, sample_layer, stream_draws
 from .ops import Affine, ConvTarget, Flatten, Pool, ReLU, Residual, batch_input
 
 #: Law of a bias unit's random bias (Fischer, Gadhikar & Burkholz 2021: U(0, 1)).
@@ -306,20 +306,8 @@ def sample_second(plan: ConvPlan, seed: int, i: int, channels=None) -> np.ndarra
 
 
 def _stream_draws(seed: int, key: tuple, shape: tuple, law: tuple) -> np.ndarray:
-    rng = np.random.default_rng(np.random.SeedSequence(int(seed), spawn_key=key))
-    w = rng.random(shape)
-    w *= 2.0
-    w -= 1.0
-    name, params = law[0], [float(v) for v in law[1:]]
-    if name == "uniform":
-        if params:
-            w *= params[0]
-    elif name == "binary":
-        w = np.where(w < 0.0, -1.0, 1.0) * (params[0] if params else 1.0)
-    else:
-        lo, hi = params[0], (params[1] if len(params) > 1 else 1.0)
-        w = np.sign(w) * hi * (lo / hi) ** np.abs(w)
-    return w
+    """:func:`sltheory.network.stream_draws` (the laws of :func:`sltheory.network.sample_layer`)."""
+    return stream_draws(seed, key, shape, law)
 
 
 class RandomPair(nn.Module):
