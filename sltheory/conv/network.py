@@ -34,7 +34,7 @@ from torch import nn
 
 from ..errors import RandomNetworkError, TargetError
 from ..network import check_distribution, sample_bias, sample_layer, stream_draws
-from .ops import Affine, ConvTarget, Flatten, Pool, ReLU, Residual, batch_input
+from .ops import Affine, Flatten, Pool, ReLU, Residual, batch_input
 
 #: Law of a bias unit's random bias (Fischer, Gadhikar & Burkholz 2021: U(0, 1)).
 BIAS_UNIT_LAW = ("interval", 0.0, 1.0)
@@ -398,9 +398,3 @@ def _pair_module(plan: ConvPlan, i: int, spec, a, c, B, device) -> RandomPair:
     return RandomPair(spec, torch.as_tensor(a, dtype=torch.float64).to(dev),
                       None if c is None else torch.as_tensor(c, dtype=torch.float64).to(dev),
                       torch.as_tensor(B, dtype=torch.float64).to(dev), channel)
-
-
-def target_of(ops_or_target) -> ConvTarget:
-    if isinstance(ops_or_target, ConvTarget):
-        return ops_or_target
-    raise TargetError(f"expected a ConvTarget, got {type(ops_or_target).__name__}")

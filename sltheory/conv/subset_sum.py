@@ -197,7 +197,6 @@ def _masks_from(plan: ConvPlan, i: int, layer: PairLayer, B_shape) -> tuple:
 def prune_conv_pairs(spec_c, target, rand: ConvRandomNetwork, *, eps, select) -> ConvPruneResult:
     """Prune every pair with the MLP :class:`PairLayer` + :func:`ladder` machinery (module
     docstring), certifying with :func:`sltheory.conv.certify.certify_conv`."""
-    from ..constructions._pairs import bias_tolerance_ratio  # noqa: F401  (MLP analogue, see below)
     from .certify import certify_conv
     from .norms import op_norm_bound
 
