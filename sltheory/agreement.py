@@ -153,6 +153,12 @@ def certified_agreement(target, ticket: Ticket, X, y=None, *, criterion: str = "
             X = X.reshape(X.shape[0], -1)
         Xt = _inputs(X, ctgt.input_dim)
         tgt_fn, n_out = ctgt, ctgt.output_dim
+        from .conv.api import recertify
+
+        # the bound used is recomputed for THIS target from the ticket's masks (a ticket loaded without its
+        # target carries only the stored number, and one of another target's weights has the same
+        # architecture): never a bound the certificate did not give for these weights
+        conv_bound = float(recertify(ticket, ctgt).error_bound)
     else:
         tgt = as_target(target, check_norms=False)
         if tgt.dims[-1] < 2:
@@ -166,9 +172,10 @@ def certified_agreement(target, ticket: Ticket, X, y=None, *, criterion: str = "
         domain = plan.input_domain() if plan is not None else Ball()
         Xt = _inputs(X, tgt.dims[0])
         tgt_fn, n_out = tgt, tgt.dims[-1]
+        conv_bound = None
     domain.check_contains(Xt, "X")
     yt = None if y is None else _labels(y, Xt.shape[0], n_out)
-    bound = float(ticket.error_bound)
+    bound = float(ticket.error_bound) if conv_bound is None else conv_bound
     if not math.isfinite(bound):
         raise InvalidArgumentError(f"the ticket's error_bound is {bound!r}: nothing can be certified")
 

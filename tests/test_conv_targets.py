@@ -64,6 +64,11 @@ class BasicBlock(nn.Module):
         return out
 
 
+# the parser accepts only torchvision's own BasicBlock class (its forward is then torchvision's): this
+# copy stands in for it, as if imported from torchvision.models.resnet
+BasicBlock.__module__ = "torchvision.models.resnet"
+
+
 def randomize_bn(model: nn.Module, seed: int = 0) -> nn.Module:
     """Non-default running statistics and affine parameters in every BatchNorm of ``model``."""
     g = torch.Generator().manual_seed(seed)
@@ -450,6 +455,20 @@ def relu6_basic_block():
     blk = BasicBlock(2, 2)
     blk.relu = nn.ReLU6()
     return blk
+
+
+def test_a_look_alike_basic_block_from_elsewhere_is_refused():
+    class BasicBlock(nn.Module):        # torchvision's attributes, but defined here: its forward is unknown
+        def __init__(self):
+            super().__init__()
+            self.conv1, self.bn1, self.relu = nn.Conv2d(2, 2, 3, padding=1), nn.BatchNorm2d(2).eval(), nn.ReLU()
+            self.conv2, self.bn2, self.downsample, self.stride = nn.Conv2d(2, 2, 3, padding=1), \
+                nn.BatchNorm2d(2).eval(), None, 1
+
+        def forward(self, x):
+            return self.relu(self.conv2(self.relu(self.conv1(x))))     # no skip: not torchvision's forward
+    with pytest.raises(TargetError, match="not torchvision's"):
+        conv_target(nn.Sequential(BasicBlock(), nn.Flatten(), nn.Linear(2 * 4 * 4, 2)).eval(), (2, 4, 4))
 
 
 class BasicBlock2(nn.Module):   # named BasicBlock below, but without torchvision's attributes

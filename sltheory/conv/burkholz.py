@@ -885,7 +885,9 @@ class ConvBurkholz(ConvConstruction):
                     Dabs = np.concatenate([Pabs, Nabs], axis=1)
                     G = np.concatenate([P, N], axis=1)
                 d_shape = (D.shape[1],) + in_shape[1:]
-                e = (op_norm(D, d_shape, op.stride, op.padding) * (1 + 2 * u)
+                # D is the float64 value of the exact difference: |fl(D) − D| ≤ u/(1−u)|fl D| entrywise
+                e = (op_norm(D, d_shape, op.stride, op.padding)
+                     + u / (1 - u) * abs_op_norm(np.abs(D), d_shape, op.stride, op.padding)
                      + gamma(n0) * abs_op_norm(Dabs, d_shape, op.stride, op.padding)) * (1 + MARGIN)
                 g = op_norm(G, d_shape, op.stride, op.padding)
                 delta = (e * R + eb) * (1 + MARGIN)
@@ -895,7 +897,9 @@ class ConvBurkholz(ConvConstruction):
                 Mr = Mcc.reshape((Rc, rin, c_in) + Mcc.shape[2:])
                 P = Mr.sum(axis=1)
                 Pabs = np.abs(Mr).sum(axis=1)
-                e = (op_norm(P - Wbar, in_shape, op.stride, op.padding) * (1 + 2 * u)
+                Dp = P - Wbar
+                e = (op_norm(Dp, in_shape, op.stride, op.padding)
+                     + u / (1 - u) * abs_op_norm(np.abs(Dp), in_shape, op.stride, op.padding)
                      + gamma(rin) * abs_op_norm(Pabs, in_shape, op.stride, op.padding)) * (1 + MARGIN)
                 g = op_norm(Mcc, (cc,) + in_shape[1:], op.stride, op.padding)
                 delta = (g * delta + e * R + eb) * (1 + MARGIN)

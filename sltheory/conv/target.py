@@ -341,6 +341,9 @@ def _basic_block(mod: nn.Module, path: str, top: int, shape: Shape, parsed: _Par
     missing = [a for a in _BASIC_BLOCK_ATTRS if not hasattr(mod, a)]
     if missing:
         raise _fail(f"{where} is not a torchvision-style BasicBlock (it lacks {', '.join(missing)}); {SUPPORTED}", top)
+    if not type(mod).__module__.startswith("torchvision."):
+        raise _fail(f"{where} is a BasicBlock from {type(mod).__module__!r}, not torchvision's: its forward cannot be "
+                    "assumed to be torchvision's; use sltheory.ResidualBlock (or nn.Sequential halves)", top)
     _check_plain(mod, type(mod), path, top)   # hooks, a forward replaced on the instance
     if type(mod.relu) is not nn.ReLU:
         raise _fail(f"{where}.relu is a {type(mod.relu).__name__}, not an nn.ReLU", top)
@@ -483,12 +486,13 @@ def conv_target(model, input_shape=None) -> ConvTarget:
       network in **eval** semantics (dropout is the identity), whatever its ``training`` flag;
     * :class:`sltheory.conv.modules.ResidualBlock`: a :class:`~sltheory.conv.ops.Residual` op (its
       ``body`` and ``shortcut`` Sequentials parsed like the model; an empty shortcut is the identity);
-    * a torchvision-style ``BasicBlock`` (recognised by its class name ``BasicBlock`` and its attributes
-      ``conv1, bn1, relu, conv2, bn2, downsample, stride``; torchvision itself is not needed). Its
-      forward is **assumed** to be torchvision's, ``relu(bn2(conv2(relu(bn1(conv1(x))))) + s(x))`` with
-      ``s = downsample`` (or the identity when it is None) — it cannot be checked, only its submodules
-      are; the result is a Residual op with body conv1+bn1, ReLU, conv2+bn2 and shortcut ``downsample``
-      (its BN folded into its conv).
+    * torchvision's ``BasicBlock`` (recognised by its class name ``BasicBlock``, its attributes
+      ``conv1, bn1, relu, conv2, bn2, downsample, stride`` and its class coming from a ``torchvision``
+      module; a look-alike class defined elsewhere is refused, since its forward is unknown). Its
+      forward is torchvision's, ``relu(bn2(conv2(relu(bn1(conv1(x))))) + s(x))`` with
+      ``s = downsample`` (or the identity when it is None); the instance is checked for hooks and a
+      replaced forward, and its submodules are parsed; the result is a Residual op with body
+      conv1+bn1, ReLU, conv2+bn2 and shortcut ``downsample`` (its BN folded into its conv).
 
     The network must end with a conv or a Linear (the certificate bounds the last affine map's output); a
     trailing ``nn.Flatten`` after a Linear (a no-op) is dropped, any other trailing module (ReLU, pool,

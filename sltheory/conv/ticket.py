@@ -15,7 +15,7 @@ import torch
 from torch import nn
 
 from .._atomic import atomic_write
-from ..errors import TicketFileError
+from ..errors import InvalidArgumentError, TicketFileError
 from .network import ConvPlan, ConvRandomNetwork, RandomPair
 from .ops import batch_input
 
@@ -96,7 +96,8 @@ class ConvTicket:
                        for ma, mc, mb in self.masks))
 
     def __call__(self, x: torch.Tensor) -> torch.Tensor:
-        assert self.network is not None
+        if self.network is None:
+            raise InvalidArgumentError("this conv ticket has no network (load it with sltheory.conv.load_conv_ticket)")
         return self.network(x)
 
     def save(self, path) -> Path:
@@ -199,7 +200,8 @@ def _check_header(h: dict) -> None:
 
 @dataclass(frozen=True)
 class Stored:
-    """The bound as stored in a file (recompute it with ``ticket.recertify(target)``)."""
+    """The bound as stored in a file (recompute it with ``sltheory.conv.recertify(ticket, target)``, or
+    load the file with ``target=``)."""
 
     error_bound: float
     method: str = "stored"
