@@ -233,3 +233,20 @@ def test_empty_pairs_deepcopy_and_inputs():
         ticket(torch.rand(3, 5, dtype=torch.float64))
     with pytest.raises(InvalidArgumentError, match="floating"):
         ticket(np.zeros((3, tgt.input_dim)))
+
+
+def test_rule_counts_overlapping_pools():
+    """A max pool with overlapping windows (kernel 3, stride 1: each input in up to 9 windows, L = 3)
+    enters the rule's ε′ as a factor; non-overlapping pools (L ≤ 1) do not."""
+    from torch import nn
+
+    from sltheory.conv.subset_sum import pool_gain, rule_eps
+
+    def net(pool):
+        return nn.Sequential(nn.Conv2d(1, 2, 3, padding=1, bias=False), nn.ReLU(), pool, nn.Flatten(),
+                             nn.Linear(2 * 4 * 4, 2, bias=False)).double()
+    over = sltheory.conv_target(net(nn.MaxPool2d(3, 1)), (1, 6, 6))
+    disjoint = sltheory.conv_target(net(nn.AvgPool2d(2, 1, padding=0)), (1, 5, 5))
+    assert pool_gain(over.ops) == pytest.approx(3.0, rel=1e-9)
+    assert pool_gain(disjoint.ops) == 1.0 and pool_gain(conv2d_target(0).ops) == 1.0
+    assert rule_eps(0.1, 2.0, 1, 1.0, 3, 1, 3.0) == pytest.approx(rule_eps(0.1, 2.0, 1, 1.0, 3, 1) / 3)

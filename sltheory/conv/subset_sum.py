@@ -20,10 +20,11 @@ Width rule (ours, module docstring of :mod:`sltheory.constructions.subset_sum` f
 per Affine layer i, n_i = max(C log₂(d'_in d'_out l / min(ε', δ)), log₂(1/min(ε', δ)) + n_reach)
 with d'_in = (c_in + [bias]) · |K| and d'_out = c_out · Π_d ⌈k_d/s_d⌉ — the unrolled conv error E has
 at most c_in'·|K| nonzeros per row and c_out·Π⌈k_d/s_d⌉ per column, so entries ≤ τ give
-‖E‖₂ ≤ τ √(row · column) (Schur), which plays the role of √(d_in d_out) — and ε' = ε / (ρ g^l 2^r):
+‖E‖₂ ≤ τ √(row · column) (Schur), which plays the role of √(d_in d_out) — and ε' = ε / (ρ g^l 2^r κ):
 ρ = R + #biased layers (the domain's radius, biases' class bound ‖b‖ ≤ 1 over the feature map),
 g ≥ 1 a declared bound on every layer's operator norm (option ``weight_norm``, default 1: the
-class of the theorem), r the number of residual blocks (x + F(x) at most doubles a bound).
+class of the theorem), r the number of residual blocks (x + F(x) at most doubles a bound), κ the
+product of the pools' Lipschitz constants above 1 (overlapping windows; 1 otherwise).
 """
 
 from __future__ import annotations
@@ -40,6 +41,7 @@ from ..constructions.subset_sum import C_DEFAULT, MAX_N, N_REACH, _choose_select
 from ..errors import InvalidArgumentError, NetworkTooLargeError
 from .base import ConvConstruction, ConvPruneResult, check_architecture, effective_maps, kept_counts
 from .network import ConvPlan, ConvRandomNetwork, bias_position, count_residuals, input_signs, skeleton
+from .ops import Pool, Residual
 
 #: Default cap on the random weights a conv plan may hold (float64): 4·10⁸ ≈ 3.2 GB.
 MAX_CONV_WEIGHTS = 400_000_000
@@ -52,11 +54,27 @@ def conv_dims(spec, bias: bool) -> tuple[int, int]:
     return (spec.in_channels + (1 if bias else 0)) * P, spec.out_channels * reach
 
 
-def rule_eps(eps, radius, n_biased, weight_norm, depth, residuals):
-    """ε' = ε / (ρ g^l 2^r) (module docstring). Floats or sympy."""
+def rule_eps(eps, radius, n_biased, weight_norm, depth, residuals, pool_gain=1):
+    """ε' = ε / (ρ g^l 2^r κ) (module docstring; κ = Π max(1, L) over the pools' Lipschitz constants L,
+    1 unless a pool's windows overlap). Floats or sympy."""
     o = sym_ops(eps, radius, weight_norm)
     rho = radius + n_biased * BIAS_BOUND
-    return eps / (rho * o.max(weight_norm, 1) ** depth * 2 ** residuals)
+    return eps / (rho * o.max(weight_norm, 1) ** depth * 2 ** residuals * pool_gain)
+
+
+def pool_gain(ops) -> float:
+    """Π L over the target's pools whose Lipschitz constant L exceeds 1 (:func:`sltheory.conv.norms.pool_lipschitz`,
+    nested ones included; a non-overlapping pool's L = 1, rounded up for the certificate, counts as 1)."""
+    from .norms import pool_lipschitz
+
+    out = 1.0
+    for op in ops:
+        if isinstance(op, Pool):
+            L = pool_lipschitz(op)
+            out *= L if L > 1 + 1e-9 else 1.0
+        elif isinstance(op, Residual):
+            out *= pool_gain(op.body) * pool_gain(op.shortcut)
+    return out
 
 
 class ConvSubsetSum(ConvConstruction):
@@ -119,7 +137,7 @@ def plan_conv_pairs(name, target, *, eps, delta, n, width_factor, domain, C, n_r
         if eps is None:
             raise InvalidArgumentError("give eps (and delta) for the width rule, or n=")
         factor = 1.0 if width_factor is None else positive_float("width_factor", width_factor)
-        e_rule = rule_eps(eps, radius, sum(flags), weight_norm, depth, residuals)
+        e_rule = rule_eps(eps, radius, sum(flags), weight_norm, depth, residuals, pool_gain(ops))
         ns = []
         for s, f in zip(specs, flags):
             d_in, d_out = conv_dims(s, f)
@@ -214,7 +232,7 @@ def prune_conv_pairs(spec_c, target, rand: ConvRandomNetwork, *, eps, select) ->
             s = max(bn, BIAS_BOUND)
             L.set_bias_ratio(s * math.sqrt(L.d_in_eff * L.W.shape[0])
                              / math.sqrt(op.out_channels * math.prod(op.out_shape[1:])))
-    gain = math.prod(max(1.0, g) for g in norms) * 2 ** count_residuals(target.ops)
+    gain = math.prod(max(1.0, g) for g in norms) * 2 ** count_residuals(target.ops) * pool_gain(target.ops)
     rho = radius + sum(max(b, BIAS_BOUND) for b, op in zip(bias_norms, target.layers) if op.bias is not None)
 
     def finish():
