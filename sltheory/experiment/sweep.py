@@ -158,12 +158,10 @@ def run_job(job) -> list[dict]:
     ``job.eps``)."""
     if isinstance(job, ConvSweepJob):
         return run_conv_job(job)
-    import torch
 
     from ..agreement import certified_agreement
     from ..api import approximate, random_network
     from ..certificate import adversarial_error
-    from ..errors import ApproximationFailedError
 
     weights = [np.asarray(w, dtype=np.float64) for w in job.weights]
     t_start = time.perf_counter()
@@ -191,45 +189,17 @@ def run_job(job) -> list[dict]:
         "time_sample_s": t_sampled - t_start, "time_prune_s": t_pruned - t_sampled,
         "time_adversarial_s": t_adv - t_pruned,
     }
-    trained = job.x_test is not None
-    if trained:
-        x = torch.as_tensor(job.x_test, dtype=torch.float64, device=job.device)
-        y = torch.as_tensor(job.y_test, dtype=torch.int64, device=job.device)
-        pred_f = _predict(f, x)
-        pred_g = _predict(best.network, x)
-        common.update(target_accuracy=float((pred_f == y).double().mean()),
-                      best_accuracy=float((pred_g == y).double().mean()),
-                      best_agreement=float((pred_f == pred_g).double().mean()),
-                      best_certified_agreement=certified_agreement(weights, best, job.x_test).certified)
-    rows = []
-    for eps in job.eps:
-        t0 = time.perf_counter()
-        row = dict(common, eps=float(eps), **_extras(job, eps))
-        try:
-            tk = approximate(weights, rand, eps=eps, rescale=job.rescale)
-        except ApproximationFailedError as exc:
-            row.update(eps_success=False, eps_bound=float(exc.error_bound))
-        else:
-            row.update(eps_success=True, eps_bound=float(tk.error_bound),
-                       eps_kept_per_target=float(tk.stats["kept_per_target"]))
-            if trained:
-                row["eps_accuracy"] = float((_predict(tk.network, x) == y).double().mean())
-                row["eps_certified_agreement"] = certified_agreement(weights, tk, job.x_test).certified
-        row["time_eps_s"] = time.perf_counter() - t0
-        rows.append(row)
-    total = time.perf_counter() - t_start
-    for row in rows:
-        row["time_total_s"] = total
-    return [{k: row.get(k) for k in COLUMNS} for row in rows]
+    return _rows(job, common, f, best, t_start,
+                 solve=lambda eps: approximate(weights, rand, eps=eps, rescale=job.rescale),
+                 kept_per_target=lambda tk: float(tk.stats["kept_per_target"]),
+                 certified=lambda tk: certified_agreement(weights, tk, job.x_test).certified)
 
 
 def run_conv_job(job: ConvSweepJob) -> list[dict]:
     """A conv target's job: the same steps and columns as :func:`run_job`, over ``job.domain``."""
-    import torch
 
     from ..certificate import adversarial_error
     from ..conv import api as conv_api
-    from ..errors import ApproximationFailedError
 
     target = job.conv
     t_start = time.perf_counter()
@@ -257,30 +227,44 @@ def run_conv_job(job: ConvSweepJob) -> list[dict]:
         "time_sample_s": t_sampled - t_start, "time_prune_s": t_pruned - t_sampled,
         "time_adversarial_s": t_adv - t_pruned,
     }
+    return _rows(job, common, target, best, t_start,
+                 solve=lambda eps: conv_api.approximate(target, rand, eps=eps),
+                 kept_per_target=lambda tk: tk.kept_weights / n_target,
+                 certified=lambda tk: _conv_certified(target, tk, job.x_test))
+
+
+def _rows(job, common: dict, f, best, t_start: float, *, solve, kept_per_target, certified) -> list[dict]:
+    """What MLP and conv jobs share after the best ticket: on a trained target the test accuracy of
+    target and best ticket, their agreement and the certified agreement (``certified(ticket)``); then
+    one row per ε of ``job.eps`` — ``solve(eps)`` (success, its bound, ``kept_per_target(ticket)``, its
+    accuracy and certified agreement on a trained target) — and the job's total time."""
+    import torch
+
+    from ..errors import ApproximationFailedError
+
     trained = job.x_test is not None
     if trained:
         x = torch.as_tensor(job.x_test, dtype=torch.float64, device=job.device)
         y = torch.as_tensor(job.y_test, dtype=torch.int64, device=job.device)
-        pred_f = _predict(target, x)
+        pred_f = _predict(f, x)
         pred_g = _predict(best.network, x)
         common.update(target_accuracy=float((pred_f == y).double().mean()),
                       best_accuracy=float((pred_g == y).double().mean()),
                       best_agreement=float((pred_f == pred_g).double().mean()),
-                      best_certified_agreement=_conv_certified(target, best, job.x_test))
+                      best_certified_agreement=certified(best))
     rows = []
     for eps in job.eps:
         t0 = time.perf_counter()
         row = dict(common, eps=float(eps), **_extras(job, eps))
         try:
-            tk = conv_api.approximate(target, rand, eps=eps)
+            tk = solve(eps)
         except ApproximationFailedError as exc:
             row.update(eps_success=False, eps_bound=float(exc.error_bound))
         else:
-            row.update(eps_success=True, eps_bound=float(tk.error_bound),
-                       eps_kept_per_target=tk.kept_weights / n_target)
+            row.update(eps_success=True, eps_bound=float(tk.error_bound), eps_kept_per_target=kept_per_target(tk))
             if trained:
                 row["eps_accuracy"] = float((_predict(tk.network, x) == y).double().mean())
-                row["eps_certified_agreement"] = _conv_certified(target, tk, job.x_test)
+                row["eps_certified_agreement"] = certified(tk)
         row["time_eps_s"] = time.perf_counter() - t0
         rows.append(row)
     total = time.perf_counter() - t_start
