@@ -496,7 +496,9 @@ class BurkholzConvNetwork(ConvRandomNetwork):
         return self.beta.detach().cpu().numpy() if self.beta.numel() else None
 
     def pair_arrays(self, i: int):
-        raise NotImplementedError("conv_burkholz networks have copy layers, not pairs: use arrays()")
+        """Refused: a conv_burkholz network has copy layers, not the pairs of the 2L constructions (its
+        weights: :meth:`arrays`)."""
+        raise InvalidArgumentError("a conv_burkholz network has copy layers, not pairs: use its arrays()")
 
     def _affine(self, i: int, h: torch.Tensor) -> torch.Tensor:
         spec = self._specs[i]
