@@ -226,6 +226,19 @@ def depth_arg(depth):
     return depth if _symbolic(depth) else nonnegative_int("depth", depth, minimum=1)
 
 
+def explicit_samples(n, width_factor, count: int, target: str) -> list[int]:
+    """``n=`` given instead of a width rule: one int ≥ 1 for all ``count`` layers, or a list / tuple of
+    one per layer; InvalidArgumentError when ``width_factor`` is given too or the count is wrong
+    (``target`` names the layers in that message, e.g. "of depth 3")."""
+    if width_factor is not None:
+        raise InvalidArgumentError("give either n= or width_factor=, not both")
+    if isinstance(n, (list, tuple)):
+        if len(n) != count:
+            raise InvalidArgumentError(f"n has {len(n)} entries for a target {target}")
+        return [nonnegative_int("n", v, minimum=1) for v in n]
+    return [nonnegative_int("n", n, minimum=1)] * count
+
+
 def rule_samples(value: float, factor: float = 1.0) -> int:
     """⌈factor · value⌉ (at least 1) for a width rule's un-rounded n, or InvalidArgumentError when it
     is not finite or above :data:`MAX_RULE_N` (a finite n is then checked against the network cap by

@@ -81,7 +81,7 @@ import numpy as np
 import scipy.sparse as sp
 
 from .._backend import ops
-from .._checks import bound_args, depth_arg, nonnegative_int, plan_args, positive_float, rule_samples
+from .._checks import bound_args, depth_arg, explicit_samples, nonnegative_int, plan_args, positive_float, rule_samples
 from .._linalg import UNIT_ROUNDOFF, gamma
 from ..certificate.bound import (
     METHODS,
@@ -379,14 +379,7 @@ class Burkholz(Construction):
                 raw = self._ns(dims, eps if radius == 1.0 else eps / radius, delta, C, n_reach)
             ns = [rule_samples(v, factor) for v in raw]
         else:
-            if width_factor is not None:
-                raise InvalidArgumentError("give either n= or width_factor=, not both")
-            if isinstance(n, (list, tuple)):
-                if len(n) != L:
-                    raise InvalidArgumentError(f"n has {len(n)} entries for a target of depth {L}")
-                ns = [nonnegative_int("n", v, minimum=1) for v in n]
-            else:
-                ns = [nonnegative_int("n", n, minimum=1)] * L
+            ns = explicit_samples(n, width_factor, L, f"of depth {L}")
         if max(ns) > MAX_N:
             raise InvalidArgumentError(f"n = {max(ns)} exceeds the supported {MAX_N} samples per problem")
         constants = constant_counts(flags, ns)

@@ -144,7 +144,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from .._checks import nonnegative_int, positive_float
+from .._checks import explicit_samples, nonnegative_int, positive_float
 from .._linalg import UNIT_ROUNDOFF, gamma
 from ..certificate.bound import Certificate, _abs_norm_bound, _vec_norm, matrix_norm_bound
 from ..constructions.burkholz import samples_per_problem
@@ -754,14 +754,7 @@ class ConvBurkholz(ConvConstruction):
             raw = copies_rule([rule_dims(s, biased) for s in specs], L, e_rule, delta, C, n_reach)
             ns = [rule_samples(raw, factor)] * L
         else:
-            if width_factor is not None:
-                raise InvalidArgumentError("give either n= or width_factor=, not both")
-            if isinstance(n, (list, tuple)):
-                if len(n) != L:
-                    raise InvalidArgumentError(f"n has {len(n)} entries for a target with {L} conv/linear layers")
-                ns = [nonnegative_int("n", v, minimum=1) for v in n]
-            else:
-                ns = [nonnegative_int("n", n, minimum=1)] * L
+            ns = explicit_samples(n, width_factor, L, f"with {L} conv/linear layers")
         if max(ns) > MAX_N:
             raise InvalidArgumentError(f"n = {max(ns)} exceeds the supported {MAX_N} samples per problem: raise "
                                        "eps/delta, lower C or width_factor, or pass n=")

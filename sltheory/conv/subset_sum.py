@@ -112,7 +112,7 @@ class ConvSubsetSum(ConvConstruction):
 
 def plan_conv_pairs(name, target, *, eps, delta, n, width_factor, domain, C, n_reach, weight_norm,
                     max_weights, first_distribution=("uniform",), distribution=("uniform",)) -> ConvPlan:
-    from .._checks import delta_arg, eps_arg, rule_samples
+    from .._checks import delta_arg, eps_arg, explicit_samples, rule_samples
     from ..domains import as_domain, is_default
 
     eps = eps_arg("eps", eps, allow_none=True)
@@ -143,14 +143,7 @@ def plan_conv_pairs(name, target, *, eps, delta, n, width_factor, domain, C, n_r
             d_in, d_out = conv_dims(s, f)
             ns.append(rule_samples(samples_per_block(d_in, d_out, depth, e_rule, delta, C, n_reach), factor))
     else:
-        if width_factor is not None:
-            raise InvalidArgumentError("give either n= or width_factor=, not both")
-        if isinstance(n, (list, tuple)):
-            if len(n) != depth:
-                raise InvalidArgumentError(f"n has {len(n)} entries for a target with {depth} conv/linear layers")
-            ns = [nonnegative_int("n", v, minimum=1) for v in n]
-        else:
-            ns = [nonnegative_int("n", n, minimum=1)] * depth
+        ns = explicit_samples(n, width_factor, depth, f"with {depth} conv/linear layers")
     for v in ns:
         if v > MAX_N:
             raise InvalidArgumentError(f"n = {v} samples per slot exceeds the supported {MAX_N}: raise eps/delta, "
