@@ -35,7 +35,7 @@ class Plan:
     #: The law of every random weight (see :func:`sample_layer`): ("uniform",) i.i.d. U[−1, 1),
     #: ("uniform", s) U[−s, s); ("hyperbolic", γ) symmetric, |w| log-uniform on [γ, 1] (density
     #: ∝ 1/|w|, Orseau et al. 2020), ("hyperbolic", γ, Γ) on [γ, Γ]; ("binary",) ±1, ("binary", s)
-    #: ±s, each sign with probability ½.
+    #: ±s, each sign with probability ½; ("normal", s) i.i.d. N(0, s²) (Kaiming normal: s = √(2/fan_in)).
     distribution: tuple = ("uniform",)
     #: Per random linear, its structure (empty: every layer dense): ("dense",); ("slots", n,
     #: signed) — one weight per row, sampled only there (see :func:`slot_columns`); or
@@ -156,6 +156,8 @@ def sample_layer(seed: int, index: int, shape: tuple[int, ...], distribution=("u
     w = sign(u) γ^{|u|}, so |w| is log-uniform on (γ, 1] (density ∝ 1/|w|) with a symmetric sign;
     ``("hyperbolic", γ, Γ)``: w = sign(u) Γ (γ/Γ)^{|u|}, |w| log-uniform on (γ, Γ].
     ``("binary",)``: w = sign(u) ∈ {−1, +1}; ``("binary", s)``: ±s (a zero draw counts as +).
+    ``("normal", s)``: i.i.d. N(0, s²) from the same stream's standard normal draws (not a transform
+    of u: the one law that is not).
     """
     check_distribution(distribution)
     w = stream_draws(seed, (int(index),), shape, distribution)
@@ -166,6 +168,10 @@ def stream_draws(seed: int, key: tuple, shape: tuple, distribution) -> np.ndarra
     """float64 draws of ``distribution`` (:func:`sample_layer`'s laws, checked by the caller) from the
     stream ``SeedSequence(seed, spawn_key=key)``: u ~ U[−1, 1), then the law's fixed transform."""
     rng = np.random.default_rng(np.random.SeedSequence(int(seed), spawn_key=tuple(int(k) for k in key)))
+    if distribution[0] == "normal":
+        w = rng.standard_normal(shape)
+        w *= float(distribution[1])
+        return w
     w = rng.random(shape)
     w *= 2.0
     w -= 1.0
@@ -211,13 +217,15 @@ def check_distribution(distribution) -> None:
                  for v in params)
         if name in ("uniform", "binary"):
             ok = ok and len(params) <= 1
+        elif name == "normal":
+            ok = ok and len(params) == 1
         elif name == "hyperbolic":
             ok = ok and len(params) in (1, 2) and float(params[0]) < (float(params[1]) if len(params) == 2 else 1.0)
         else:
             ok = False
     if not ok:
         raise RandomNetworkError(f"unknown distribution {distribution!r}: expected ('uniform'[, s]), "
-                                 "('hyperbolic', γ[, Γ]) with 0 < γ < Γ (default 1) or ('binary'[, s]), "
+                                 "('hyperbolic', γ[, Γ]) with 0 < γ < Γ (default 1), ('binary'[, s]) or ('normal', s), "
                                  "parameters finite and > 0")
 
 

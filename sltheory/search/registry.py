@@ -11,7 +11,7 @@ from ..errors import InvalidArgumentError
 from .base import SearchMethod
 
 #: Modules of this package that are infrastructure, not methods.
-_NOT_METHODS = {"base", "registry"}
+_NOT_METHODS = {"base", "registry", "networks", "planting"}
 _EXTRA: dict[str, SearchMethod] = {}
 
 

@@ -1,0 +1,291 @@
+"""Mask search (sltheory.search): each piece against an independent reference.
+
+* the top-k mask against a sort-based reference (and the one-per-unit rule against a loop);
+* the straight-through gradient against the paper's formula: the dense gradient of the masked
+  network's weights, times the random weights;
+* supermask sampling frequencies against their probabilities (binomial bounds);
+* biprop's gain and binarised weights against a hand computation;
+* the ticket's network against the masked random network; weights never change; determinism;
+* certified bounds against an adversarial lower bound; typed errors for bad input.
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pytest
+import torch
+from torch import nn
+
+import sltheory
+from sltheory.errors import DomainError, InvalidArgumentError, RandomNetworkError
+from sltheory.network import masked_copy
+from sltheory.search import biprop, edge_popup, random_mlp, supermask
+from sltheory.search.base import SearchLayer, StraightThrough, top_k_mask
+from sltheory.search.edge_popup import METHOD as EP
+from sltheory.search.supermask import METHOD as SM
+from sltheory.search.supermask import sample_mask
+
+METHODS = [edge_popup, supermask, biprop]
+
+
+def _blobs(n=240, d=6, classes=3, seed=0):
+    rng = np.random.default_rng(seed)
+    centers = rng.normal(size=(classes, d))
+    y = rng.integers(0, classes, size=n)
+    X = centers[y] + 0.3 * rng.normal(size=(n, d))
+    X /= np.linalg.norm(X, axis=1, keepdims=True).max()
+    return X, y
+
+
+# --------------------------------------------------------------------------- top-k
+@pytest.mark.parametrize("shape,k", [((7, 5), 1), ((7, 5), 12), ((7, 5), 35), ((1, 9), 4), ((30, 40), 600)])
+def test_top_k_equals_sort_reference(shape, k):
+    g = np.random.default_rng(k)
+    s = torch.from_numpy(g.standard_normal(shape))
+    mask = top_k_mask(s, k)
+    order = np.argsort(-s.numpy().reshape(-1), kind="stable")[:k]
+    ref = np.zeros(s.numel(), dtype=bool)
+    ref[order] = True
+    assert np.array_equal(mask.numpy().reshape(-1), ref)
+    assert int(mask.sum()) == k
+
+
+def test_top_k_respects_candidates_and_one_per_unit():
+    g = np.random.default_rng(1)
+    s = torch.from_numpy(g.standard_normal((12, 6)))
+    cand = torch.from_numpy(g.random((12, 6)) < 0.6)
+    cand[3] = False                       # a unit with no candidate
+    m = top_k_mask(s, 20, cand)
+    assert not bool((m & ~cand).any()) and int(m.sum()) == 20
+    ref_vals = np.sort(np.where(cand.numpy(), s.numpy(), -np.inf).reshape(-1))[::-1][:20]
+    assert np.allclose(np.sort(s.numpy()[m.numpy()])[::-1], ref_vals)
+    # one per unit: each row's best candidate, the k best rows by it (a loop reference)
+    k = 5
+    m1 = top_k_mask(s, k, cand, one_per_unit=True)
+    best = []
+    for r in range(12):
+        row = [(float(s[r, c]), c) for c in range(6) if cand[r, c]]
+        if row:
+            best.append((max(row)[0], r, max(row)[1]))
+    best.sort(reverse=True)
+    ref = np.zeros((12, 6), dtype=bool)
+    for _, r, c in best[:k]:
+        ref[r, c] = True
+    assert np.array_equal(m1.numpy(), ref)
+    assert (m1.sum(dim=1) <= 1).all()
+
+
+# --------------------------------------------------------------------------- gradients
+def test_straight_through_gradient_is_the_papers():
+    """∂L/∂s_uv = ∂L/∂W̃_uv · w_uv (Ramanujan et al. Eq. 3), W̃ = W ⊙ m the masked weights, for kept
+    and pruned weights alike: compared with autograd on W̃ as a leaf."""
+    rand = random_mlp((5, 16, 3), init="kaiming_normal", seed=3)
+    g = torch.Generator().manual_seed(0)
+    X = torch.randn(32, 5, generator=g, dtype=torch.float64)
+    Y = torch.randn(32, 3, generator=g, dtype=torch.float64)
+    Ws = [lin.weight.detach() for lin in rand.linears()]
+    scores = [torch.randn(W.shape, generator=g, dtype=torch.float64, requires_grad=True) for W in Ws]
+    ks = [40, 20]
+    masks = [top_k_mask(s, k) for s, k in zip(scores, ks)]
+    # through the straight-through estimator
+    h = X
+    for t, (W, s, m) in enumerate(zip(Ws, scores, masks)):
+        h = h @ (W * StraightThrough.apply(s, m)).T
+        if t == 0:
+            h = torch.relu(h)
+    ((h - Y) ** 2).sum(1).mean().backward()
+    # the reference: the masked weights as leaves
+    leaves = [(W * m).clone().requires_grad_(True) for W, m in zip(Ws, masks)]
+    h = X
+    for t, Wt in enumerate(leaves):
+        h = h @ Wt.T
+        if t == 0:
+            h = torch.relu(h)
+    ((h - Y) ** 2).sum(1).mean().backward()
+    for s, W, leaf, m in zip(scores, Ws, leaves, masks):
+        assert torch.allclose(s.grad, leaf.grad * W, rtol=1e-12, atol=1e-15)
+        assert bool((s.grad[~m] != 0).any())      # pruned weights get a gradient too
+
+
+def test_edge_popup_train_mask_is_top_k_with_identity_backward():
+    lay = SearchLayer(torch.randn(6, 4, dtype=torch.float64), None, torch.ones(6, 4, dtype=torch.bool), False, k=9)
+    s = torch.randn(6, 4, dtype=torch.float64, requires_grad=True)
+    m = EP.train_mask(s, lay, torch.Generator().manual_seed(0))
+    assert torch.equal(m.bool(), top_k_mask(s, 9))
+    up = torch.randn(6, 4, dtype=torch.float64)
+    (m * up).sum().backward()
+    assert torch.equal(s.grad, up)
+
+
+def test_supermask_sampling_frequencies_match_probabilities():
+    p = torch.tensor([0.0, 0.01, 0.2, 0.5, 0.77, 0.99, 1.0], dtype=torch.float64)
+    g = torch.Generator().manual_seed(5)
+    N = 20000
+    counts = sum(sample_mask(p, g) for _ in range(N))
+    freq = counts / N
+    sd = torch.sqrt(p * (1 - p) / N)
+    assert bool((torch.abs(freq - p) <= 5 * sd + 1e-12).all()), (freq, p)
+    assert freq[0] == 0 and freq[-1] == 1
+
+
+def test_supermask_gradient_reaches_scores_through_sigmoid():
+    lay = SearchLayer(torch.randn(5, 3, dtype=torch.float64), None, torch.ones(5, 3, dtype=torch.bool), False, k=7)
+    s = torch.randn(5, 3, dtype=torch.float64, requires_grad=True)
+    m = SM.train_mask(s, lay, torch.Generator().manual_seed(1))
+    assert set(m.detach().unique().tolist()) <= {0.0, 1.0}
+    up = torch.randn(5, 3, dtype=torch.float64)
+    (m * up).sum().backward()
+    sig = torch.sigmoid(s.detach())
+    assert torch.allclose(s.grad, up * sig * (1 - sig), rtol=1e-12)
+
+
+# --------------------------------------------------------------------------- tickets
+@pytest.fixture(scope="module")
+def blobs():
+    return _blobs()
+
+
+@pytest.mark.parametrize("method", METHODS, ids=lambda m: m.__name__)
+def test_ticket_is_the_masked_random_network(method, blobs):
+    X, y = blobs
+    rand = random_mlp((6, 64, 64, 3), init="signed_constant", seed=2, biases=True)
+    before = [p.detach().clone() for p in rand.parameters()]
+    t = method(rand, data=(X, y), keep=0.3, epochs=3, seed=0)
+    for p, q in zip(before, rand.parameters()):
+        assert torch.equal(p, q)                                   # the random weights never change
+    assert t.error_bound == math.inf and t.certificate is None      # nothing to certify against
+    # per layer: round(keep · candidates) kept (weights and biases)
+    for lin, m, bm, k in zip(rand.linears(), t.masks, t.bias_masks, t.stats["layer_kept"]):
+        cand = lin.weight.numel() + lin.bias.numel()
+        assert int(m.sum()) + int(bm.sum()) == max(1, round(0.3 * cand))
+    x = torch.from_numpy(X)
+    if t.stats.get("binarised"):
+        ref = nn.Sequential(*[type(mod)() if isinstance(mod, nn.ReLU) else mod for mod in masked_copy(
+            rand, list(t.masks), list(t.bias_masks))])
+        for lin, g in zip([mm for mm in ref if isinstance(mm, nn.Linear)], t.stats["gains"]):
+            with torch.no_grad():
+                lin.weight.copy_(torch.sign(lin.weight) * g)
+                lin.bias.copy_(torch.sign(lin.bias) * g)
+    else:
+        ref = masked_copy(rand, list(t.masks), list(t.bias_masks))
+    assert torch.allclose(t.network(x), ref(x), rtol=1e-12, atol=1e-12)
+
+
+def test_biprop_gain_is_the_mean_kept_magnitude(blobs):
+    X, y = blobs
+    rand = random_mlp((6, 32, 3), init="kaiming_normal", seed=4)
+    t = biprop(rand, data=(X, y), keep=0.4, epochs=2, seed=1)
+    for lin, m, g in zip(rand.linears(), t.masks, t.stats["gains"]):
+        w = lin.weight.detach()
+        assert g == pytest.approx(float(w.abs()[m].mean()), rel=1e-12)
+    assert t.stats["binarised"] is True
+
+
+@pytest.mark.parametrize("method", METHODS, ids=lambda m: m.__name__)
+def test_deterministic_for_a_seed(method, blobs):
+    X, y = blobs
+    rand = random_mlp((6, 48, 3), seed=0)
+    a = method(rand, data=(X, y), keep=0.5, epochs=2, seed=7)
+    b = method(rand, data=(X, y), keep=0.5, epochs=2, seed=7)
+    c = method(rand, data=(X, y), keep=0.5, epochs=2, seed=8)
+    assert all(torch.equal(p, q) for p, q in zip(a.masks, b.masks))
+    assert [r["loss"] for r in a.stats["curves"]] == [r["loss"] for r in b.stats["curves"]]
+    assert not all(torch.equal(p, q) for p, q in zip(a.masks, c.masks))
+
+
+def test_search_learns_a_classifier(blobs):
+    X, y = blobs
+    rand = random_mlp((6, 256, 3), init="signed_constant", seed=0)
+    t = edge_popup(rand, data=(X, y), test=(X, y), keep=0.5, epochs=15, seed=0, lr=0.05)
+    acc = float((t.network(torch.from_numpy(X)).argmax(1).numpy() == y).mean())
+    assert acc > 0.9                           # chance is 1/3
+    curves = t.stats["curves"]
+    assert curves[-1]["loss"] < curves[0]["loss"]
+    assert curves[-1]["test_accuracy"] == pytest.approx(acc)
+
+
+def test_registry():
+    names = sltheory.search.methods()
+    assert {"edge_popup", "supermask", "biprop"} <= set(names)
+    assert sltheory.search.get("edge_popup") is EP
+    with pytest.raises(InvalidArgumentError, match="unknown search method"):
+        sltheory.search.get("popup")
+
+
+# --------------------------------------------------------------------------- random_mlp
+def test_random_mlp_laws():
+    rand = random_mlp((50, 400, 10), init="signed_constant", seed=0)
+    w = rand.linears()[0].weight
+    vals = w.abs().unique().tolist()
+    assert len(vals) == 1 and vals[0] == pytest.approx(math.sqrt(2 / 50), rel=1e-15)
+    assert abs(float((w > 0).double().mean()) - 0.5) < 0.02
+    rand = random_mlp((50, 400, 10), init="kaiming_normal", seed=0)
+    assert float(rand.linears()[0].weight.std()) == pytest.approx(math.sqrt(2 / 50), rel=0.02)
+    rand = random_mlp((50, 400, 10), init="kaiming_uniform", seed=0, biases=True)
+    b = math.sqrt(6 / 50)
+    assert float(rand.linears()[0].weight.abs().max()) <= b and float(rand.linears()[0].bias.abs().max()) <= b
+    again = random_mlp((50, 400, 10), init="kaiming_uniform", seed=0, biases=True)
+    assert all(torch.equal(p, q) for p, q in zip(rand.parameters(), again.parameters()))
+
+
+@pytest.mark.parametrize("kwargs,match", [
+    (dict(dims=(3,)), "at least 2"), (dict(dims=(3, 0, 2)), "dims\\[1\\]"), (dict(dims="32"), "sequence"),
+    (dict(dims=(3, 4), init="xavier"), "unknown init"), (dict(dims=(3, 4), seed=-1), "seed"),
+    (dict(dims=(3, 4), biases=1), "biases"), (dict(dims=(3, 4), bias_law=("interval", 0, 1)), "biases=True"),
+])
+def test_random_mlp_bad_input(kwargs, match):
+    dims = kwargs.pop("dims")
+    with pytest.raises(InvalidArgumentError, match=match):
+        random_mlp(dims, **kwargs)
+
+
+# --------------------------------------------------------------------------- bad input
+@pytest.mark.parametrize("kwargs,error,match", [
+    (dict(keep=0), InvalidArgumentError, "keep"), (dict(keep=1.5), InvalidArgumentError, "keep"),
+    (dict(keep=True), InvalidArgumentError, "keep"), (dict(epochs=0), InvalidArgumentError, "epochs"),
+    (dict(seed=-1), InvalidArgumentError, "seed"), (dict(lr=float("nan")), InvalidArgumentError, "lr"),
+    (dict(layout="tight"), InvalidArgumentError, "layout"), (dict(batch_size=0), InvalidArgumentError, "batch_size"),
+    (dict(time_budget=-1.0), InvalidArgumentError, "time_budget"),
+    (dict(samples=0), InvalidArgumentError, "samples"),
+])
+def test_bad_arguments(kwargs, error, match, blobs):
+    X, y = blobs
+    rand = random_mlp((6, 8, 3), seed=0)
+    with pytest.raises(error, match=match):
+        edge_popup(rand, data=(X, y), **kwargs)
+
+
+def test_bad_data(blobs):
+    X, y = blobs
+    rand = random_mlp((6, 8, 3), seed=0)
+    with pytest.raises(InvalidArgumentError, match="target network .* or labelled data"):
+        edge_popup(rand)
+    with pytest.raises(InvalidArgumentError, match="features"):
+        edge_popup(rand, data=(X[:, :5], y))
+    with pytest.raises(InvalidArgumentError, match="labels must lie"):
+        edge_popup(rand, data=(X, y + 5))
+    with pytest.raises(InvalidArgumentError, match="non-finite"):
+        edge_popup(rand, data=(np.full_like(X, np.nan), y))
+    with pytest.raises(InvalidArgumentError, match="integer class labels"):
+        edge_popup(rand, data=(X, y[:10]))
+    with pytest.raises(InvalidArgumentError, match="pair"):
+        edge_popup(rand, data=(X, y), test=X)
+    with pytest.raises(RandomNetworkError, match="RandomNetwork"):
+        edge_popup(nn.Sequential(nn.Linear(6, 3)), data=(X, y))
+    target = nn.Sequential(nn.Linear(6, 4, dtype=torch.float64), nn.ReLU(), nn.Linear(4, 3, dtype=torch.float64))
+    with pytest.raises(InvalidArgumentError, match="not both"):
+        edge_popup(rand, target=target, data=(X, y))
+    wrong = nn.Sequential(nn.Linear(5, 3, dtype=torch.float64))
+    with pytest.raises(InvalidArgumentError, match="maps 5"):
+        edge_popup(rand, target=wrong)
+    with pytest.raises(DomainError, match="not inside"):
+        edge_popup(rand, target=target, data=X * 10)
+
+
+def test_construction_network_domain_is_fixed():
+    target = [np.eye(3) * 0.5]
+    rand = sltheory.random_network(target, n=4, seed=0)
+    with pytest.raises(DomainError, match="sampled for the domain"):
+        edge_popup(rand, target=target, domain=sltheory.Box(0, 1))
