@@ -63,7 +63,7 @@ import torch
 from torch import nn
 
 from .._checks import nonnegative_int
-from ..errors import CertificateError, DomainError, InvalidArgumentError, RandomNetworkError, SltheoryError
+from ..errors import DomainError, InvalidArgumentError, RandomNetworkError, SltheoryError
 from ..network import RandomNetwork
 
 #: Default number of domain samples a target is regressed on, and held out for the curves.
@@ -199,7 +199,7 @@ def prepare(random_net, *, target, data, test, keep, seed, domain, samples, val_
             generator: torch.Generator) -> Problem:
     """Check every argument (typed errors, before any work) and draw the training data."""
     from ..conv.network import ConvRandomNetwork
-    from ..domains import as_domain, is_default
+    from ..domains import as_domain
     from ..targets import as_target
 
     if isinstance(random_net, ConvRandomNetwork):

@@ -8,11 +8,11 @@ pre-activation of unit v, Z_u the output of unit u) — the gradient the *masked
 w_uv would get, times w_uv, for kept and pruned weights alike. The weights never change.
 
 Scores start as the paper's code initialises them, ``kaiming_uniform_(a=√5)``: U[−b, b) with
-b = √(6/((1 + a²) fan_in)) = 1/√fan_in, drawn from the search's seeded generator. The paper ranks |s| in its code and s in its
-text; scores of pruned weights can go negative, and we rank s itself (the text). The paper trains
-with SGD (momentum 0.9, cosine); the shared search of :mod:`sltheory.search.base` uses Adam with a
-cosine decay (ours), and a random network of a pair construction keeps one input weight per unit
-in the first layer of each pair (``layout="auto"``, ours: the construction's structure).
+b = √(6/((1 + a²) fan_in)) = 1/√fan_in, drawn from the search's seeded generator. The paper
+ranks |s| in its code and s in its text; we rank s itself (the text). The paper trains with SGD
+(momentum 0.9, cosine); the shared search of :mod:`sltheory.search.base` uses Adam with a cosine
+decay (ours), and on a pair construction's random network it keeps one input weight per unit in
+the first layer of each pair (``layout="auto"``, ours: the construction's structure).
 """
 
 from __future__ import annotations
