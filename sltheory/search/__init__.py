@@ -16,7 +16,9 @@ certificate, data); never ``sltheory.experiment``, ``sltheory.report`` or ``slth
 from .biprop import biprop
 from .edge_popup import edge_popup
 from .networks import INITS, random_mlp
+from .planting import PlantedNetwork, mask_overlap, plant, plant_construction
 from .registry import get, methods, register
 from .supermask import supermask
 
-__all__ = ["INITS", "biprop", "edge_popup", "get", "methods", "random_mlp", "register", "supermask"]
+__all__ = ["INITS", "PlantedNetwork", "biprop", "edge_popup", "get", "mask_overlap", "methods", "plant",
+           "plant_construction", "random_mlp", "register", "supermask"]
