@@ -14,6 +14,8 @@ ticket_graph.py        ticket_graph
 fidelity.py                                                        fidelity
 benchmarks/                                                        counting_limit
 counting_limit.py
+search_vs_             search_vs_construction, search_accuracy,    search_summary
+construction.py        search_planted
 =====================  ==========================================  ==============================
 
 An experiment with no saved run is reported (with the command that produces it) and the others
@@ -33,7 +35,7 @@ from pathlib import Path
 from .._checks import path_arg
 from ..experiment.config import output_dir, project_root
 from ..experiment.runs import latest
-from . import counting, fidelity, solver_time, ticket_graph, width_sweep
+from . import counting, fidelity, search, solver_time, ticket_graph, width_sweep
 
 __all__ = ["EXPERIMENTS", "main"]
 
@@ -46,6 +48,8 @@ EXPERIMENTS: dict[str, tuple[Callable[..., list], str]] = {
     "ticket_graph": (lambda run, f, t: ticket_graph.figure(run, f), "python experiments/ticket_graph.py"),
     "fidelity": (lambda run, f, t: fidelity.table(run, t), "python experiments/fidelity.py"),
     "counting_limit": (lambda run, f, t: counting.table(run, t), "python benchmarks/counting_limit.py"),
+    "search_vs_construction": (lambda run, f, t: search.figures(run, f) + search.tables(run, t),
+                               "python experiments/search_vs_construction.py"),
 }
 
 
