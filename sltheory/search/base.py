@@ -14,7 +14,8 @@ One call (:meth:`SearchMethod.search`)::
 random weights (a slot-structured layer's structural zeros are not candidates) and, when the layer
 has a bias, each random bias (an extra column of an augmented matrix [W | b] whose input is 1).
 ``keep`` is the kept fraction of the candidates of every layer (k_t = round(keep · candidates_t),
-at least 1), as Ramanujan et al. keep k% of every layer. A random network of a *pair
+at least 1), as Ramanujan et al. keep k% of every layer; or one fraction per random linear (a
+sequence), e.g. a planted ticket's own per-layer densities. A random network of a *pair
 construction* (``plan.pairs`` all pairs: subset_sum, pensia, natale, the block-diagonal variant)
 is searched inside the construction's structure by default (``layout="auto"``): the first layer
 of every pair keeps at most one candidate per unit (its best-scoring input weight, or its bias),
@@ -94,6 +95,23 @@ class SearchLayer:
     @property
     def num_candidates(self) -> int:
         return int(self.candidates.sum())
+
+
+def _fraction(value) -> bool:
+    return isinstance(value, numbers.Real) and not isinstance(value, bool) and 0 < float(value) <= 1
+
+
+def keep_arg(keep, layers: int) -> list[float]:
+    """``keep`` as one fraction in (0, 1] per random linear (a number: the same for all)."""
+    if _fraction(keep):
+        return [float(keep)] * layers
+    if isinstance(keep, (list, tuple, np.ndarray)) and not isinstance(keep, (str, bytes)):
+        values = list(keep)
+        if len(values) != layers:
+            raise InvalidArgumentError(f"keep has {len(values)} fractions for {layers} random linear layers")
+        if all(_fraction(v) for v in values):
+            return [float(v) for v in values]
+    raise InvalidArgumentError(f"keep must be a fraction in (0, 1] or one per random linear layer, got {keep!r}")
 
 
 def keep_count(keep: float, layer: SearchLayer) -> int:
@@ -221,8 +239,7 @@ def prepare(random_net, *, target, data, test, keep, seed, domain, samples, val_
         if tuple(w.shape) != tuple(shape) or w.dtype != torch.float64 or not bool(torch.isfinite(w).all()):
             raise RandomNetworkError(f"random layer {t} is not its plan's finite float64 {tuple(shape)} layer: use "
                                      "the network as sampled")
-    if not isinstance(keep, numbers.Real) or isinstance(keep, bool) or not 0 < float(keep) <= 1:
-        raise InvalidArgumentError(f"keep must be a fraction in (0, 1], got {keep!r}")
+    keeps = keep_arg(keep, len(linears))
     if layout not in LAYOUTS:
         raise InvalidArgumentError(f"layout must be one of {LAYOUTS}, got {layout!r}")
     samples = nonnegative_int("samples", samples, minimum=1, maximum=10**7)
@@ -255,7 +272,7 @@ def prepare(random_net, *, target, data, test, keep, seed, domain, samples, val_
         layer = SearchLayer(W, b, cand, t in first)
         if layer.num_candidates == 0:
             raise RandomNetworkError(f"random layer {t} has no weight to keep")
-        layer.k = keep_count(float(keep), layer)
+        layer.k = keep_count(keeps[t], layer)
         layers.append(layer)
 
     device = linears[0].weight.device
@@ -364,8 +381,10 @@ class SearchMethod(ABC):
         start = time.perf_counter()
         scores, curves = self._train(prob, epochs=epochs, lr=float(lr), batch_size=batch_size, gen=gen, dtype=dtype)
         trained = time.perf_counter() - start
+        kept = float(keep) if _fraction(keep) else tuple(keep_arg(keep, len(prob.layers)))
         return self._ticket(random_net, prob, scores, curves, trained=trained, time_budget=float(time_budget),
-                            settings={"keep": float(keep), "epochs": epochs, "seed": seed, "lr": float(lr),
+                            settings={"keep": kept,
+                                      "epochs": epochs, "seed": seed, "lr": float(lr),
                                       "batch_size": batch_size, "samples": int(prob.X.shape[0]), "layout": layout})
 
     # ---------------------------------------------------------------- training
