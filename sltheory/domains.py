@@ -217,12 +217,15 @@ class Box(Domain):
         return np.all((X >= lo - tol) & (X <= hi + tol), axis=1)
 
     def sample(self, n, d, generator, dtype=torch.float64, device=None):
-        """Half uniform in the box, half at its corners (where piecewise-linear maps peak)."""
+        """Half uniform in the box, half at its corners (where piecewise-linear maps peak). Every
+        point lies in the box: lo + u·(hi − lo) is clamped to [lo, hi] (rounded, it can exceed hi by an
+        ulp), so a corner is exactly lo or hi."""
         lo, hi = (torch.from_numpy(np.array(v)) for v in self._bounds(d))
         u = torch.rand(n, d, generator=generator, dtype=torch.float64)
         half = n // 2
         u[half:] = (u[half:] < 0.5).to(torch.float64)
-        return (lo + u * (hi - lo)).to(dtype=dtype, device=device)
+        x = torch.minimum(torch.maximum(lo + u * (hi - lo), lo), hi)
+        return x.to(dtype=dtype, device=device)
 
     def project(self, x):
         lo, hi = (torch.from_numpy(np.array(v)).to(dtype=x.dtype, device=x.device)

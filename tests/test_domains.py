@@ -185,3 +185,14 @@ def test_default_domain_is_the_sphere_search_bit_for_bit():
     lb, _ = lower_bound(f, ticket.network, 3, starts=256, keep=16, steps=20)
     lb1, _ = lower_bound(f, ticket.network, 3, starts=256, keep=16, steps=20, domain=Ball())
     assert lb == lb1 and ticket.error_bound >= lb
+
+
+def test_box_corners_are_exact():
+    """lo + 1·(hi − lo) rounds above hi for some bounds: sampled corners are clamped to lo / hi."""
+    lo, hi = -1.6370544387997217, 0.7391228681162545   # fl(lo + fl(hi − lo)) > hi
+    assert lo + (hi - lo) > hi
+    box = Box([lo, lo], [hi, hi])
+    X = box.sample(256, 2, torch.Generator().manual_seed(0))
+    assert box.contains(X).all()
+    corners = X[128:]
+    assert bool(((corners == lo) | (corners == hi)).all())

@@ -199,8 +199,9 @@ def test_solver_time_ticket_graph_and_make_figures(tmp_path, quick_run):
     res = make_figures.main(["--width-sweep", str(sweep["run_dir"]), "--solver-time", str(st["run_dir"]),
                              "--ticket-graph", str(tg["run_dir"]), "--fidelity", str(tmp_path / "none"),
                              "--counting-limit", str(tmp_path / "none"),
+                             "--search-vs-construction", str(tmp_path / "none"),
                              "--fig-dir", str(fig), "--table-dir", str(tab)])
-    assert res["missing"] == ["fidelity", "counting_limit"]
+    assert res["missing"] == ["fidelity", "counting_limit", "search_vs_construction"]
     names = {p.name for p in res["written"]}
     for f in width_sweep.FIGURES + ("solver_time", "ticket_graph"):
         assert {f"{f}.pdf", f"{f}.png"} <= names

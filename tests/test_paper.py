@@ -18,8 +18,9 @@ PAPER = Path(__file__).resolve().parents[1] / "paper"
 MAIN = PAPER / "main.tex"
 
 FIGURES = {"width_sweep", "success_rate", "kept_per_target", "trained_accuracy", "solver_time", "ticket_graph",
-           "width_sweep_conv"}
-TABLES = {"sweep_summary", "fidelity", "trained", "solver_time", "counting_limit", "conv_sweep", "conv_widths"}
+           "width_sweep_conv", "search_vs_construction", "search_accuracy", "search_planted"}
+TABLES = {"sweep_summary", "fidelity", "trained", "solver_time", "counting_limit", "conv_sweep", "conv_widths",
+          "search_summary"}
 
 #: Build byproducts, never copied into the temporary build folder.
 BYPRODUCTS = ("*.aux", "*.log", "*.fls", "*.fdb_latexmk", "*.bbl", "*.blg", "*.out", "*.toc", "main.pdf")
