@@ -18,7 +18,7 @@ The package's rooms (each sub-package's docstring says what it may import; arrow
     cli/            the ``sltheory`` command and the scripts' shared argument checks
     report/         figures and tables from saved run folders; ticket drawings
     experiment/     run folders, executors, jobs (width sweep)
-    search/         mask search methods, registered by name (empty until the search issue)
+    search/         mask search (edge-popup, supermask, biprop) registered by name, random MLPs, planted tickets
     conv/           conv / residual targets: parser, random conv networks, conv constructions, certificate
     api.py          approximate, random_network
     ticket/         Ticket, its file format

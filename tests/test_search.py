@@ -289,3 +289,90 @@ def test_construction_network_domain_is_fixed():
     rand = sltheory.random_network(target, n=4, seed=0)
     with pytest.raises(DomainError, match="sampled for the domain"):
         edge_popup(rand, target=target, domain=sltheory.Box(0, 1))
+
+
+# --------------------------------------------------------------------------- with a target: certified
+def _target(seed=0, dims=(3, 6, 2), bias=True):
+    rng = np.random.default_rng(seed)
+    layers = []
+    for t in range(len(dims) - 1):
+        W = rng.normal(size=(dims[t + 1], dims[t])) / math.sqrt(dims[t])
+        layers.append((W, rng.normal(size=dims[t + 1]) * 0.3) if bias else W)
+    return layers
+
+
+def _module(layers):
+    from sltheory.targets import as_target
+
+    return as_target(layers, check_norms=False).to_module()
+
+
+@pytest.mark.parametrize("method", METHODS, ids=lambda m: m.__name__)
+@pytest.mark.parametrize("domain", [None, sltheory.Box(-0.5, 1.0)], ids=["ball", "box"])
+def test_certified_bound_is_above_the_adversarial_error(method, domain):
+    T = _target(1)
+    rand = random_mlp((3, 24, 24, 2), init="kaiming_normal", seed=1, biases=True, domain=domain)
+    t = method(rand, target=T, keep=0.4, epochs=3, seed=0, samples=512, time_budget=0.5)
+    dom = rand.plan.input_domain()
+    adv, _ = sltheory.adversarial_error(_module(T), t.network, 3, domain=dom, starts=512, steps=60, seed=3)
+    assert math.isfinite(t.error_bound) and t.error_bound >= adv
+    assert t.stats["certificate"] == "networks" and t.stats["bounds"]["construction"] is None
+    assert t.stats["domain"] == dom.spec()
+    # the held-out error is a lower bound too
+    assert t.stats["curves"][-1]["val_max"] <= t.error_bound * (1 + 1e-6)
+
+
+def test_construction_network_gets_the_constructions_certificate_too():
+    T = [np.array([[0.5, -0.3], [0.2, 0.4]]), np.array([[0.6, -0.5]])]
+    rand = sltheory.random_network(T, construction="subset_sum", n=8, seed=0)
+    t = edge_popup(rand, target=T, keep=0.25, epochs=3, seed=0, samples=512, time_budget=0.5)
+    first = [p[0] for p in rand.plan.pairs]
+    assert t.stats["one_per_unit"] == tuple(i in first for i in range(4))
+    for i in first:
+        assert int(t.masks[i].sum(dim=1).max()) <= 1       # the construction's structure
+    bounds = t.stats["bounds"]
+    assert bounds["construction"] is not None and bounds["networks"] is not None
+    assert t.error_bound == min(bounds.values())
+    adv, _ = sltheory.adversarial_error(_module(T), t.network, 2, starts=512, seed=1)
+    assert bounds["construction"] >= adv and bounds["networks"] >= adv
+    # the construction's certificate of these masks, recomputed independently of the search
+    import scipy.sparse as sp
+
+    from sltheory.constructions.base import certify_ticket
+    from sltheory.targets import as_target
+    mats = [sp.csr_matrix(np.where(m.numpy(), lin.weight.numpy(), 0.0)) for m, lin in zip(t.masks, rand.linears())]
+    cert = certify_ticket(sltheory.construction("subset_sum"), as_target(T), rand.plan, mats)
+    assert cert.error_bound == pytest.approx(bounds["construction"], rel=1e-12)
+    # layout="free" may break the structure: then only the generic bound
+    free = edge_popup(rand, target=T, keep=0.25, epochs=2, seed=0, samples=256, layout="free", time_budget=0.3)
+    assert free.stats["one_per_unit"] == (False,) * 4
+    if int(free.masks[0].sum(dim=1).max()) > 1:
+        assert free.stats["bounds"]["construction"] is None
+
+
+def _planted_keep(P):
+    return [(int(m.sum()) + (0 if b is None else int(b.sum()))) / (lin.weight.numel() + (0 if lin.bias is None
+                                                                                          else lin.bias.numel()))
+            for lin, m, b in zip(P.linears(), P.planted_masks, P.planted_bias_masks or [None] * len(P.masks))]
+
+
+def test_search_recovers_a_tiny_planted_ticket():
+    """A 2-2-1 target with biases planted in a 2-3-1 network (Plant 'n' Seek): at the planted
+    densities, edge-popup finds exactly the planted masks (weights and biases), so its ticket computes
+    the target up to rounding."""
+    from sltheory.search import mask_overlap, plant
+
+    rng = np.random.default_rng(0)
+    for _ in range(3):
+        T = [(rng.normal(size=(2, 2)) * 0.7, rng.normal(size=2) * 0.3), (rng.normal(size=(1, 2)) * 0.7, None)]
+    P = plant(T, (3,), seed=2)
+    t = edge_popup(P, target=T, keep=_planted_keep(P), epochs=10, seed=0, lr=0.05, batch_size=64, time_budget=0.5)
+    assert mask_overlap(t.masks, P.planted_masks)["total"]["jaccard"] == 1.0
+    assert all(torch.equal(a, b) for a, b in zip(t.bias_masks, P.planted_bias_masks) if b is not None)
+    x = P.plan.input_domain().sample(2000, 2, torch.Generator().manual_seed(0))
+    f = _module(T)
+    with torch.no_grad():
+        assert float((f(x) - t.network(x)).abs().max()) <= 1e-12
+    assert t.stats["output_scale"] == P.output_scale
+    adv, _ = sltheory.adversarial_error(f, t.network, 2, domain=P.plan.input_domain(), starts=256, seed=0)
+    assert t.error_bound >= adv
