@@ -36,7 +36,7 @@ import numpy as np
 import torch
 
 from .certificate.adversarial import _as_function
-from .domains import Ball
+from .domains import Ball, domain_from_spec
 from .errors import InvalidArgumentError, TargetError
 from .targets import as_target
 from .ticket import Ticket
@@ -127,8 +127,8 @@ def certified_agreement(target, ticket: Ticket, X, y=None, *, criterion: str = "
 
     Checked before any evaluation: the target (:class:`~sltheory.errors.TargetError`, e.g. a bias
     of the wrong shape), the ticket's fit to it (TargetError), ``X``'s shape, and that every row of
-    ``X`` lies in the ticket's domain (``ticket.plan.input_domain()``; the unit ball for a ticket
-    without plan): :class:`~sltheory.errors.DomainError` naming the first row outside — the bound
+    ``X`` lies in the ticket's domain (``ticket.plan.input_domain()``; for a ticket without plan, such
+    as a searched one, the domain its certificate is over, else the unit ball): :class:`~sltheory.errors.DomainError` naming the first row outside — the bound
     says nothing there. Both networks are evaluated in float64 (a float32 ticket network through
     a float64 copy, its weights exact), in chunks of :data:`CHUNK` rows.
     """
@@ -169,7 +169,11 @@ def certified_agreement(target, ticket: Ticket, X, y=None, *, criterion: str = "
         if plan is not None and plan.target_bias_flags != tgt.bias_flags:
             raise TargetError(f"the ticket was built for a target with biases {plan.target_bias_flags} (per layer), "
                               f"got {tgt.bias_flags}")
-        domain = plan.input_domain() if plan is not None else Ball()
+        if plan is not None:
+            domain = plan.input_domain()
+        else:   # a ticket without plan (a searched one): the domain its certificate is over
+            spec = getattr(ticket.certificate, "domain", None)
+            domain = Ball() if spec is None else domain_from_spec(spec)
         Xt = _inputs(X, tgt.dims[0])
         tgt_fn, n_out = tgt, tgt.dims[-1]
         conv_bound = None

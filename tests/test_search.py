@@ -376,3 +376,16 @@ def test_search_recovers_a_tiny_planted_ticket():
     assert t.stats["output_scale"] == P.output_scale
     adv, _ = sltheory.adversarial_error(f, t.network, 2, domain=P.plan.input_domain(), starts=256, seed=0)
     assert t.error_bound >= adv
+
+
+def test_certified_agreement_uses_the_searched_tickets_domain():
+    """A ticket certified over Box(0, 1) says nothing at x = −0.5·e₁ (inside the unit ball, outside
+    the box): certified_agreement refuses it, and accepts rows inside the box."""
+    T = _target(2, dims=(3, 6, 3))
+    rand = random_mlp((3, 32, 3), seed=0, biases=True, domain=sltheory.Box(0, 1))
+    t = edge_popup(rand, target=T, keep=0.5, epochs=2, seed=0, samples=256, time_budget=0.2)
+    assert t.certificate.domain == sltheory.Box(0, 1).spec()
+    with pytest.raises(DomainError, match="not inside"):
+        sltheory.certified_agreement(T, t, np.array([[-0.5, 0.0, 0.0]]))
+    a = sltheory.certified_agreement(T, t, np.random.default_rng(0).random((20, 3)))
+    assert a.n == 20 and a.domain == repr(sltheory.Box(0, 1))
