@@ -10,6 +10,8 @@
 * :mod:`.width_sweep` — the main job: the width sweep's configuration, targets, jobs and command
   (its figures are passed in as ``report``), with :mod:`.sweep` one job of it (sample, prune,
   certify, attack, classify);
+* :mod:`.search` — search against construction (issue 16): the search methods and the
+  subset-sum construction on the same random networks, classifiers, planted tickets;
 * the benchmarks' jobs: :mod:`.soundness` (random cases checked against an independent lower
   bound, passed in), :mod:`.counting` (the counting-limit cells and their run folder),
   :mod:`.scale` (one size of the scale benchmark, timed, with peak memory).
