@@ -40,9 +40,7 @@ def test_quick_run_measures_every_part_and_method(quick_run):
     root, _, out = quick_run
     rows = out["rows"]
     methods = set(sltheory.search.methods())
-    parts = {"generated", "classifier"} | ({"planted", "planted_construction"} if experiment.planting_available()
-                                           else set())
-    assert parts <= {r["part"] for r in rows}
+    assert {r["part"] for r in rows} == {"generated", "classifier", "planted", "planted_construction"}
     assert out["violations"] == 0
     for part in ("generated", "classifier"):
         rs = [r for r in rows if r["part"] == part]

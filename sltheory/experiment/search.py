@@ -73,7 +73,7 @@ from . import config as C
 
 __all__ = ["SearchConfig", "SearchJob", "COLUMNS", "KEY", "PARTS", "PLANTED_TARGETS", "DEFAULT_RUN_ROOT",
            "SCHEMA_VERSION", "build_parser", "parse", "main", "run", "run_job", "make_jobs", "build_targets",
-           "factor_for_rho", "summary_records", "summarize", "planting_available"]
+           "factor_for_rho", "summary_records", "summarize"]
 
 DEFAULT_RUN_ROOT = C.project_root() / "runs" / "search_vs_construction"
 DEFAULT_FIG_DIR = C.project_root() / "paper" / "figures"
@@ -106,16 +106,6 @@ COLUMNS: dict = {
 }
 #: Columns identifying one row; the first four identify its job.
 KEY = ("part", "target", "rho_requested", "seed", "mode", "method", "keep_label")
-
-
-def planting_available() -> bool:
-    """Whether the planting module (:mod:`sltheory.search.planting`, :mod:`sltheory.data.planted`) imports."""
-    try:
-        from ..data import planted  # noqa: F401
-        from ..search import planting  # noqa: F401
-    except ImportError:
-        return False
-    return True
 
 
 def _quick_dir(values) -> str:
@@ -441,16 +431,11 @@ def make_jobs(cfg: SearchConfig, targets: dict, out=None) -> list[SearchJob]:
                                       layers=tuple(t["layers"]), output_scale=float(t["output_scale"]),
                                       domain=t["domain"], data=data, **common))
     if "planted" in cfg.parts:
-        if not planting_available():
-            if out is not None:
-                print("  skip the planted part: sltheory.search.planting is not available", file=out)
-        else:
-            for name in cfg.planted:
-                for seed in cfg.seeds:
-                    jobs.append(SearchJob(part="planted", target=name, rho_requested=float(cfg.planted_factor),
-                                          seed=int(seed), planted_target=name,
-                                          planted_hidden=int(cfg.digits_dims[1]),
-                                          train_seed=int(cfg.train_seed), **common))
+        for name in cfg.planted:
+            for seed in cfg.seeds:
+                jobs.append(SearchJob(part="planted", target=name, rho_requested=float(cfg.planted_factor),
+                                      seed=int(seed), planted_target=name, planted_hidden=int(cfg.digits_dims[1]),
+                                      train_seed=int(cfg.train_seed), **common))
     order = {"classifier": 0, "planted": 1, "planted_construction": 2, "generated": 3}
     jobs.sort(key=lambda j: (order[j.part], -j.rho_requested))
     return jobs
