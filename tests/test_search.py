@@ -52,6 +52,15 @@ def test_top_k_equals_sort_reference(shape, k):
     assert int(mask.sum()) == k
 
 
+def test_top_k_with_ties_keeps_exactly_k():
+    s = torch.tensor([[3.0, 1.0, 1.0, 1.0], [1.0, 0.0, 2.0, 1.0]], dtype=torch.float64)
+    for k in range(1, 9):
+        m = top_k_mask(s, k)
+        assert int(m.sum()) == k
+        kept, dropped = s[m], s[~m]
+        assert dropped.numel() == 0 or float(kept.min()) >= float(dropped.max())
+
+
 def test_top_k_respects_candidates_and_one_per_unit():
     g = np.random.default_rng(1)
     s = torch.from_numpy(g.standard_normal((12, 6)))

@@ -141,6 +141,14 @@ def top_k_mask(scores: torch.Tensor, k: int, candidates: torch.Tensor | None = N
         return mask
     flat = s.reshape(-1)
     k = min(k, int(torch.isfinite(flat).sum()))
+    if k == 0:
+        return mask
+    # the k-th largest score by selection (linear time; torch.topk with a large k sorts), then every
+    # score at or above it: exactly the top k unless scores tie at the threshold (then topk decides)
+    threshold = torch.kthvalue(flat, flat.numel() - k + 1).values
+    above = flat >= threshold
+    if int(above.sum()) == k:
+        return above.view(s.shape)
     mask.view(-1)[torch.topk(flat, k).indices] = True
     return mask
 
