@@ -398,3 +398,32 @@ def test_certified_agreement_uses_the_searched_tickets_domain():
         sltheory.certified_agreement(T, t, np.array([[-0.5, 0.0, 0.0]]))
     a = sltheory.certified_agreement(T, t, np.random.default_rng(0).random((20, 3)))
     assert a.n == 20 and a.domain == repr(sltheory.Box(0, 1))
+
+
+def test_magnitudes_outside_the_rounding_argument_certify_nothing():
+    """The attack's underflow case (weights 1e-160 · 1e150 · 1e150 on a box at 1e-160): no bound
+    below the true error — the certificate is +∞ there, through certify_networks and a search."""
+    from sltheory.certificate import certify_networks
+
+    f = [(np.array([[1e-160]]), None), (np.array([[1e150]]), None), (np.array([[1e150]]), None)]
+    g = [(np.array([[1e-160 * 1e150 * 1e150]]), None)]
+    c = certify_networks(f, g, sltheory.Box(1e-160, 2e-160))
+    assert c.error_bound == math.inf and c.method == "out_of_range"
+    huge = sltheory.Ball(1e200)
+    c = certify_networks([(np.ones((2, 1)), None), (np.ones((1, 2)), None)], [(np.ones((1, 1)), None)], huge)
+    assert c.error_bound == math.inf
+    rand = random_mlp((2, 8, 1), seed=0, domain=sltheory.Ball(1e-40))
+    t = edge_popup(rand, target=[np.ones((1, 2))], keep=0.5, epochs=1, samples=64, time_budget=0.1)
+    assert t.error_bound == math.inf and t.stats["bounds"]["construction"] is None
+
+
+def test_large_lr_is_refused_and_max_splits_makes_the_bound_reproducible():
+    T = _target(3)
+    rand = random_mlp((3, 16, 2), seed=0, biases=True)
+    with pytest.raises(InvalidArgumentError, match="lr"):
+        edge_popup(rand, target=T, lr=1e300)
+    with pytest.raises(InvalidArgumentError, match="max_splits"):
+        edge_popup(rand, target=T, max_splits=0)
+    a, b = (edge_popup(rand, target=T, keep=0.5, epochs=1, samples=128, time_budget=60.0, max_splits=4)
+            for _ in range(2))
+    assert a.certificate.stopped != "time_budget" and a.error_bound == b.error_bound

@@ -139,6 +139,18 @@ leaf's bound +∞ (sound, vacuous), and so does an overflow in evaluating the ne
 exceeds its upper bound holds no point of D and is dropped.
 These terms are ~10⁻¹³ relative: the relaxation, not the rounding, sets the gap.
 
+Range
+-----
+All of (a) and (b) is relative error analysis: it holds while no intermediate value underflows to a
+subnormal or to 0 (which loses absolute accuracy no relative term sees; an independent attack built
+f = 10⁻¹⁶⁰·… chains whose float slack vanished that way) and no square or sum overflows (a Ball of
+radius 10²⁰⁰ dropped leaves whose distance² overflowed). So :func:`certify_networks` first checks a
+sufficient condition (:func:`_out_of_range`): every nonzero weight, bias and domain bound in
+[10⁻³⁰, 10³⁰], each network's smallest nonzero magnitude to the power of its depth times the smallest
+nonzero domain bound ≥ 10⁻²⁰⁰, and each network's activation bound H_t = ‖|W_t|‖ H_{t−1} + ‖b_t‖
+(H_0 the radius) ≤ 10¹⁰⁰. Outside it the certificate is +∞ (``method="out_of_range"``, ``stopped``
+says why): nothing is certified rather than something wrong.
+
 Narrow networks (widest layer ≤ :data:`SINGLE_THREAD_WIDTH`) are certified on one BLAS thread
 (many small products: faster, and immune to busy cores).
 """
@@ -736,6 +748,47 @@ def certify_networks(target_layers, ticket_layers, domain, *, time_budget: float
         return _certify(f, g, domain, time_budget, max_splits, t0)
 
 
+#: Magnitudes the float argument is made for (module docstring, *Range*): every nonzero weight,
+#: bias and domain bound in [SAFE_MIN, SAFE_MAX]; products along a path ≥ PATH_MIN; the networks'
+#: activation bounds ≤ ACTIVATION_MAX. Outside, the bound is +∞ (nothing certified).
+SAFE_MIN, SAFE_MAX = 1e-30, 1e30
+PATH_MIN, ACTIVATION_MAX = 1e-200, 1e100
+
+
+def _out_of_range(f: _Net, g: _Net, lo, hi, radius: float) -> str | None:
+    """Why the magnitudes leave the range the rounding argument covers (None: they do not).
+
+    The Higham-style terms are relative: they need every intermediate product to stay a normal
+    float (no underflow to subnormals or 0, which loses absolute accuracy the relative terms do not
+    see) and every bound finite. Sufficient: nonzero entries and domain bounds in [10⁻³⁰, 10³⁰];
+    the smallest nonzero magnitude of each network raised to its depth, times the smallest nonzero
+    domain bound, ≥ 10⁻²⁰⁰ (any product along a path, and the rounding terms built on |W| products,
+    stay above the subnormal range); the activation bound H_t = ‖|W_t|‖ H_{t−1} + ‖b_t‖ (H_0 the
+    domain's radius) ≤ 10¹⁰⁰ for both networks (no sum or square overflows)."""
+    bounds = np.abs(np.concatenate([np.ravel(lo), np.ravel(hi)]))
+    nz = bounds[bounds > 0]
+    if nz.size and (nz.min() < SAFE_MIN or nz.max() > SAFE_MAX):
+        return "the domain's bounds leave [1e-30, 1e30]"
+    dom_min = float(nz.min()) if nz.size else 1.0
+    for name, net in (("target", f), ("ticket", g)):
+        smallest, H = math.inf, float(radius)
+        for W, b in zip(net.Wabs, net.babs):
+            for a in (W, b):
+                vals = a[a > 0]
+                if vals.size:
+                    if vals.min() < SAFE_MIN or vals.max() > SAFE_MAX:
+                        return f"the {name}'s weights or biases leave [1e-30, 1e30]"
+                    smallest = min(smallest, float(vals.min()))
+            with np.errstate(over="ignore"):
+                nu = float(np.sqrt(W.sum(axis=0).max() * W.sum(axis=1).max())) if W.size else 0.0
+                H = nu * H + float(np.sqrt((b * b).sum()))
+        if not H <= ACTIVATION_MAX:
+            return f"the {name}'s activations may exceed 1e100"
+        if math.isfinite(smallest) and smallest ** net.depth * dom_min < PATH_MIN:
+            return f"the {name}'s products of weights may fall below 1e-200"
+    return None
+
+
 def _certify(f: _Net, g: _Net, domain, time_budget, max_splits, t0: float) -> NetworksCertificate:
     """The body of :func:`certify_networks` (on one BLAS thread for narrow networks)."""
     d, k = f.W[0].shape[1], f.W[-1].shape[0]
@@ -761,6 +814,12 @@ def _certify(f: _Net, g: _Net, domain, time_budget, max_splits, t0: float) -> Ne
         lo0, hi0 = (np.array(v, dtype=np.float64) for v in dom._bounds(d))
     else:   # pragma: no cover - the two domain kinds
         raise CertificateError(f"certify_networks handles Ball and Box domains, got {type(dom).__name__}")
+    why = _out_of_range(f, g, lo0, hi0, radius)
+    if why is not None:   # underflow / overflow could break the float argument: certify nothing
+        return NetworksCertificate(error_bound=math.inf, relaxation_bound=math.inf, float_slack=math.inf,
+                                   method="out_of_range", splits=0, domain=dom.spec(), precision="float64",
+                                   seconds=time.perf_counter() - t0, sampled_error=0.0,
+                                   output_bounds=tuple((-math.inf, math.inf) for _ in range(k)), stopped=why)
     slack_f = float_slack_affine(list(f.W), list(f.given_b), radius)
     slack_g = float_slack_affine(list(g.W), list(g.given_b), radius)
     slack = float(_up(slack_f, slack_g))

@@ -31,7 +31,7 @@ for float targets. Adam on the scores (learning rate ``lr``, cosine decay to 0 o
 mini-batches of ``batch_size`` reshuffled every epoch, in float32 (``dtype``) on the random
 network's device. Every random draw (score initialisation, shuffles, a supermask's samples, the
 domain samples) comes from one ``torch.Generator`` seeded by ``seed``: the same call gives the same
-ticket bit for bit on the CPU. The random weights never change.
+masks, network and curves' losses bit for bit on the CPU. The random weights never change.
 
 **Certificate** (``target`` given): the ticket's network is certified over the domain by two sound
 bounds, and the ticket carries the smaller: the construction's own certificate
@@ -39,7 +39,11 @@ bounds, and the ticket carries the smaller: the construction's own certificate
 ``rand`` is a registered construction's network planned for this target's shapes and the found
 masks have the form it reads; and always the generic bound of two ReLU networks
 (:func:`sltheory.certificate.networks.certify_networks`, linear relaxations with input splitting,
-``time_budget`` seconds). Both cover the float64 evaluation of both networks. ``stats["bounds"]``
+``time_budget`` seconds or ``max_splits`` sub-domains, whichever comes first: a bound that stops on
+time depends on the machine's speed; for a reproducible one give a small ``max_splits`` and a time
+budget it never reaches — ``stats["bounds"]`` and the certificate's ``stopped`` say which). Both
+cover the float64 evaluation of both networks; magnitudes outside the range its rounding argument
+covers (:mod:`sltheory.certificate.networks`, *Range*) give ``inf`` for both. ``stats["bounds"]``
 holds each. Without a target (labelled data only) there is nothing to certify against:
 ``error_bound`` is ``inf`` and ``certificate`` None.
 
@@ -369,14 +373,16 @@ class SearchMethod(ABC):
     # ---------------------------------------------------------------- the shared search
     def search(self, random_net, *, target=None, data=None, test=None, keep: float = 0.5, epochs: int = 20,
                seed: int = 0, domain=None, lr: float = 0.01, batch_size: int = 128, samples: int = SAMPLES,
-               val_samples: int = VAL_SAMPLES, layout: str = "auto", time_budget: float = 2.0, dtype=torch.float32):
+               val_samples: int = VAL_SAMPLES, layout: str = "auto", time_budget: float = 2.0, max_splits: int = 256,
+               dtype=torch.float32):
         """A :class:`~sltheory.ticket.Ticket` on ``random_net`` (masks only), found by the method
         (module docstring: arguments, training, certificate, curves)."""
         seed = nonnegative_int("seed", seed)
         epochs = nonnegative_int("epochs", epochs, minimum=1, maximum=100_000)
         batch_size = nonnegative_int("batch_size", batch_size, minimum=1)
-        if isinstance(lr, bool) or not isinstance(lr, numbers.Real) or not (math.isfinite(lr) and lr > 0):
-            raise InvalidArgumentError(f"lr must be a finite number > 0, got {lr!r}")
+        if isinstance(lr, bool) or not isinstance(lr, numbers.Real) or not (math.isfinite(lr) and 0 < lr <= 1e3):
+            raise InvalidArgumentError(f"lr must be a number in (0, 1000], got {lr!r}")
+        max_splits = nonnegative_int("max_splits", max_splits, minimum=1)
         if isinstance(time_budget, bool) or not isinstance(time_budget, numbers.Real) or not (
                 math.isfinite(time_budget) and time_budget >= 0):
             raise InvalidArgumentError(f"time_budget must be a finite number ≥ 0 (seconds), got {time_budget!r}")
@@ -391,6 +397,7 @@ class SearchMethod(ABC):
         trained = time.perf_counter() - start
         kept = float(keep) if _fraction(keep) else tuple(keep_arg(keep, len(prob.layers)))
         return self._ticket(random_net, prob, scores, curves, trained=trained, time_budget=float(time_budget),
+                            max_splits=max_splits,
                             settings={"keep": kept,
                                       "epochs": epochs, "seed": seed, "lr": float(lr),
                                       "batch_size": batch_size, "samples": int(prob.X.shape[0]), "layout": layout})
@@ -467,7 +474,8 @@ class SearchMethod(ABC):
         return out
 
     # ---------------------------------------------------------------- the ticket
-    def _ticket(self, random_net, prob: Problem, scores, curves, *, trained: float, time_budget: float, settings):
+    def _ticket(self, random_net, prob: Problem, scores, curves, *, trained: float, time_budget: float,
+                max_splits: int, settings):
         from ..ticket import Ticket
         from ..ticket.compact import build_network
 
@@ -528,7 +536,7 @@ class SearchMethod(ABC):
             stats["random_per_target"] = plan.num_random_weights / tgt.num_weights
             t0 = time.perf_counter()
             certs = certify_search_ticket(random_net, tgt, eff_w, eff_b, prob.output_scale, prob.domain,
-                                          time_budget=time_budget)
+                                          time_budget=time_budget, max_splits=max_splits)
             stats["certify_seconds"] = time.perf_counter() - t0
             stats["bounds"] = {k: (None if c is None else float(c.error_bound)) for k, c in certs.items()}
             best = min((c for c in certs.values() if c is not None), key=lambda c: c.error_bound)
@@ -545,7 +553,7 @@ class SearchMethod(ABC):
 
 
 def certify_search_ticket(random_net, target, eff_w, eff_b, output_scale: float, domain, *,
-                          time_budget: float) -> dict:
+                          time_budget: float, max_splits: int = 256) -> dict:
     """``{"construction": Certificate or None, "networks": NetworksCertificate}`` of a ticket whose
     random linear t computes ``eff_w[t] h + eff_b[t]`` (the kept weights, 0 elsewhere; ``eff_b[t]``
     None without a bias), its output times ``output_scale`` (a power of two: exact), against
@@ -558,15 +566,6 @@ def certify_search_ticket(random_net, target, eff_w, eff_b, output_scale: float,
 
     plan = random_net.plan
     out: dict = {"construction": None}
-    if output_scale == 1.0 and plan.construction in registry.constructions() and \
-            tuple(map(tuple, plan.target_shapes)) == tuple(target.shapes) and domain == plan.input_domain():
-        mats = [sp.csr_matrix(W.detach().cpu().numpy()) for W in eff_w]
-        biases = [None if b is None else b.detach().cpu().numpy() for b in eff_b]
-        try:
-            out["construction"] = certify_ticket(registry.get(plan.construction), target, plan, mats,
-                                                 biases=biases if any(b is not None for b in biases) else None)
-        except SltheoryError:
-            out["construction"] = None   # the masks are not of the form its certificate reads
     target_layers = [(W, target.bias(i)) for i, W in enumerate(target.weights)]
     last = len(eff_w) - 1
     ticket_layers = []
@@ -577,7 +576,19 @@ def certify_search_ticket(random_net, target, eff_w, eff_b, output_scale: float,
             Wn = Wn * output_scale
             bn = None if bn is None else bn * output_scale
         ticket_layers.append((Wn, bn))
-    out["networks"] = certify_networks(target_layers, ticket_layers, domain, time_budget=time_budget)
+    out["networks"] = certify_networks(target_layers, ticket_layers, domain, time_budget=time_budget,
+                                       max_splits=max_splits)
+    if out["networks"].method == "out_of_range":
+        return out   # magnitudes where no float argument here holds (certify_networks' *Range*): +∞
+    if output_scale == 1.0 and plan.construction in registry.constructions() and \
+            tuple(map(tuple, plan.target_shapes)) == tuple(target.shapes) and domain == plan.input_domain():
+        mats = [sp.csr_matrix(W.detach().cpu().numpy()) for W in eff_w]
+        biases = [None if b is None else b.detach().cpu().numpy() for b in eff_b]
+        try:
+            out["construction"] = certify_ticket(registry.get(plan.construction), target, plan, mats,
+                                                 biases=biases if any(b is not None for b in biases) else None)
+        except SltheoryError:
+            out["construction"] = None   # the masks are not of the form its certificate reads
     return out
 
 
