@@ -119,7 +119,10 @@ class Ball(Domain):
 
     def contains(self, X, *, tol: float = 0.0) -> np.ndarray:
         X = _as_2d(X, "X")
-        return np.linalg.norm(X, axis=1) <= self.radius_ * (1 + 1e-12) + tol
+        top = np.abs(X).max(axis=1) if X.shape[1] else np.zeros(X.shape[0])
+        scale = np.where(top > 0, top, 1.0)
+        norms = top * np.linalg.norm(X / scale[:, None], axis=1)   # scaled: no overflow for |x| ~ 1e200
+        return norms <= self.radius_ * (1 + 1e-12) + tol
 
     def sample(self, n, d, generator, dtype=torch.float64, device=None):
         """Uniform on the sphere of radius r (where a bias-free network's worst case lies) mixed with

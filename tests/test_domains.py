@@ -196,3 +196,8 @@ def test_box_corners_are_exact():
     assert box.contains(X).all()
     corners = X[128:]
     assert bool(((corners == lo) | (corners == hi)).all())
+
+
+def test_ball_contains_does_not_overflow():
+    assert Ball(1e200).contains(np.array([[1e199, 0.0], [1e200, 1e200]])).tolist() == [True, False]
+    assert Ball(1e-200).contains(np.array([[1e-201, 1e-201]])).tolist() == [True]
