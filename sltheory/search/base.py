@@ -201,6 +201,14 @@ def _as_2d_float(name: str, X) -> torch.Tensor:
     return t
 
 
+def _inputs(name: str, X, d_in: int, device) -> torch.Tensor:
+    """``X`` as float64 rows of ``d_in`` features on ``device`` (InvalidArgumentError otherwise)."""
+    t = _as_2d_float(name, X)
+    if t.shape[1] != d_in:
+        raise InvalidArgumentError(f"{name} has {t.shape[1]} features, the network takes {d_in}")
+    return t.to(device)
+
+
 def _labels(name: str, y, n: int, d_out: int) -> tuple[str, torch.Tensor]:
     a = np.asarray(y.detach().cpu() if isinstance(y, torch.Tensor) else y)
     if a.ndim == 1 and a.shape[0] == n and (np.issubdtype(a.dtype, np.integer) or a.dtype == bool):
@@ -290,6 +298,9 @@ def prepare(random_net, *, target, data, test, keep, seed, domain, samples, val_
     device = linears[0].weight.device
     tgt = None
     test_t = None
+    if test is not None and target is not None:
+        raise InvalidArgumentError("test=(X, y) goes with labelled data; with a target the curves hold held-out "
+                                   "domain samples")
     if target is not None:
         if isinstance(data, tuple):
             raise InvalidArgumentError("give a target network to regress onto (with data=X, inputs only, or none: "
@@ -302,9 +313,7 @@ def prepare(random_net, *, target, data, test, keep, seed, domain, samples, val_
         if data is None:
             X = dom.sample(samples, d_in, generator, device=device)
         else:
-            X = _as_2d_float("data", data).to(device)
-            if X.shape[1] != d_in:
-                raise InvalidArgumentError(f"data has {X.shape[1]} features, the network takes {d_in}")
+            X = _inputs("data", data, d_in, device)
             try:
                 dom.check_contains(X.cpu().numpy(), "data")
             except DomainError as exc:
@@ -318,25 +327,18 @@ def prepare(random_net, *, target, data, test, keep, seed, domain, samples, val_
             raise InvalidArgumentError("give a target network (target=) or labelled data (data=(X, y))")
         if not (isinstance(data, tuple) and len(data) == 2):
             raise InvalidArgumentError("data without a target must be a pair (X, y) of inputs and labels")
-        X = _as_2d_float("data X", data[0]).to(device)
-        if X.shape[1] != d_in:
-            raise InvalidArgumentError(f"data X has {X.shape[1]} features, the network takes {d_in}")
+        X = _inputs("data X", data[0], d_in, device)
         kind, Y = _labels("data y", data[1], X.shape[0], d_out)
         Y = Y.to(device)
         X_val = Y_val = None
         if test is not None:
             if not (isinstance(test, tuple) and len(test) == 2):
                 raise InvalidArgumentError("test must be a pair (X, y)")
-            Xt = _as_2d_float("test X", test[0]).to(device)
-            if Xt.shape[1] != d_in:
-                raise InvalidArgumentError(f"test X has {Xt.shape[1]} features, the network takes {d_in}")
+            Xt = _inputs("test X", test[0], d_in, device)
             kind_t, Yt = _labels("test y", test[1], Xt.shape[0], d_out)
             if kind_t != kind:
                 raise InvalidArgumentError(f"test labels are for {kind_t}, the data's for {kind}")
             test_t = (Xt, Yt.to(device))
-    if test is not None and target is not None:
-        raise InvalidArgumentError("test=(X, y) goes with labelled data; with a target the curves hold held-out "
-                                   "domain samples")
     return Problem(layers=layers, output_scale=scale, kind=kind, X=X, Y=Y, X_val=X_val, Y_val=Y_val, target=tgt,
                    domain=dom, test=test_t)
 
