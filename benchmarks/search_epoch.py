@@ -29,7 +29,8 @@ import numpy as np
 import torch
 
 import sltheory
-from sltheory import Box, datasets
+from sltheory import Box, cli, datasets
+from sltheory._checks import nonnegative_int
 from sltheory.search import random_mlp
 
 
@@ -55,7 +56,10 @@ def main(argv=None) -> None:
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--threads", type=int, default=None, help="torch threads (default: torch's, = the CPUs)")
     args = p.parse_args(argv)
+    nonnegative_int("--epochs", args.epochs, minimum=1, maximum=10_000)
+    nonnegative_int("--seed", args.seed, maximum=2**63 - 1)
     if args.threads is not None:
+        nonnegative_int("--threads", args.threads, minimum=1, maximum=1024)
         torch.set_num_threads(args.threads)
     print(f"torch threads: {torch.get_num_threads()}, epochs per call: {args.epochs}")
     print(f"{'network':<18} {'method':<11} {'random w.':>10} {'samples':>8} {'s/epoch':>8} {'certify s':>9}")
@@ -73,4 +77,4 @@ def main(argv=None) -> None:
 
 
 if __name__ == "__main__":
-    main()
+    cli.run(main)

@@ -184,12 +184,19 @@ def test_ticket_is_the_masked_random_network(method, blobs):
 
 def test_biprop_gain_is_the_mean_kept_magnitude(blobs):
     X, y = blobs
-    rand = random_mlp((6, 32, 3), init="kaiming_normal", seed=4)
+    rand = random_mlp((6, 32, 3), init="kaiming_normal", seed=4, biases=True)
     t = biprop(rand, data=(X, y), keep=0.4, epochs=2, seed=1)
-    for lin, m, g in zip(rand.linears(), t.masks, t.stats["gains"]):
-        w = lin.weight.detach()
-        assert g == pytest.approx(float(w.abs()[m].mean()), rel=1e-12)
+    for lin, m, bm, g in zip(rand.linears(), t.masks, t.bias_masks, t.stats["gains"]):
+        kept = torch.cat([lin.weight.detach()[m], lin.bias.detach()[bm]])     # weights and biases: one gain
+        assert g == pytest.approx(float(kept.abs().mean()), rel=1e-12)
     assert t.stats["binarised"] is True
+    # the ticket's network holds gain · sign(w) on the kept weights and biases
+    x = torch.from_numpy(X)
+    h = x
+    for i, (lin, m, bm, g) in enumerate(zip(rand.linears(), t.masks, t.bias_masks, t.stats["gains"])):
+        h = h @ (g * torch.sign(lin.weight) * m).T + g * torch.sign(lin.bias) * bm
+        h = torch.relu(h) if i == 0 else h
+    assert torch.allclose(t.network(x), h, rtol=1e-12, atol=1e-14)
 
 
 @pytest.mark.parametrize("method", METHODS, ids=lambda m: m.__name__)
@@ -243,6 +250,8 @@ def test_random_mlp_laws():
     (dict(dims=(3,)), "at least 2"), (dict(dims=(3, 0, 2)), "dims\\[1\\]"), (dict(dims="32"), "sequence"),
     (dict(dims=(3, 4), init="xavier"), "unknown init"), (dict(dims=(3, 4), seed=-1), "seed"),
     (dict(dims=(3, 4), biases=1), "biases"), (dict(dims=(3, 4), bias_law=("interval", 0, 1)), "biases=True"),
+    (dict(dims=(10**6, 10**6, 2)), "would hold"), (dict(dims=(3, 4), device="nope"), "device"),
+    (dict(dims=(3, 4), seed=2**70), "seed"),
 ])
 def test_random_mlp_bad_input(kwargs, match):
     dims = kwargs.pop("dims")
@@ -283,6 +292,12 @@ def test_bad_data(blobs):
         edge_popup(rand, data=(X, y), test=X)
     with pytest.raises(RandomNetworkError, match="RandomNetwork"):
         edge_popup(nn.Sequential(nn.Linear(6, 3)), data=(X, y))
+    with pytest.raises(InvalidArgumentError, match="real numbers"):
+        edge_popup(rand, data=(X + 1j, y))
+    with pytest.raises(InvalidArgumentError, match="array of numbers|real numbers"):
+        edge_popup(rand, data=(X[:3], [[0], [1, 2], 0]))
+    with pytest.raises(InvalidArgumentError, match="seed"):
+        edge_popup(rand, data=(X, y), seed=2**70)
     target = nn.Sequential(nn.Linear(6, 4, dtype=torch.float64), nn.ReLU(), nn.Linear(4, 3, dtype=torch.float64))
     with pytest.raises(InvalidArgumentError, match="not both"):
         edge_popup(rand, target=target, data=(X, y))

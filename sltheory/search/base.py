@@ -60,7 +60,7 @@ import math
 import numbers
 import time
 from abc import ABC, abstractmethod
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import ClassVar
 
 import numpy as np
@@ -185,14 +185,22 @@ class Problem:
     target: object = None                  # sltheory Target
     domain: object = None
     test: tuple | None = None
-    options: dict = field(default_factory=dict)
+
+
+def _array(name: str, X) -> np.ndarray:
+    """``X`` (tensor, array, nested lists) as a real numpy array (InvalidArgumentError: ragged,
+    complex, not numbers)."""
+    try:
+        a = np.asarray(X.detach().cpu() if isinstance(X, torch.Tensor) else X)
+    except (TypeError, ValueError) as exc:
+        raise InvalidArgumentError(f"{name} must be an array of numbers: {exc}") from None
+    if not (np.issubdtype(a.dtype, np.number) or a.dtype == bool) or np.iscomplexobj(a):
+        raise InvalidArgumentError(f"{name} must hold real numbers, got dtype {a.dtype}")
+    return a
 
 
 def _as_2d_float(name: str, X) -> torch.Tensor:
-    try:
-        t = torch.as_tensor(np.asarray(X.detach().cpu() if isinstance(X, torch.Tensor) else X), dtype=torch.float64)
-    except (TypeError, ValueError) as exc:
-        raise InvalidArgumentError(f"{name} must be a 2-D array of numbers: {exc}") from None
+    t = torch.as_tensor(_array(name, X).astype(np.float64))
     if t.ndim != 2 or t.shape[0] == 0:
         raise InvalidArgumentError(f"{name} must be a non-empty 2-D array (samples, features), got shape "
                                    f"{tuple(t.shape)}")
@@ -210,7 +218,7 @@ def _inputs(name: str, X, d_in: int, device) -> torch.Tensor:
 
 
 def _labels(name: str, y, n: int, d_out: int) -> tuple[str, torch.Tensor]:
-    a = np.asarray(y.detach().cpu() if isinstance(y, torch.Tensor) else y)
+    a = _array(name, y)
     if a.ndim == 1 and a.shape[0] == n and (np.issubdtype(a.dtype, np.integer) or a.dtype == bool):
         t = torch.as_tensor(a.astype(np.int64))
         if t.numel() and (int(t.min()) < 0 or int(t.max()) >= d_out):
@@ -233,7 +241,7 @@ def _pair_first_layers(plan) -> set[int]:
     return set()
 
 
-def prepare(random_net, *, target, data, test, keep, seed, domain, samples, val_samples, layout,
+def prepare(random_net, *, target, data, test, keep, domain, samples, val_samples, layout,
             generator: torch.Generator) -> Problem:
     """Check every argument (typed errors, before any work) and draw the training data."""
     from ..conv.network import ConvRandomNetwork
@@ -379,7 +387,7 @@ class SearchMethod(ABC):
                dtype=torch.float32):
         """A :class:`~sltheory.ticket.Ticket` on ``random_net`` (masks only), found by the method
         (module docstring: arguments, training, certificate, curves)."""
-        seed = nonnegative_int("seed", seed)
+        seed = nonnegative_int("seed", seed, maximum=2**63 - 1)
         epochs = nonnegative_int("epochs", epochs, minimum=1, maximum=100_000)
         batch_size = nonnegative_int("batch_size", batch_size, minimum=1)
         if isinstance(lr, bool) or not isinstance(lr, numbers.Real) or not (math.isfinite(lr) and 0 < lr <= 1e3):
@@ -392,7 +400,7 @@ class SearchMethod(ABC):
             raise InvalidArgumentError(f"dtype must be torch.float32 or torch.float64, got {dtype!r}")
         gen = torch.Generator(device="cpu")
         gen.manual_seed(seed)
-        prob = prepare(random_net, target=target, data=data, test=test, keep=keep, seed=seed, domain=domain,
+        prob = prepare(random_net, target=target, data=data, test=test, keep=keep, domain=domain,
                        samples=samples, val_samples=val_samples, layout=layout, generator=gen)
         start = time.perf_counter()
         scores, curves = self._train(prob, epochs=epochs, lr=float(lr), batch_size=batch_size, gen=gen, dtype=dtype)
@@ -560,6 +568,8 @@ def certify_search_ticket(random_net, target, eff_w, eff_b, output_scale: float,
     random linear t computes ``eff_w[t] h + eff_b[t]`` (the kept weights, 0 elsewhere; ``eff_b[t]``
     None without a bias), its output times ``output_scale`` (a power of two: exact), against
     ``target`` (a :class:`~sltheory.targets.Target`) over ``domain`` (module docstring)."""
+    import dataclasses
+
     import scipy.sparse as sp
 
     from ..certificate.networks import certify_networks
@@ -587,8 +597,11 @@ def certify_search_ticket(random_net, target, eff_w, eff_b, output_scale: float,
         mats = [sp.csr_matrix(W.detach().cpu().numpy()) for W in eff_w]
         biases = [None if b is None else b.detach().cpu().numpy() for b in eff_b]
         try:
-            out["construction"] = certify_ticket(registry.get(plan.construction), target, plan, mats,
-                                                 biases=biases if any(b is not None for b in biases) else None)
+            cert = certify_ticket(registry.get(plan.construction), target, plan, mats,
+                                  biases=biases if any(b is not None for b in biases) else None)
+            # the bound is over the plan's domain (= ``domain``); a construction that is not domain-aware
+            # leaves Certificate.domain None (read as the unit ball): say which set it covers
+            out["construction"] = dataclasses.replace(cert, domain=domain.spec())
         except SltheoryError:
             out["construction"] = None   # the masks are not of the form its certificate reads
     return out

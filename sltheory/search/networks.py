@@ -22,8 +22,9 @@ from __future__ import annotations
 import math
 import numbers
 
-from .._checks import nonnegative_int
-from ..errors import InvalidArgumentError
+from .._checks import device_arg, nonnegative_int
+from ..constructions._pairs import MAX_RANDOM_WEIGHTS
+from ..errors import InvalidArgumentError, NetworkTooLargeError
 from ..network import Plan, RandomNetwork
 
 #: The initialisations :func:`random_mlp` offers (module docstring).
@@ -72,7 +73,7 @@ def random_mlp(dims, *, init: str = "signed_constant", seed: int = 0, biases: bo
     dims = _dims(dims)
     if init not in INITS:
         raise InvalidArgumentError(f"unknown init {init!r}; available: {list(INITS)}")
-    seed = nonnegative_int("seed", seed)
+    seed = nonnegative_int("seed", seed, maximum=2**63 - 1)
     if not isinstance(biases, bool):
         raise InvalidArgumentError(f"biases must be a bool, got {biases!r}")
     shapes = tuple((dims[t + 1], dims[t]) for t in range(len(dims) - 1))
@@ -91,6 +92,11 @@ def random_mlp(dims, *, init: str = "signed_constant", seed: int = 0, biases: bo
         layer_biases = tuple(tuple(bias_law) if bias_law is not None else
                              ("interval", -float(law[1]) if len(law) > 1 else -1.0,
                               float(law[1]) if len(law) > 1 else 1.0) for law in laws)
+    device = device_arg("device", device)
+    size = sum(o * i for o, i in shapes)
+    if size > MAX_RANDOM_WEIGHTS:
+        raise NetworkTooLargeError(f"the random MLP would hold {size:,} weights, above {MAX_RANDOM_WEIGHTS:,}",
+                                   required_weights=size, limit=MAX_RANDOM_WEIGHTS)
     dom = None
     if domain is not None:
         dom = as_domain(domain)

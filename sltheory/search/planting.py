@@ -313,7 +313,8 @@ def _source_plan(dims, init: str, sigmas, biases: bool, domain, match: str) -> P
         laws = tuple(init_law(init, fan_in) for _, fan_in in shapes)
     layer_biases: tuple = ()
     if biases:
-        prods = np.cumprod(np.array(sigmas, dtype=np.float64))
+        with np.errstate(over="ignore", under="ignore"):
+            prods = np.cumprod(np.array(sigmas, dtype=np.float64))
         if not np.all(np.isfinite(prods) & (prods > 0)):
             raise InvalidArgumentError(f"the bias scales Π_(k≤l) σ_k = {prods.tolist()} leave (0, ∞) in float64: "
                                        "choose σ_l nearer 1")
@@ -512,7 +513,10 @@ def mask_overlap(masks, planted_masks) -> dict:
             return None
         if isinstance(m, torch.Tensor):
             m = m.detach().cpu().numpy()
-        a = np.asarray(m)
+        try:
+            a = np.asarray(m)
+        except (TypeError, ValueError) as exc:
+            raise InvalidArgumentError(f"masks must be bool arrays: {exc}") from None
         if a.dtype != bool:
             raise InvalidArgumentError(f"masks must be bool arrays, got dtype {a.dtype}")
         return a
