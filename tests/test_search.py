@@ -442,3 +442,20 @@ def test_large_lr_is_refused_and_max_splits_makes_the_bound_reproducible():
     a, b = (edge_popup(rand, target=T, keep=0.5, epochs=1, samples=128, time_budget=60.0, max_splits=4)
             for _ in range(2))
     assert a.certificate.stopped != "time_budget" and a.error_bound == b.error_bound
+
+
+def test_the_constructions_certificate_states_its_domain():
+    """orseau is not domain-aware: its certificate over the plan's Ball(0.25) is the unit-ball one
+    scaled by R, with Certificate.domain None (= the unit ball). On a searched ticket it must say
+    Ball(0.25), or certified_agreement would accept inputs of norm 0.99 (independent review)."""
+    from sltheory.domains import Ball
+    from sltheory.search.base import certify_search_ticket
+    from sltheory.targets import as_target
+
+    f = sltheory.gaussian_target((6, 5, 3), seed=0)
+    rand = sltheory.random_network(f, construction="orseau", n=4, seed=0, domain=Ball(0.25))
+    tk = sltheory.approximate(f, rand)
+    eff_w = [lin.weight.detach() * m for lin, m in zip(rand.linears(), tk.masks)]
+    certs = certify_search_ticket(rand, as_target(f), eff_w, [None] * len(eff_w), 1.0, Ball(0.25), time_budget=0.1)
+    assert certs["construction"] is not None
+    assert certs["construction"].domain == Ball(0.25).spec() and certs["networks"].domain == Ball(0.25).spec()
