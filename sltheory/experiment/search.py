@@ -28,8 +28,9 @@ Four parts, one kind of job each (:func:`run_job`; one row per ticket, :data:`CO
   nothing to certify).
 * ``planted`` — Plant 'n' Seek (:func:`sltheory.search.planting.plant`): each target of
   :mod:`sltheory.data.planted` is planted in a random MLP whose hidden widths are ``--planted-factor``
-  × the target's; each method searches it with the target at the planted density (``keep`` = planted
-  weights and biases / all). Rows: the planted ticket itself (``method="planted"``) and each method's
+  × the target's; each method searches it with the target at the planted densities, layer by layer
+  (``keep`` per random linear = its planted weights and biases / its candidates; the row's ``keep``
+  the overall fraction). Rows: the planted ticket itself (``method="planted"``) and each method's
   ticket — adversarial error, certified bound, mask overlap with the planted ticket (precision,
   recall, Jaccard: :func:`sltheory.search.planting.mask_overlap`) and ``reached``.
 * ``planted_construction`` — ours (:func:`sltheory.search.planting.plant_construction`): the
@@ -501,10 +502,11 @@ def _bounds(ticket, scale: float) -> dict:
             "bound_construction": s(bounds.get("construction")), "bound_networks": s(bounds.get("networks"))}
 
 
-def _search_row(job: SearchJob, method: str, rand, keep: float, keep_label: str, f, dim: int, domain, *,
-                target_weights: int, scale: float = 1.0, data=None) -> tuple[dict, Any]:
+def _search_row(job: SearchJob, method: str, rand, keep, keep_label: str, f, dim: int, domain, *,
+                target_weights: int, scale: float = 1.0, data=None, keep_row: float | None = None) -> tuple[dict, Any]:
     """One search ticket on ``rand`` with the target ``f`` (regression on ``data`` inputs, or on domain
-    samples when None): its row (errors of S·f̃) and the ticket."""
+    samples when None): its row (errors of S·f̃) and the ticket. ``keep``: one kept fraction, or one per
+    random linear (then ``keep_row`` is the overall one the row records)."""
     from ..search import get
 
     ticket = get(method).search(rand, target=f, data=data, keep=keep, epochs=job.epochs, seed=job.seed, lr=job.lr,
@@ -513,7 +515,7 @@ def _search_row(job: SearchJob, method: str, rand, keep: float, keep_label: str,
     adv, t_adv = _adversarial(job, f, ticket.network, dim, domain)
     adv *= scale
     last = (st.get("curves") or [{}])[-1]
-    row = dict(mode="search", method=method, keep_label=keep_label, keep=float(keep),
+    row = dict(mode="search", method=method, keep_label=keep_label, keep=float(keep if keep_row is None else keep_row),
                kept_fraction=float(st["kept_fraction"]), kept_per_target=st["kept_weights"] / target_weights,
                epochs=job.epochs, lr=job.lr, **_bounds(ticket, scale), adversarial_error=adv,
                val_rmse=None if last.get("val_rmse") is None else float(last["val_rmse"]) * scale,
@@ -619,13 +621,20 @@ def _planted_rows(job: SearchJob, net, f, domain, common: dict, *, planted_bound
     candidates = _random_count(net)
     planted_count = net.planted_weights + net.planted_biases
     density = planted_count / candidates
+    # the planted ticket's own density per random linear (its layers' densities differ a lot: one global
+    # fraction would make the planted masks themselves unreachable)
+    bias_masks = net.planted_bias_masks or [None] * len(net.planted_masks)
+    layer_keep = [(int(m.sum()) + (0 if b is None else int(b.sum())))
+                  / (net.plan.layer_weights(t) + (0 if lin.bias is None else int(lin.bias.numel())))
+                  for t, (m, b, lin) in enumerate(zip(net.planted_masks, bias_masks, _linears(net)))]
     e_planted, t_adv = _adversarial(job, f, net.ticket_network(), dim, domain)
     rows = [dict(common, mode="planted", method="planted", keep_label="planted", keep=density, kept_fraction=density,
                  kept_per_target=net.planted_weights / target_weights, adversarial_error=e_planted,
                  bound=planted_bound, planted_error=e_planted, planted_bound=planted_bound, reach_tol=tol,
                  reached=True, precision=1.0, recall=1.0, jaccard=1.0, time_adversarial_s=t_adv)]
     for method in job.methods:
-        row, ticket = _search_row(job, method, net, density, "planted", f, dim, domain, target_weights=target_weights)
+        row, ticket = _search_row(job, method, net, layer_keep, "planted", f, dim, domain,
+                                  target_weights=target_weights, keep_row=density)
         ov = mask_overlap(ticket.masks, net.planted_masks)["total"]
         row.update(mode="planted", planted_error=e_planted, planted_bound=planted_bound, reach_tol=tol,
                    reached=_reach(row["adversarial_error"], e_planted, tol), precision=float(ov["precision"]),
