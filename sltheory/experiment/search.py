@@ -80,7 +80,8 @@ DEFAULT_RUN_ROOT = C.project_root() / "runs" / "search_vs_construction"
 DEFAULT_FIG_DIR = C.project_root() / "paper" / "figures"
 DEFAULT_TABLE_DIR = C.project_root() / "paper" / "tables"
 #: Bump when the meaning or the columns of results.csv change: old run folders are then never reused.
-SCHEMA_VERSION = 1
+#: 2: planted searches keep the planted ticket's density per layer (1: one global fraction).
+SCHEMA_VERSION = 2
 #: The parts of the experiment (module docstring).
 PARTS = ("generated", "classifier", "planted", "planted_construction")
 #: Plant 'n' Seek targets of :mod:`sltheory.data.planted` (``<name>_target``).
