@@ -247,19 +247,9 @@ def _fingerprint(layers) -> str:
 
 def _module(layers):
     """A float64 ``nn.Sequential`` of Linear (bias where ``b`` is given) / ReLU from ``[(W, b), …]``."""
-    import torch
-    from torch import nn
+    from ..data.planted import network_from_layers
 
-    mods: list[nn.Module] = []
-    for i, (w, b) in enumerate(layers):
-        lin = nn.Linear(w.shape[1], w.shape[0], bias=b is not None, device="meta", dtype=torch.float64)
-        lin.weight = nn.Parameter(torch.as_tensor(np.array(w, dtype=np.float64)), requires_grad=False)
-        if b is not None:
-            lin.bias = nn.Parameter(torch.as_tensor(np.array(b, dtype=np.float64)), requires_grad=False)
-        if i:
-            mods.append(nn.ReLU())
-        mods.append(lin)
-    return nn.Sequential(*mods)
+    return network_from_layers(layers)
 
 
 def _mnist1d_dataset(seed: int, num_samples: int):
