@@ -128,9 +128,10 @@ def certified_agreement(target, ticket: Ticket, X, y=None, *, criterion: str = "
     Checked before any evaluation: the target (:class:`~sltheory.errors.TargetError`, e.g. a bias
     of the wrong shape), the ticket's fit to it (TargetError), ``X``'s shape, and that every row of
     ``X`` lies in the ticket's domain (``ticket.plan.input_domain()``; for a ticket without plan, such
-    as a searched one, the domain its certificate is over, else the unit ball): :class:`~sltheory.errors.DomainError` naming the first row outside — the bound
-    says nothing there. Both networks are evaluated in float64 (a float32 ticket network through
-    a float64 copy, its weights exact), in chunks of :data:`CHUNK` rows.
+    as a searched one, the domain its certificate is over, else the unit ball):
+    :class:`~sltheory.errors.DomainError` naming the first row outside — the bound says nothing there.
+    Both networks are evaluated in float64 (a float32 ticket network through a float64 copy, its
+    weights exact), in chunks of :data:`CHUNK` rows.
     """
     from .conv.ticket import ConvTicket
 

@@ -61,15 +61,17 @@ import numbers
 import time
 from abc import ABC, abstractmethod
 from dataclasses import dataclass
-from typing import ClassVar
+from typing import Any, ClassVar
 
 import numpy as np
 import torch
 from torch import nn
 
 from .._checks import nonnegative_int
+from ..domains import Domain
 from ..errors import DomainError, InvalidArgumentError, RandomNetworkError, SltheoryError
 from ..network import RandomNetwork
+from ..targets import Target
 
 #: Default number of domain samples a target is regressed on, and held out for the curves.
 SAMPLES = 4096
@@ -182,8 +184,8 @@ class Problem:
     Y: torch.Tensor
     X_val: torch.Tensor | None = None
     Y_val: torch.Tensor | None = None
-    target: object = None                  # sltheory Target
-    domain: object = None
+    target: Target | None = None
+    domain: Domain | None = None
     test: tuple | None = None
 
 
@@ -465,8 +467,9 @@ class SearchMethod(ABC):
     @torch.no_grad()
     def _evaluate(self, prob: Problem, weights, scores, dtype) -> dict:
         masks = [self.final_mask(s, lay).to(dtype) for s, lay in zip(scores, prob.layers)]
-        if prob.kind == "target":
-            err = (self._forward(prob, weights, masks, prob.X_val.to(dtype)) - prob.Y_val.to(dtype)).norm(dim=1)
+        Xv, Yv = prob.X_val, prob.Y_val
+        if prob.kind == "target" and Xv is not None and Yv is not None:
+            err = (self._forward(prob, weights, masks, Xv.to(dtype)) - Yv.to(dtype)).norm(dim=1)
             return {"val_rmse": float(err.pow(2).mean().sqrt()), "val_max": float(err.max())}
         if prob.kind == "classification":
             out = {"train_accuracy": float((self._forward(prob, weights, masks, prob.X.to(dtype)).argmax(1)
@@ -489,7 +492,10 @@ class SearchMethod(ABC):
         from ..ticket import Ticket
         from ..ticket.compact import build_network
 
-        masks, bias_masks, eff_w, eff_b = [], [], [], []
+        masks: list[torch.Tensor] = []
+        bias_masks: list[torch.Tensor | None] = []
+        eff_w: list[torch.Tensor] = []
+        eff_b: list[torch.Tensor | None] = []
         extra: dict = {}
         gains = []
         for s, lay in zip(scores, prob.layers):
@@ -537,7 +543,7 @@ class SearchMethod(ABC):
             stats["gains"] = tuple(gains)
             stats["binarised"] = True
             extra["note"] = "weights are sign(w)·gain of the kept random weights"
-        certificate = None
+        certificate: Any = None     # a Certificate or a NetworksCertificate (Ticket.certificate)
         bound = math.inf
         if prob.target is not None:
             tgt = prob.target
@@ -552,7 +558,7 @@ class SearchMethod(ABC):
             best = min((c for c in certs.values() if c is not None), key=lambda c: c.error_bound)
             stats["certificate"] = next(k for k, c in certs.items() if c is best)
             certificate, bound = best, float(best.error_bound)
-            stats["domain"] = prob.domain.spec()
+            stats["domain"] = None if prob.domain is None else prob.domain.spec()
         stats.update(extra)
         return Ticket(network=network, masks=tuple(masks), error_bound=bound, stats=stats,
                       construction=f"{self.name} search", certificate=certificate, plan=None, seed=None,

@@ -72,6 +72,11 @@ class Ticket:
     error_bound: float
     stats: dict
     construction: str
+    #: The certificate ``error_bound`` comes from: a construction's :class:`Certificate`; for a searched
+    #: ticket (:mod:`sltheory.search`) the smaller of that and a
+    #: :class:`~sltheory.certificate.networks.NetworksCertificate`, or None without a target
+    #: (typed as the constructions' kind; the search's are duck-compatible where tickets read them:
+    #: ``error_bound``, ``method``, ``domain``)
     certificate: Certificate = field(repr=False)
     #: The random network's plan and seed (set by :func:`sltheory.approximate`; ``None`` for a
     #: ticket built by hand): what :meth:`to_networkx` reads the layer roles and pruned weights from.
