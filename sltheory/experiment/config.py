@@ -38,7 +38,8 @@ from ..errors import InvalidArgumentError
 
 __all__ = ["option", "build_parser", "from_args", "parse", "check", "config_dict", "project_root", "library_version",
            "int_list", "float_list", "str_list", "count", "counts", "nonnegative", "positive", "eps", "delta",
-           "output_dir", "one_of", "each", "QUICK_FLAG"]
+           "output_dir", "one_of", "each", "QUICK_FLAG", "executor_option", "workers_option", "ray_address_option",
+           "run_root_option", "fig_dir_option", "table_dir_option", "no_plot_option"]
 
 _NO_QUICK = object()
 #: The flag that selects every field's quick value (added when some field has one).
@@ -287,3 +288,46 @@ def config_dict(cfg) -> dict:
 def library_version() -> str:
     """``sltheory.__version__`` (hashed into run folders)."""
     return __version__
+
+
+# ----------------------------------------------------------------------------- where and how a job runs
+# The fields every job experiment (width sweep, search against construction) declares the same way:
+# the executor, the run root and the figure / table folders. ``hashed=False``: how and where to run,
+# not what is measured.
+def _quick_dir(values) -> str:
+    return str(Path(values["run_root"]) / "quick-figures")
+
+
+def executor_option():
+    return option("local", "local: process pool on this machine; ray: every job a Ray task",
+                  choices=("local", "ray"), hashed=False)
+
+
+def workers_option():
+    return option(None, "local pool size, or CPUs of the Ray instance started when --ray-address is absent "
+                  "(default: all cores; 1 = run in this process)", type=int, quick=1, hashed=False)
+
+
+def ray_address_option():
+    return option(None, "join this Ray cluster ('auto' or 'ray://host:port'); default: start a local one",
+                  hashed=False)
+
+
+def run_root_option(default):
+    return option(str(default), "folder of run folders", hashed=False, check=output_dir)
+
+
+def fig_dir_option():
+    where = project_root() / "paper" / "figures"
+    return option(str(where), f"where figures go (default {where}; with --quick the run folder)", quick=_quick_dir,
+                  hashed=False, check=output_dir)
+
+
+def table_dir_option():
+    where = project_root() / "paper" / "tables"
+    return option(str(where), f"where LaTeX tables go (default {where}; with --quick the run folder)",
+                  quick=_quick_dir, hashed=False, check=output_dir)
+
+
+def no_plot_option():
+    return option(False, "skip figures and tables", hashed=False)

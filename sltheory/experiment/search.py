@@ -64,7 +64,6 @@ import statistics
 import sys
 import time
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -77,8 +76,6 @@ __all__ = ["SearchConfig", "SearchJob", "COLUMNS", "KEY", "PARTS", "PLANTED_TARG
            "factor_for_rho", "summary_records", "summarize"]
 
 DEFAULT_RUN_ROOT = C.project_root() / "runs" / "search_vs_construction"
-DEFAULT_FIG_DIR = C.project_root() / "paper" / "figures"
-DEFAULT_TABLE_DIR = C.project_root() / "paper" / "tables"
 #: Bump when the meaning or the columns of results.csv change: old run folders are then never reused.
 #: 2: planted searches keep the planted ticket's density per layer (1: one global fraction).
 SCHEMA_VERSION = 2
@@ -108,10 +105,6 @@ COLUMNS: dict = {
 }
 #: Columns identifying one row; the first four identify its job.
 KEY = ("part", "target", "rho_requested", "seed", "mode", "method", "keep_label")
-
-
-def _quick_dir(values) -> str:
-    return str(Path(values["run_root"]) / "quick-figures")
 
 
 def _opt(default, help, **kw):
@@ -161,18 +154,13 @@ class SearchConfig:
     adv_starts: int = _opt(256, "adversarial search: random starts", quick=32, check=C.count)
     adv_refine: int = _opt(4, "adversarial search: starts refined by ascent", quick=2, check=C.count)
     adv_steps: int = _opt(40, "adversarial search: ascent steps", quick=10, check=C.count)
-    executor: str = _opt("local", "local: process pool on this machine; ray: every job a Ray task",
-                         choices=("local", "ray"), hashed=False)
-    workers: int | None = _opt(None, "local pool size, or CPUs of the Ray instance started when --ray-address is "
-                               "absent (default: all cores; 1 = run in this process)", type=int, quick=1, hashed=False)
-    ray_address: str | None = _opt(None, "join this Ray cluster ('auto' or 'ray://host:port'); default: start a "
-                                   "local one", hashed=False)
-    run_root: str = _opt(str(DEFAULT_RUN_ROOT), "folder of run folders", hashed=False, check=C.output_dir)
-    fig_dir: str = _opt(str(DEFAULT_FIG_DIR), f"where figures go (default {DEFAULT_FIG_DIR}; with --quick the run "
-                        "folder)", quick=_quick_dir, hashed=False, check=C.output_dir)
-    table_dir: str = _opt(str(DEFAULT_TABLE_DIR), f"where LaTeX tables go (default {DEFAULT_TABLE_DIR}; with --quick "
-                          "the run folder)", quick=_quick_dir, hashed=False, check=C.output_dir)
-    no_plot: bool = _opt(False, "skip figures and tables", hashed=False)
+    executor: str = C.executor_option()
+    workers: int | None = C.workers_option()
+    ray_address: str | None = C.ray_address_option()
+    run_root: str = C.run_root_option(DEFAULT_RUN_ROOT)
+    fig_dir: str = C.fig_dir_option()
+    table_dir: str = C.table_dir_option()
+    no_plot: bool = C.no_plot_option()
 
     @property
     def method_names(self) -> tuple[str, ...]:

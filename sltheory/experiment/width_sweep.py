@@ -61,8 +61,6 @@ __all__ = ["SweepConfig", "build_parser", "main", "run", "build_targets", "facto
            "DEFAULT_RUN_ROOT", "SCHEMA_VERSION"]
 
 DEFAULT_RUN_ROOT = C.project_root() / "runs" / "width_sweep"
-DEFAULT_FIG_DIR = C.project_root() / "paper" / "figures"
-DEFAULT_TABLE_DIR = C.project_root() / "paper" / "tables"
 #: Bump when the meaning or the columns of results.csv change: old run folders are then never reused.
 #: 3: "malach" and "orseau" name the papers' constructions (issue 13; the earlier ones are now
 #: "malach_product" and "orseau_halving"), burkholz's first layer is U[−2, 2).
@@ -118,10 +116,6 @@ def _grids(rhos) -> str:
     return "; ".join(f"{n}={','.join(f'{r:g}' for r in g)}" for n, g in rhos)
 
 
-def _quick_dir(values) -> str:
-    return str(Path(values["run_root"]) / "quick-figures")
-
-
 def _opt(default, help, **kw):
     return C.option(default, help, **kw)
 
@@ -166,18 +160,13 @@ class SweepConfig:
     adv_refine: int = _opt(8, "adversarial search: starts refined by ascent", quick=2, check=C.count)
     adv_steps: int = _opt(60, "adversarial search: ascent steps", quick=10, check=C.count)
     adv_lr: float = _opt(0.05, "adversarial search: initial step", check=C.positive)
-    executor: str = _opt("local", "local: process pool on this machine; ray: every job a Ray task",
-                         choices=("local", "ray"), hashed=False)
-    workers: int | None = _opt(None, "local pool size, or CPUs of the Ray instance started when --ray-address is "
-                               "absent (default: all cores; 1 = run in this process)", type=int, quick=1, hashed=False)
-    ray_address: str | None = _opt(None, "join this Ray cluster ('auto' or 'ray://host:port'); default: start a "
-                                   "local one", hashed=False)
-    run_root: str = _opt(str(DEFAULT_RUN_ROOT), "folder of run folders", hashed=False, check=C.output_dir)
-    fig_dir: str = _opt(str(DEFAULT_FIG_DIR), f"where figures go (default {DEFAULT_FIG_DIR}; with --quick the run "
-                        "folder)", quick=_quick_dir, hashed=False, check=C.output_dir)
-    table_dir: str = _opt(str(DEFAULT_TABLE_DIR), f"where LaTeX tables go (default {DEFAULT_TABLE_DIR}; with --quick "
-                          "the run folder)", quick=_quick_dir, hashed=False, check=C.output_dir)
-    no_plot: bool = _opt(False, "skip figures and tables", hashed=False)
+    executor: str = C.executor_option()
+    workers: int | None = C.workers_option()
+    ray_address: str | None = C.ray_address_option()
+    run_root: str = C.run_root_option(DEFAULT_RUN_ROOT)
+    fig_dir: str = C.fig_dir_option()
+    table_dir: str = C.table_dir_option()
+    no_plot: bool = C.no_plot_option()
 
     @property
     def constructions(self) -> tuple[str, ...]:
