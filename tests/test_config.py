@@ -120,3 +120,17 @@ def test_run_folder_hashes_unchanged(name):
         f"{name}: the config dict hashed for its run folder changed; saved runs/ folders will not be found. "
         "If intended, bump the schema version and regenerate: python experiments/<script>.py, then "
         "python experiments/make_figures.py")
+
+
+def test_help_text_may_hold_a_percent_sign():
+    """argparse %-formats help strings: a literal '%' in an option's help (the search experiment's
+    "80 % train") broke --help with a ValueError traceback."""
+    import contextlib
+    import io
+
+    from sltheory.experiment import search
+
+    out = io.StringIO()
+    with contextlib.redirect_stdout(out), pytest.raises(SystemExit) as exc:
+        search.parse(["--help"])
+    assert exc.value.code == 0 and "80 % train" in out.getvalue()

@@ -201,7 +201,7 @@ def build_parser(cls, *, prog: str, description: str, extra: Callable | None = N
             if m["quick"] is not _NO_QUICK and not callable(m["quick"]):
                 text += f"; --quick {_show(m['quick'])}"
             text += ")"
-        kw = dict(default=None, help=text, dest=f.name)
+        kw = dict(default=None, help=text.replace("%", "%%"), dest=f.name)   # argparse formats help with %
         if isinstance(f.default, bool) and m["action"] is None:
             kw["action"] = "store_true"
         else:
