@@ -111,6 +111,19 @@ def _per_rho(rs, key):
     return np.array(x), np.array(med), np.array(lo), np.array(hi)
 
 
+def _bound_and_attack(ax, rs, color):
+    """One panel's certified bound and adversarial error per grid ρ (median line, min–max band over
+    seeds); returns the x values (median measured ρ), the attack's lower band and the bound's upper
+    band (for the axis limits)."""
+    x, b, blo, bhi = _per_rho(rs, "best_bound")
+    _, a, alo, ahi = _per_rho(rs, "adversarial_error")
+    ax.fill_between(x, blo, bhi, color=color, alpha=0.2, lw=0)
+    ax.plot(x, b, "o-", color=color, label="certified bound (median; band: min–max over seeds)")
+    ax.fill_between(x, alo, ahi, color="gray", alpha=0.2, lw=0)
+    ax.plot(x, a, "s--", color="k", ms=4, label="adversarial error (lower bound on the sup)")
+    return x, alo, bhi
+
+
 def figures(run_dir, out_dir) -> list[Path]:
     """Rebuild width_sweep, success_rate, kept_per_target and trained_accuracy (PDF + PNG) in
     ``out_dir`` from ``run_dir``'s config.json and results.csv only. Returns the paths written."""
@@ -145,13 +158,8 @@ def figures(run_dir, out_dir) -> list[Path]:
     fig, axes = plt.subplots(nrows, cols, figsize=(5.6 * cols, 4.0 * nrows), squeeze=False)
     for ax, name in zip(axes.flat, names):
         rs = [r for r in one if r["construction"] == name and r["target"] == target]
-        x, b, blo, bhi = _per_rho(rs, "best_bound")
-        _, a, alo, ahi = _per_rho(rs, "adversarial_error")
         c = COLORS.get(name, "C5")
-        ax.fill_between(x, blo, bhi, color=c, alpha=0.2, lw=0)
-        ax.plot(x, b, "o-", color=c, label="certified bound (median; band: min–max over seeds)")
-        ax.fill_between(x, alo, ahi, color="gray", alpha=0.2, lw=0)
-        ax.plot(x, a, "s--", color="k", ms=4, label="adversarial error (lower bound on the sup)")
+        x, alo, bhi = _bound_and_attack(ax, rs, c)
         ax.plot(theorem_curve(name, dims, delta, eps_grid), eps_grid, "-.", color=c, lw=1.5,
                 label=rf"theorem: width for error $\varepsilon$ ($\delta$={delta:g})")
         ax.plot(counting_curve(dims, eps_grid), eps_grid, ":", color="k", lw=1.5,
@@ -302,13 +310,8 @@ def conv_figure(run_dir, out_dir) -> list[Path]:
     fig, axes = plt.subplots(nrows, cols, figsize=(5.6 * cols, 4.0 * nrows), squeeze=False)
     for ax, (label, name) in zip(axes.flat, panels):
         rs = [r for r in one if r["construction"] == name and r["target"] == label]
-        x, b, blo, bhi = _per_rho(rs, "best_bound")
-        _, a, alo, ahi = _per_rho(rs, "adversarial_error")
         c = COLORS.get(name, "C5")
-        ax.fill_between(x, blo, bhi, color=c, alpha=0.2, lw=0)
-        ax.plot(x, b, "o-", color=c, label="certified bound (median; band: min–max over seeds)")
-        ax.fill_between(x, alo, ahi, color="gray", alpha=0.2, lw=0)
-        ax.plot(x, a, "s--", color="k", ms=4, label="adversarial error (lower bound on the sup)")
+        x, alo, bhi = _bound_and_attack(ax, rs, c)
         xs_all = list(x)
         rule = [(widths[(label, name, e)]["rule"], e) for e in eps_values
                 if widths.get((label, name, e)) and widths[(label, name, e)]["rule"] is not None
