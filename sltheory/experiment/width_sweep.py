@@ -548,6 +548,18 @@ def _bisect(ratio, rho: float):
     return best
 
 
+def _new_width(found, seen: set, name: str, label: str, rho: float, out) -> bool:
+    """Whether the width ``found`` for grid point ρ is measured: a width fits and its n is not one a
+    smaller ρ already gave (then it is recorded in ``seen``); otherwise the skip is printed."""
+    if found is None or found[1] in seen:
+        if out is not None:
+            why = "no width fits" if found is None else f"same n {found[1]} as a smaller ρ"
+            print(f"  skip {name} on {label} at ρ={rho:g}: {why}", file=out)
+        return False
+    seen.add(found[1])
+    return True
+
+
 def _conv_jobs(cfg: SweepConfig, label: str, t: dict, device: str, out=None) -> list:
     from ..errors import TargetError
     from .sweep import ConvSweepJob
@@ -559,7 +571,7 @@ def _conv_jobs(cfg: SweepConfig, label: str, t: dict, device: str, out=None) -> 
     options = dict(t["plan_options"])
     for name, grid in t["rhos"]:
         rules = tuple(conv_rule_rho(name, t["conv"], e, cfg.delta, t["domain"], **options) for e in eps)
-        seen = set()
+        seen: set[int] = set()
         for rho in grid:
             try:
                 found = conv_factor_for_rho(name, t["conv"], rho, width_eps, cfg.delta, t["domain"], **options)
@@ -567,12 +579,8 @@ def _conv_jobs(cfg: SweepConfig, label: str, t: dict, device: str, out=None) -> 
                 if out is not None:
                     print(f"  skip {name} on {label}: {exc}", file=out)
                 break
-            if found is None or found[1] in seen:
-                if out is not None:
-                    why = "no width fits" if found is None else f"same n {found[1]} as a smaller ρ"
-                    print(f"  skip {name} on {label} at ρ={rho:g}: {why}", file=out)
+            if not _new_width(found, seen, name, label, rho, out):
                 continue
-            seen.add(found[1])
             for seed in cfg.seeds:
                 jobs.append(ConvSweepJob(
                     construction=name, target=label, conv=t["conv"], domain=t["domain"], rho_requested=float(rho),
@@ -598,15 +606,11 @@ def make_jobs(cfg: SweepConfig, targets: dict, device: str, out=None) -> list:
         counting = tuple(counting_rho(params, e) for e in eps)
         for name, grid in t["rhos"]:
             rules = tuple(float(v) for v in theorem_curve(name, dims, cfg.delta, eps))
-            seen = set()
+            seen: set[int] = set()
             for rho in grid:
                 found = factor_for_rho(name, t["dims"], rho, width_eps, cfg.delta)
-                if found is None or found[1] in seen:
-                    if out is not None:
-                        why = "no width fits" if found is None else f"same n {found[1]} as a smaller ρ"
-                        print(f"  skip {name} on {label} at ρ={rho:g}: {why}", file=out)
+                if not _new_width(found, seen, name, label, rho, out):
                     continue
-                seen.add(found[1])
                 for seed in cfg.seeds:
                     jobs.append(SweepJob(
                         construction=name, target=label, weights=tuple(t["weights"]), rho_requested=float(rho),
