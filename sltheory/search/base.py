@@ -243,12 +243,10 @@ def _pair_first_layers(plan) -> set[int]:
     return set()
 
 
-def prepare(random_net, *, target, data, test, keep, domain, samples, val_samples, layout,
-            generator: torch.Generator) -> Problem:
-    """Check every argument (typed errors, before any work) and draw the training data."""
+def check_random_network(random_net) -> tuple[Any, list[nn.Linear], float]:
+    """``(plan, linears, output_scale)`` of an MLP :class:`~sltheory.network.RandomNetwork` as sampled
+    (typed errors otherwise: a conv network, another module, changed layers, a bad output scale)."""
     from ..conv.network import ConvRandomNetwork
-    from ..domains import as_domain
-    from ..targets import as_target
 
     if isinstance(random_net, ConvRandomNetwork):
         raise InvalidArgumentError("mask search runs on MLP random networks (sltheory.random_network of an MLP "
@@ -269,14 +267,24 @@ def prepare(random_net, *, target, data, test, keep, domain, samples, val_sample
         if tuple(w.shape) != tuple(shape) or w.dtype != torch.float64 or not bool(torch.isfinite(w).all()):
             raise RandomNetworkError(f"random layer {t} is not its plan's finite float64 {tuple(shape)} layer: use "
                                      "the network as sampled")
+    scale = float(getattr(random_net, "output_scale", 1.0))
+    if not (math.isfinite(scale) and scale > 0 and math.frexp(scale)[0] == 0.5):
+        raise RandomNetworkError(f"random_net.output_scale must be a power of two, got {scale!r}")
+    return plan, linears, scale
+
+
+def prepare(random_net, *, target, data, test, keep, domain, samples, val_samples, layout,
+            generator: torch.Generator) -> Problem:
+    """Check every argument (typed errors, before any work) and draw the training data."""
+    from ..domains import as_domain
+    from ..targets import as_target
+
+    plan, linears, scale = check_random_network(random_net)
     keeps = keep_arg(keep, len(linears))
     if layout not in LAYOUTS:
         raise InvalidArgumentError(f"layout must be one of {LAYOUTS}, got {layout!r}")
     samples = nonnegative_int("samples", samples, minimum=1, maximum=10**7)
     val_samples = nonnegative_int("val_samples", val_samples, minimum=1, maximum=10**7)
-    scale = float(getattr(random_net, "output_scale", 1.0))
-    if not (math.isfinite(scale) and scale > 0 and math.frexp(scale)[0] == 0.5):
-        raise RandomNetworkError(f"random_net.output_scale must be a power of two, got {scale!r}")
     d_in, d_out = plan.layer_shapes[0][1], plan.layer_shapes[-1][0]
     plan_domain = plan.input_domain()
     if domain is None:
