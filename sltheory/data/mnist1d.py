@@ -31,7 +31,7 @@ import numpy as np
 from .._checks import nonnegative_int
 from ..errors import DatasetError
 
-__all__ = ["MAX_MNIST1D_SAMPLES", "Mnist1dData", "load_mnist1d"]
+__all__ = ["MAX_MNIST1D_SAMPLES", "Mnist1dData", "load_mnist1d", "load_mnist1d_dataset"]
 
 #: Largest ``num_samples`` :func:`load_mnist1d` generates (≈ 0.25 ms a sample: 50 s at most).
 MAX_MNIST1D_SAMPLES = 200_000
@@ -137,3 +137,19 @@ def load_mnist1d(*, seed: int = 0, num_samples: int = 5000) -> Mnist1dData:
             _CACHE[key] = cached
     x_train, y_train, x_test, y_test, t = (a.copy() for a in cached)
     return Mnist1dData(x_train, y_train, x_test, y_test, t, seed, num_samples)
+
+
+def load_mnist1d_dataset(*, seed: int = 0, num_samples: int = 5000):
+    """MNIST-1D as a flat :class:`~sltheory.data.Dataset` for MLPs (as :func:`~sltheory.data.load_digits`):
+    the signals of :func:`load_mnist1d` (same ``seed`` and ``num_samples``) flattened to 40 features,
+    divided by the largest training norm (test rows above norm 1 projected onto the sphere), the one
+    scaling rule of every loader (:mod:`sltheory.data.dataset`); 10 classes."""
+    import torch
+
+    from .dataset import Dataset, _to_unit_ball
+
+    raw = load_mnist1d(seed=seed, num_samples=num_samples)
+    x_train, x_test, scale, clipped = _to_unit_ball(raw.x_train.reshape(len(raw.x_train), -1),
+                                                    raw.x_test.reshape(len(raw.x_test), -1), "mnist1d")
+    return Dataset("mnist1d", torch.from_numpy(x_train), torch.from_numpy(raw.y_train.astype(np.int64)),
+                   torch.from_numpy(x_test), torch.from_numpy(raw.y_test.astype(np.int64)), 10, scale, clipped)

@@ -241,18 +241,10 @@ def _module(layers):
 
 
 def _mnist1d_dataset(seed: int, num_samples: int):
-    """MNIST-1D as a :class:`~sltheory.data.Dataset`: signals flattened, divided by the largest training
-    norm (test rows above 1 projected onto the sphere), as every loader of :mod:`sltheory.data` scales."""
-    import torch
+    """MNIST-1D as a flat :class:`~sltheory.data.Dataset` (:func:`sltheory.data.load_mnist1d_dataset`)."""
+    from ..data import load_mnist1d_dataset
 
-    from ..data import Dataset, load_mnist1d
-    from ..data.dataset import _to_unit_ball  # the loaders' one scaling rule (not copied here)
-
-    raw = load_mnist1d(seed=seed, num_samples=num_samples)
-    x_train, x_test, scale, clipped = _to_unit_ball(raw.x_train.reshape(len(raw.x_train), -1),
-                                                    raw.x_test.reshape(len(raw.x_test), -1), "mnist1d")
-    return Dataset("mnist1d", torch.from_numpy(x_train), torch.from_numpy(raw.y_train.astype(np.int64)),
-                   torch.from_numpy(x_test), torch.from_numpy(raw.y_test.astype(np.int64)), 10, scale, clipped)
+    return load_mnist1d_dataset(seed=seed, num_samples=num_samples)
 
 
 def build_targets(cfg: SearchConfig, out=None) -> dict:
