@@ -27,5 +27,6 @@ from .mnist1d import Mnist1dData, load_mnist1d, load_mnist1d_dataset
 from .training import MAX_MLP_WEIGHTS, accuracy, predictions, train_mlp
 
 __all__ = ["Dataset", "MAX_MLP_WEIGHTS", "Mnist1dData", "TrainedConv", "accuracy", "digits_conv_target",
-           "gaussian_target", "load_digits", "load_mnist", "load_mnist1d", "load_mnist1d_dataset", "mnist1d_conv_target", "predictions",
+           "gaussian_target", "load_digits", "load_mnist", "load_mnist1d", "load_mnist1d_dataset",
+           "mnist1d_conv_target", "predictions",
            "train_mlp"]
