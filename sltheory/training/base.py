@@ -25,8 +25,10 @@ rewound weights); ``on_step`` is called after every optimiser step (RigL changes
 IMP takes its rewind snapshot).
 
 **The result** (:func:`finish`): the final effective weights in float64 — a trainable present entry
-P_t's value (float32, exactly representable in float64), every other present entry the random
-float64 value *bit for bit* (never a float32 round trip), absent entries 0 — as a plain
+P_t's value (float32, exactly representable in float64) where it differs from the float32 rounding
+of the random value, every other present entry the random float64 value *bit for bit* (never a
+float32 round trip: a weight training did not move, e.g. one into a dead unit, is not "changed"),
+absent entries 0 — as a plain
 ``nn.Sequential`` of Linear/ReLU of the random network's widths; test and train accuracy are
 measured on that float64 network, the one returned.
 """
@@ -329,7 +331,12 @@ def finish(prob: Problem, method: str, masks: Sequence[torch.Tensor], trainable:
     for t, (A, b) in enumerate(zip(prob.A, prob.has_bias)):
         M = masks[t].to(device=A.device, dtype=torch.bool)
         T = trainable[t].to(device=A.device, dtype=torch.bool) & M
-        E = A.clone() if values is None else torch.where(T, values[t].to(device=A.device, dtype=torch.float64), A)
+        if values is None:
+            E = A.clone()
+        else:
+            # an entry training left at the float32 rounding of its random value keeps the float64 value
+            v = values[t].to(device=A.device)
+            E = torch.where(T & (v != A.to(v.dtype)), v.to(torch.float64), A)
         E = torch.where(M, E, torch.zeros((), dtype=A.dtype, device=A.device))
         ch = M & (E != A)
         present += int(M.sum())
