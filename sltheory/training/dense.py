@@ -8,7 +8,7 @@ import time
 from .base import TrainingMethod, all_true, common_args, finish, fit, new_generator, prepare, settings
 
 
-def dense(random_net, *, data, test=None, epochs: int = 20, seed: int = 0, lr: float = 1e-3, batch_size: int = 128,
+def dense(random_net, *, data, test=None, epochs: int = 20, seed: int = 0, lr: float = 1e-2, batch_size: int = 128,
           curves: bool = True):
     """Train all weights (and biases) of ``random_net`` on ``data=(X, y)`` (the shared loop of
     :mod:`sltheory.training.base`); returns a :class:`~sltheory.training.base.Trained`. ``random_net``

@@ -32,7 +32,7 @@ def uniform_random_masks(shapes, density: float, generator: torch.Generator, dev
 
 
 def random_mask(random_net, *, data, test=None, density: float = 0.1, epochs: int = 20, seed: int = 0,
-                lr: float = 1e-3, batch_size: int = 128, curves: bool = True):
+                lr: float = 1e-2, batch_size: int = 128, curves: bool = True):
     """Train the weights under a uniformly random mask of ``density`` per layer (module docstring)."""
     density = fraction_arg("density", density)
     epochs, seed, lr, batch_size = common_args(epochs=epochs, seed=seed, lr=lr, batch_size=batch_size)

@@ -101,7 +101,7 @@ def top_entries(scores: list[torch.Tensor], masks, count: int) -> list[torch.Ten
 
 
 def sparse_finetune(random_net, *, data, test=None, keep: float = 0.5, budget: float = 0.01, rule: str = "fisher",
-                    mask_epochs: int = 20, epochs: int = 20, seed: int = 0, mask_lr: float = 0.01, lr: float = 1e-3,
+                    mask_epochs: int = 20, epochs: int = 20, seed: int = 0, mask_lr: float = 0.01, lr: float = 1e-2,
                     batch_size: int = 128, curves: bool = True):
     """Edge-popup's mask at ``keep``, then ``budget`` · N weights of largest ``rule`` importance trained
     (module docstring). ``stats``: ``budget``, ``budget_count`` (the weights chosen),
