@@ -18,6 +18,8 @@ The package's rooms (each sub-package's docstring says what it may import; arrow
     cli/            the ``sltheory`` command and the scripts' shared argument checks
     report/         figures and tables from saved run folders; ticket drawings
     experiment/     run folders, executors, jobs (width sweep)
+    training/       weight-training baselines on one random network (dense, random mask, mask + k %, IMP, RigL),
+                    continual learning with masks: structure against weights
     search/         mask search (edge-popup, supermask, biprop) registered by name, random MLPs, planted tickets
     conv/           conv / residual targets: parser, random conv networks, conv constructions, certificate
     api.py          approximate, random_network
@@ -33,7 +35,16 @@ The package's rooms (each sub-package's docstring says what it may import; arrow
 import importlib as _importlib
 import sys as _sys
 
-from . import certificate, conv, data, experiment, report, search, ticket  # noqa: F401 (the sub-packages, as attributes)
+from . import (  # noqa: F401 (the sub-packages, as attributes)
+    certificate,
+    conv,
+    data,
+    experiment,
+    report,
+    search,
+    ticket,
+    training,
+)
 from . import data as datasets
 from ._version import __version__ as __version__
 from .agreement import Agreement, certified_agreement

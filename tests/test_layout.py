@@ -38,8 +38,11 @@ BELOW = {
     "conv": {"foundation", "core", "certificate", "subset_sum", "constructions"},
     "api": {"foundation", "core", "certificate", "subset_sum", "constructions", "ticket", "conv"},
     "search": {"foundation", "core", "certificate", "subset_sum", "constructions", "ticket", "api", "data", "conv"},
+    # weight-training baselines and continual learning on one random network (issue 17)
+    "training": {"foundation", "core", "certificate", "subset_sum", "constructions", "ticket", "api", "data", "conv",
+                 "search"},
     "experiment": {"foundation", "core", "certificate", "subset_sum", "constructions", "ticket", "api", "data",
-                   "search", "conv"},
+                   "search", "conv", "training"},
     "report": {"foundation", "experiment"},
     "testing": {"foundation", "core"},
 }
