@@ -22,6 +22,9 @@ from sltheory.training import rigl as rigl_mod
 from sltheory.training.imp import error_barrier, imp, instability, rewind_point
 from sltheory.training.rigl import rigl, update_masks
 
+#: The weights' Adam learning rate in these tests (the defaults' 1e-2, written out: the references use it too).
+LR = 1e-2
+
 
 @pytest.fixture(scope="module")
 def digits():
@@ -84,7 +87,7 @@ def _plain_adam(rand, X, y, *, steps, epochs, seed, lr, batch_size):
 @pytest.fixture(scope="module")
 def imp_rounds(rand, digits):
     return imp(rand, data=digits[0], test=digits[1], rounds=4, prune_rate=0.3, rewind=0, epochs=2, seed=1,
-               batch_size=64)
+               lr=LR, batch_size=64)
 
 
 def test_imp_density_follows_the_per_layer_rounding(rand, imp_rounds):
@@ -137,13 +140,13 @@ def test_imp_result_has_no_absent_weight_and_changed_counts_against_random(rand,
 
 def test_imp_rewind_zero_retrains_from_the_random_values(rand, digits, imp_rounds):
     # the rewind point at t = 0 is the float32 random values, bit for bit
-    start = rewind_point(rand, data=digits[0], rewind=0, epochs=2, seed=1, batch_size=64)
+    start = rewind_point(rand, data=digits[0], rewind=0, epochs=2, seed=1, lr=LR, batch_size=64)
     for s, w0 in zip(start, _random_weights(rand)):
         assert _same_bits(s, w0.float())
     # round 2 is the loop run from the random values under round 2's mask (recomputed here)
     prob = base.prepare(rand, digits[0], digits[1])
     masks = list(imp_rounds[2].masks)
-    values, _ = base.fit(prob, masks=masks, trainable=masks, epochs=2, lr=1e-3, batch_size=64,
+    values, _ = base.fit(prob, masks=masks, trainable=masks, epochs=2, lr=LR, batch_size=64,
                          generator=base.new_generator(1), init=[w.float() for w in _random_weights(rand)],
                          curves=False)
     ref = base.finish(prob, "imp", masks, masks, values, {})
@@ -154,21 +157,21 @@ def test_imp_rewind_zero_retrains_from_the_random_values(rand, digits, imp_round
 def test_imp_rewind_t_is_the_dense_run_at_step_t(rand, digits):
     X, y = digits[0]
     t = 5                                                       # mid second epoch (4 steps per epoch)
-    ref = _plain_adam(rand, X, y, steps=t, epochs=2, seed=1, lr=1e-3, batch_size=64)
-    got = rewind_point(rand, data=digits[0], rewind=t, epochs=2, seed=1, batch_size=64)
+    ref = _plain_adam(rand, X, y, steps=t, epochs=2, seed=1, lr=LR, batch_size=64)
+    got = rewind_point(rand, data=digits[0], rewind=t, epochs=2, seed=1, lr=LR, batch_size=64)
     for a, b in zip(ref, got):
         assert _same_bits(a, b)
     # the full reference run is the dense round 0 (a check of the reference itself)
-    rounds = imp(rand, data=digits[0], rounds=1, prune_rate=0.5, rewind=t, epochs=2, seed=1, batch_size=64,
-                 curves=False)
-    full = _plain_adam(rand, X, y, steps=8, epochs=2, seed=1, lr=1e-3, batch_size=64)
+    rounds = imp(rand, data=digits[0], rounds=1, prune_rate=0.5, rewind=t, epochs=2, seed=1, lr=LR,
+                 batch_size=64, curves=False)
+    full = _plain_adam(rand, X, y, steps=8, epochs=2, seed=1, lr=LR, batch_size=64)
     for w, w0, lin in zip(full, _random_weights(rand), _linears(rounds[0].network)):
         # finish reports a weight training left at float32(random) as the float64 random value
         assert torch.equal(torch.where(w == w0.float(), w0, w.double()), lin.weight.detach())
     # round 1 restarts from θ_t under its mask; every survivor has changed (θ_t already differs)
     prob = base.prepare(rand, digits[0])
     masks = list(rounds[1].masks)
-    values, _ = base.fit(prob, masks=masks, trainable=masks, epochs=2, lr=1e-3, batch_size=64,
+    values, _ = base.fit(prob, masks=masks, trainable=masks, epochs=2, lr=LR, batch_size=64,
                          generator=base.new_generator(1), init=ref, curves=False)
     expect = base.finish(prob, "imp", masks, masks, values, {})
     for a, b in zip(_linears(expect.network), _linears(rounds[1].network)):

@@ -127,7 +127,7 @@ def _rewind_values(prob: Problem, rewind: int, *, epochs: int, seed: int, lr: fl
     return box[0]
 
 
-def rewind_point(random_net, *, data, rewind: int = 0, epochs: int = 20, seed: int = 0, lr: float = 1e-3,
+def rewind_point(random_net, *, data, rewind: int = 0, epochs: int = 20, seed: int = 0, lr: float = 1e-2,
                  batch_size: int = 128) -> list[torch.Tensor]:
     """The rewind point θ_t of :func:`imp` and :func:`instability`: per random linear the augmented
     float32 parameters [W | b] of dense training (same ``epochs``/``seed``/``lr``/``batch_size``) after
@@ -179,7 +179,7 @@ def _weight_counts(masks: Sequence[torch.Tensor], has_bias: Sequence[bool]) -> l
 
 # --------------------------------------------------------------------------- IMP
 def imp(random_net, *, data, test=None, rounds: int = 5, prune_rate: float = 0.2, rewind: int = 0, epochs: int = 20,
-        seed: int = 0, lr: float = 1e-3, batch_size: int = 128, curves: bool = True) -> list[Trained]:
+        seed: int = 0, lr: float = 1e-2, batch_size: int = 128, curves: bool = True) -> list[Trained]:
     """Iterative magnitude pruning with rewinding to iteration ``rewind`` (module docstring).
 
     Returns ``rounds + 1`` results: round 0 the dense network, round r the network pruned r times
@@ -221,7 +221,7 @@ def imp(random_net, *, data, test=None, rounds: int = 5, prune_rate: float = 0.2
 
 
 def imp_ticket(random_net, *, data, test=None, rounds: int = 5, prune_rate: float = 0.2, rewind: int = 0,
-               epochs: int = 20, seed: int = 0, lr: float = 1e-3, batch_size: int = 128,
+               epochs: int = 20, seed: int = 0, lr: float = 1e-2, batch_size: int = 128,
                curves: bool = True) -> Trained:
     """:func:`imp`'s last round (the registry's ``"imp"``: one :class:`~sltheory.training.base.Trained`
     per call, as every method). ``stats["history"]`` lists every round's ``round``, ``density``,
@@ -339,7 +339,7 @@ def _mask_arg(mask, prob: Problem) -> list[torch.Tensor]:
 
 
 def instability(random_net, *, data, test=None, mask=None, rewind: int = 0, epochs: int = 20, seeds=(1, 2),
-                seed: int = 0, points: int = 11, lr: float = 1e-3, batch_size: int = 128) -> dict:
+                seed: int = 0, points: int = 11, lr: float = 1e-2, batch_size: int = 128) -> dict:
     """Linear-mode-connectivity instability at rewind point ``rewind`` (Frankle et al. 2020).
 
     The rewind point θ_t is the dense run's parameters after ``rewind`` steps (:func:`rewind_point`,

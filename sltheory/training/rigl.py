@@ -113,7 +113,7 @@ def update_masks(params: Sequence[torch.Tensor], masks: Sequence[torch.Tensor], 
     return {"dropped": dropped, "grown": grown, "regrown": regrown}
 
 
-def rigl(random_net, *, data, test=None, density: float = 0.1, epochs: int = 20, seed: int = 0, lr: float = 1e-3,
+def rigl(random_net, *, data, test=None, density: float = 0.1, epochs: int = 20, seed: int = 0, lr: float = 1e-2,
          batch_size: int = 128, drop_fraction: float = 0.3, update_every: int = 50, end_fraction: float = 0.75,
          curves: bool = True):
     """Train ``random_net`` sparsely at ``density`` with RigL's drop/grow mask updates (module
