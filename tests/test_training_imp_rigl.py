@@ -5,6 +5,7 @@ schedule recomputed here, grown weights at 0, no absent weight in the result."""
 
 from __future__ import annotations
 
+import importlib
 import math
 
 import numpy as np
@@ -17,10 +18,12 @@ from sltheory import training
 from sltheory.errors import InvalidArgumentError
 from sltheory.search import random_mlp
 from sltheory.training import base
-from sltheory.training import imp as imp_mod
-from sltheory.training import rigl as rigl_mod
 from sltheory.training.imp import error_barrier, imp, instability, rewind_point
 from sltheory.training.rigl import rigl, update_masks
+
+# the modules themselves (the package's `imp` and `rigl` are the functions of the same names)
+imp_mod = importlib.import_module("sltheory.training.imp")
+rigl_mod = importlib.import_module("sltheory.training.rigl")
 
 #: The weights' Adam learning rate in these tests (the defaults' 1e-2, written out: the references use it too).
 LR = 1e-2

@@ -25,7 +25,7 @@ A layer with c_0 weights thus keeps c_r = c_{r−1} − round(p · c_{r−1}) af
 *Ours, not the papers'*: after the rewind the survivors are trained for the full ``epochs`` with the
 learning-rate schedule (cosine from ``lr``) started afresh; Frankle et al. (2020) continue from
 iteration t to the end of the original schedule (:func:`~sltheory.training.base.fit` has no start
-step). Adam's moments start at zero after every rewind (as a fresh optimiser, as in their code).
+step). Every round starts a fresh optimiser (Adam's moments at zero).
 
 **Changed fraction.** Each round's :class:`~sltheory.training.base.Trained` compares its final
 weights with the *random* values (:func:`~sltheory.training.base.finish`): with t > 0 a survivor
@@ -34,12 +34,12 @@ weight is absent (structure, not a change).
 
 **Instability** (:func:`error_barrier`, :func:`instability`). For two networks of the same shapes,
 the test error along the linear path θ(α) = (1 − α) θ_a + α θ_b is measured at ``points`` evenly
-spaced α ∈ [0, 1]; the *error barrier* is max_α err(α) − (err(0) + err(1))/2 (Frankle et al. 2020,
-Definition of instability: the maximum increase of error along the path over the mean of the end
-points). The raw value is reported, nothing clamped; since the grid includes α = 0 and 1 it is ≥ 0.
-:func:`instability` trains, from the rewound weights θ_t under a mask, two copies that differ only in
-their SGD noise (the data order: generators seeded by ``seeds``) and measures the barrier between
-them.
+spaced α ∈ [0, 1]; the *error barrier* is max_α err(α) − (err(0) + err(1))/2 (Frankle et al. 2020's
+error barrier height: the largest increase of the error along the path over the mean of the end
+points; a network is *stable* when it is ≈ 0). The raw value is reported, nothing clamped; since
+the grid includes α = 0 and 1 it is ≥ 0. :func:`instability` trains, from the rewound weights θ_t
+under a mask, two copies that differ only in their SGD noise (the data order: generators seeded by
+``seeds``) and measures the barrier between them.
 """
 
 from __future__ import annotations

@@ -9,8 +9,8 @@ included; the bias column, where there is one, counts as entries of its layer:
 at step t < T_end = ``end_fraction`` · (total steps), each layer updates its mask:
 
 1. **Drop**: n = ⌊ζ_t · a⌋ of its a active entries with the smallest magnitude |θ|, where
-   ζ_t = (``drop_fraction``/2) · (1 + cos(π t / T_end)) — the paper's cosine decay f_decay (its
-   Eq. 1). ⌊·⌋ as the official code (an int cast of a · ζ_t).
+   ζ_t = (``drop_fraction``/2) · (1 + cos(π t / T_end)) — the paper's cosine decay
+   f_decay(t; α, T_end). ⌊·⌋ as the official code (an int cast of a · ζ_t).
 2. **Grow**: the n entries with the largest magnitude of the *dense* gradient |∂L/∂θ| on the current
    mini-batch, among all entries not kept by step 1 — the just-dropped ones included, as in the
    official code (``score_grow`` lifted below every candidate only on the kept entries). A grown entry
