@@ -18,10 +18,12 @@ May import: everything below the experiment engine (the public API, search, data
 
 from .base import Trained, accuracy
 from .dense import dense
+from .imp import error_barrier, imp, imp_ticket, instability
 from .mask_only import mask_only
 from .random_mask import random_mask
 from .registry import get, methods
+from .rigl import rigl
 from .sparse_finetune import importance, sparse_finetune
 
-__all__ = ["Trained", "accuracy", "dense", "get", "importance", "mask_only", "methods", "random_mask",
-           "sparse_finetune"]
+__all__ = ["Trained", "accuracy", "dense", "error_barrier", "get", "imp", "imp_ticket", "importance", "instability",
+           "mask_only", "methods", "random_mask", "rigl", "sparse_finetune"]
