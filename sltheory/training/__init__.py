@@ -10,13 +10,15 @@
 Every call returns a :class:`~sltheory.training.base.Trained` — the float64 network, per layer the
 masks (structure) and which present weights changed (weights) — and never changes the random network.
 :mod:`.base` holds the shared training loop and the result; :mod:`.registry` finds the baselines by
-name (one module each, defining ``METHOD``).
+name (one module each, defining ``METHOD``). :mod:`.continual`: continual learning on one random
+network — a mask per task (:func:`supsup`) against :func:`sequential` dense / sparse fine-tuning.
 
 May import: everything below the experiment engine (the public API, search, data); never
 ``sltheory.experiment``, ``sltheory.report`` or ``sltheory.cli``.
 """
 
 from .base import Trained, accuracy
+from .continual import ContinualResult, sequential, split_tasks, supsup
 from .dense import dense
 from .imp import error_barrier, imp, imp_ticket, instability
 from .mask_only import mask_only
@@ -25,5 +27,6 @@ from .registry import get, methods
 from .rigl import rigl
 from .sparse_finetune import importance, sparse_finetune
 
-__all__ = ["Trained", "accuracy", "dense", "error_barrier", "get", "imp", "imp_ticket", "importance", "instability",
-           "mask_only", "methods", "random_mask", "rigl", "sparse_finetune"]
+__all__ = ["ContinualResult", "Trained", "accuracy", "dense", "error_barrier", "get", "imp", "imp_ticket", "importance",
+           "instability", "mask_only", "methods", "random_mask", "rigl", "sequential", "sparse_finetune", "split_tasks",
+           "supsup"]
