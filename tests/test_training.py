@@ -134,6 +134,37 @@ def test_fit_matches_an_independent_adam_loop(digits):
         assert torch.allclose(v[m], p.detach()[m], atol=1e-6, rtol=0)
 
 
+def test_start_step_resumes_the_runs_schedule_and_data_order(rand, digits):
+    """fit(start_step=t) sees the full run's batches from step t + 1 on, at the full run's learning rates."""
+    prob = base.prepare(rand, digits[0])
+    masks = base.all_true(prob)
+
+    def record(log):
+        def on_step(state):
+            log.append((state.step, state.batch[1].clone(), state.optimizer.param_groups[0]["lr"]))
+        return on_step
+
+    full: list = []
+    base.fit(prob, masks=masks, trainable=masks, epochs=3, lr=1e-2, batch_size=128, generator=base.new_generator(4),
+             on_step=record(full), curves=False)
+    total = len(full)
+    assert total == 3 * math.ceil(400 / 128)
+    for t in (0, 5, total):
+        part: list = []
+        _, curves = base.fit(prob, masks=masks, trainable=masks, epochs=3, lr=1e-2, batch_size=128,
+                             generator=base.new_generator(4), on_step=record(part), start_step=t)
+        assert [p[0] for p in part] == list(range(t + 1, total + 1))
+        for (s1, y1, _), (s2, y2, _) in zip(full[t:], part):
+            assert s1 == s2 and torch.equal(y1, y2)
+        # the learning rate in force after step s is the cosine at s / total
+        for s, _, lr in part:
+            assert lr == pytest.approx(1e-2 * 0.5 * (1 + math.cos(math.pi * s / total)), rel=1e-12, abs=1e-15)
+        assert len(curves) == 3 - t // math.ceil(400 / 128)
+    with pytest.raises(InvalidArgumentError):
+        base.fit(prob, masks=masks, trainable=masks, epochs=1, lr=1e-2, batch_size=128,
+                 generator=base.new_generator(0), start_step=10**6)
+
+
 # ----------------------------------------------------------------------------- random mask
 @pytest.mark.parametrize("density", [0.001, 0.05, 0.5, 1.0])
 def test_random_mask_density_per_layer(rand, digits, density):

@@ -171,11 +171,11 @@ def test_imp_rewind_t_is_the_dense_run_at_step_t(rand, digits):
     for w, w0, lin in zip(full, _random_weights(rand), _linears(rounds[0].network)):
         # finish reports a weight training left at float32(random) as the float64 random value
         assert torch.equal(torch.where(w == w0.float(), w0, w.double()), lin.weight.detach())
-    # round 1 restarts from θ_t under its mask; every survivor has changed (θ_t already differs)
+    # round 1 resumes the run at step t from θ_t under its mask; every survivor has changed (θ_t already differs)
     prob = base.prepare(rand, digits[0])
     masks = list(rounds[1].masks)
     values, _ = base.fit(prob, masks=masks, trainable=masks, epochs=2, lr=LR, batch_size=64,
-                         generator=base.new_generator(1), init=ref, curves=False)
+                         generator=base.new_generator(1), init=ref, curves=False, start_step=t)
     expect = base.finish(prob, "imp", masks, masks, values, {})
     for a, b in zip(_linears(expect.network), _linears(rounds[1].network)):
         assert _same_bits(a.weight.detach(), b.weight.detach())

@@ -226,11 +226,17 @@ def effective(P: torch.Tensor, A32: torch.Tensor, T: torch.Tensor, M: torch.Tens
 
 def fit(prob: Problem, *, masks: Sequence[torch.Tensor], trainable: Sequence[torch.Tensor], epochs: int,
         lr: float, batch_size: int, generator: torch.Generator, init: Sequence[torch.Tensor] | None = None,
-        on_step: Callable[[State], None] | None = None, curves: bool = True
+        on_step: Callable[[State], None] | None = None, curves: bool = True, start_step: int = 0
         ) -> tuple[list[torch.Tensor], list[dict]]:
     """Train the trainable present entries (module docstring) for ``epochs``; returns the float32
     parameters P_t (detached) and one dict per epoch (``epoch``, ``loss``, ``seconds``,
-    ``train_accuracy``, ``test_accuracy``; accuracies in float32, only when ``curves``)."""
+    ``train_accuracy``, ``test_accuracy``; accuracies in float32, only when ``curves``).
+
+    ``start_step`` = t > 0 continues a run of ``epochs`` from its step t (IMP's rewinding, Frankle et
+    al. 2020): the first t steps are skipped — their shuffles still drawn, so the data order from t
+    on is the full run's — and the cosine schedule resumes at t; a fresh optimiser (Adam's moments
+    at 0); epochs whose steps were all skipped have no curve row. ``masks`` and ``trainable`` are used
+    as given, not copied: ``on_step`` may change them in place (RigL), and so the caller's tensors."""
     device = prob.device
     A32 = [a.float() for a in prob.A]
     M = [m.to(device=device, dtype=torch.bool) for m in masks]
@@ -244,9 +250,10 @@ def fit(prob: Problem, *, masks: Sequence[torch.Tensor], trainable: Sequence[tor
     n = prob.X.shape[0]
     steps_per_epoch = max(1, math.ceil(n / batch_size))
     total_steps = epochs * steps_per_epoch
+    start_step = nonnegative_int("start_step", start_step, maximum=total_steps)
     opt = torch.optim.Adam(P, lr=lr)
-    sched = torch.optim.lr_scheduler.LambdaLR(opt, lambda s: 0.5 * (1 + math.cos(math.pi * min(s, total_steps)
-                                                                                   / total_steps)))
+    sched = torch.optim.lr_scheduler.LambdaLR(
+        opt, lambda s: 0.5 * (1 + math.cos(math.pi * min(s + start_step, total_steps) / total_steps)))
     # a mask (and trainable set) per step: M may change in place under on_step; float views per step
     out_curves: list[dict] = []
     step = 0
@@ -254,7 +261,11 @@ def fit(prob: Problem, *, masks: Sequence[torch.Tensor], trainable: Sequence[tor
         t0 = time.perf_counter()
         perm = torch.randperm(n, generator=generator).to(device)
         loss_sum = 0.0
+        seen = 0
         for s in range(steps_per_epoch):
+            if step < start_step:
+                step += 1
+                continue
             idx = perm[s * batch_size:(s + 1) * batch_size]
             xb, yb = prob.X[idx], prob.y[idx]
             layers = [effective(p, a, tr, m) for p, a, tr, m in zip(P, A32, T, M)]
@@ -265,10 +276,13 @@ def fit(prob: Problem, *, masks: Sequence[torch.Tensor], trainable: Sequence[tor
             sched.step()
             step += 1
             loss_sum += float(loss.detach()) * len(idx)
+            seen += len(idx)
             if on_step is not None:
                 on_step(State(step=step, total_steps=total_steps, params=P, masks=M, trainable=T, optimizer=opt,
                               generator=generator, batch=(xb, yb)))
-        row: dict = {"epoch": epoch + 1, "loss": loss_sum / n, "seconds": time.perf_counter() - t0}
+        if seen == 0:
+            continue
+        row: dict = {"epoch": epoch + 1, "loss": loss_sum / seen, "seconds": time.perf_counter() - t0}
         if curves:
             with torch.no_grad():
                 layers = [effective(p, a, tr, m) for p, a, tr, m in zip(P, A32, T, M)]

@@ -22,10 +22,11 @@ r ≥ 1 then
 A layer with c_0 weights thus keeps c_r = c_{r−1} − round(p · c_{r−1}) after round r, and
 |c_r − (1 − p)^r c_0| ≤ ½ Σ_{j<r} (1 − p)^j < 1/(2p): the density follows (1 − p)^r up to rounding.
 
-*Ours, not the papers'*: after the rewind the survivors are trained for the full ``epochs`` with the
-learning-rate schedule (cosine from ``lr``) started afresh; Frankle et al. (2020) continue from
-iteration t to the end of the original schedule (:func:`~sltheory.training.base.fit` has no start
-step). Every round starts a fresh optimiser (Adam's moments at zero).
+After the rewind the survivors are trained from iteration t to the end of the original run, as
+Frankle et al. (2020) do: the cosine schedule resumes at step t and the data order from step t on is
+the dense run's (``start_step`` of :func:`~sltheory.training.base.fit`); t = 0 is a whole run.
+*Ours*: every round starts a fresh optimiser (Adam, its moments at zero, where the papers use SGD
+with momentum).
 
 **Changed fraction.** Each round's :class:`~sltheory.training.base.Trained` compares its final
 weights with the *random* values (:func:`~sltheory.training.base.finish`): with t > 0 a survivor
@@ -212,7 +213,7 @@ def imp(random_net, *, data, test=None, rounds: int = 5, prune_rate: float = 0.2
         else:
             masks = prune_layerwise(_effective(results[-1], prob), masks, prob.has_bias, p)
             values, curve = fit(prob, masks=masks, trainable=masks, epochs=epochs, lr=lr, batch_size=batch_size,
-                                generator=new_generator(seed), init=start, curves=curves)
+                                generator=new_generator(seed), init=start, curves=curves, start_step=rewind)
         stats = settings(epochs, seed, lr, batch_size, curve, time.perf_counter() - t0)
         stats.update({"round": r, "rounds": rounds, "prune_rate": p, "rewind": rewind,
                       "requested_density": (1 - p) ** r, "layer_kept": _weight_counts(masks, prob.has_bias)})
@@ -369,7 +370,7 @@ def instability(random_net, *, data, test=None, mask=None, rewind: int = 0, epoc
     for s in seeds:
         t1 = time.perf_counter()
         values, curve = fit(prob, masks=masks, trainable=masks, epochs=epochs, lr=lr, batch_size=batch_size,
-                            generator=new_generator(s), init=start, curves=False)
+                            generator=new_generator(s), init=start, curves=False, start_step=rewind)
         stats = settings(epochs, s, lr, batch_size, curve, time.perf_counter() - t1)
         stats["rewind"] = rewind
         copies.append(finish(prob, "instability_copy", masks, masks, values, stats))
