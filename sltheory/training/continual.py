@@ -21,8 +21,8 @@ random weights W, which never change — so a task, once learned, is never forgo
 
 * *Task given* (the paper's GG scenario): task j is evaluated with W ⊙ M_j. R[i][j] is the same
   number for every i ≥ j (nothing that task j uses changes later): measured once, repeated.
-* *Task inferred* (the paper's GN scenario, its one-shot rule, §3.3): after tasks 0 … i are learned,
-  k = i + 1 masks; a batch x_1 … x_B of test inputs of one task (``infer_batch`` consecutive rows
+* *Task inferred* (the paper's GN scenarios, its one-shot task-inference rule): after tasks 0 … i
+  are learned, k = i + 1 masks; a batch x_1 … x_B of test inputs of one task (``infer_batch`` consecutive rows
   of that task's test set, the last batch shorter) goes through the *superposed* network, every
   random linear t with weights A_t ⊙ Σ_m α_m M_{m,t}, α_m = 1/k; H(α) = (1/B) Σ_b H(softmax(f(x_b; α)))
   the mean entropy (natural log) of the outputs; the batch is assigned the task argmax_m (−∂H/∂α_m)
@@ -33,7 +33,7 @@ random weights W, which never change — so a task, once learned, is never forgo
   here; its PermutedMNIST scripts take the entropy of the first example of each test batch of 128
   (``data_to_repeat = 1``) and apply the result to the whole batch — ``infer_batch=1`` is per-example
   inference, the hardest case. A batch assigned the wrong task is still classified (by the wrong
-  mask: its 2 outputs are read as the task's labels) and counted, as the paper's code does with
+  mask: its outputs are read as the task's labels) and counted, as the paper's code does with
   shared labels. The paper's masks come from its own edge-popup (SGD, its score init per task); ours
   from :mod:`sltheory.search` (Adam with cosine decay), task i searched with seed (seed + i) mod 2⁶³.
 
@@ -43,19 +43,20 @@ task 0, then 1, …, each task starting from the previous task's weights, by the
 seed (seed + i) mod 2⁶³):
 
 * ``budget=None`` — *dense*: all weights trained (``fit(…, init=previous)``);
-* ``budget=k`` — *sparse*: per task the k·N weights of largest ``rule`` importance
+* ``budget=k`` — *sparse* (every weight present, no mask): per task the k·N weights of largest ``rule`` importance
   (:func:`sltheory.training.sparse_finetune.importance`, the diagonal Fisher by default) measured on
   that task's training set at the *current* weights, and only those trained; every other weight
-  keeps its current value bit for bit (a weight never chosen stays the random one). Ours, after the
-  sparse fine-tuning papers (Sung et al. 2021's FISH mask; Lin et al. 2024's continual sparse memory
-  fine-tuning) — chosen sets of different tasks may overlap.
+  keeps its current value bit for bit (a weight never chosen stays the random one; the loop runs on
+  the problem whose frozen values A are the current weights). Ours, after the
+  sparse fine-tuning papers (the FISH mask of Sung, Nair, Raffel, NeurIPS 2021; *Continual Learning
+  via Sparse Memory Finetuning*, Lin et al.) — chosen sets of different tasks may overlap.
 
 **The result** (:class:`ContinualResult`): the accuracy matrix R (T × T, R[i][j] the test accuracy on
 task j after training through task i, None for j > i: a task not yet seen is not evaluated), the
 average final accuracy (1/T) Σ_j R[T−1][j], forgetting per task — Chaudhry, Dokania, Ajanthan, Torr,
 *Riemannian Walk for Incremental Learning*, ECCV 2018: f_j = max_{l ∈ {j, …, T−2}} R[l][j] − R[T−1][j]
-for j < T − 1 (the last task has none) — and the bits stored per task beyond the random network
-(which is its seed):
+for j < T − 1 (the last task has none; negative when a task's accuracy rose later) — and the bits
+stored per task beyond the random network (which is its seed):
 
 * supsup: one bit per weight (and bias) of the random network for a mask, N bits; also the
   entropy-coded size Σ_t N_t · H₂(kept_t / N_t) (N_t the entries of random linear t, H₂ the binary
@@ -141,7 +142,8 @@ def split_tasks(data: Dataset, tasks: int = 5) -> tuple[Task, ...]:
     """``data``'s C classes split into ``tasks`` tasks of C/``tasks`` consecutive classes, labels
     remapped per task (module docstring); rows keep their order. Typed errors (before any split):
     ``data`` not a Dataset, ``tasks`` not an integer ≥ 1 dividing C, fewer than two classes per task,
-    a class without training or test rows."""
+    a class without training or test rows. Each task's Dataset keeps ``data``'s ``scale``; its
+    ``test_rows_clipped`` is 0 (which rows were clipped is not recorded per row)."""
     if not isinstance(data, Dataset):
         raise InvalidArgumentError(f"data must be a sltheory.data.Dataset (e.g. sltheory.data.load_digits()), "
                                    f"got {type(data).__name__}")
@@ -292,7 +294,7 @@ def _problems(random_net, tasks) -> list[Problem]:
     return [prepare(random_net, task.train, task.test) for task in tasks]
 
 
-def _mask_bits(prob: Problem, masks: Sequence[torch.Tensor]) -> float:
+def _mask_bits(masks: Sequence[torch.Tensor]) -> float:
     """Σ_t N_t · H₂(kept_t / N_t) in bits."""
     total = 0.0
     for m in masks:
@@ -346,8 +348,8 @@ def _checked_rule_args(random_net, masks, X):
 
 def entropy_gradient(random_net, masks, X) -> torch.Tensor:
     """∂H/∂α_m at α_m = 1/k (float64, shape (k,)), H the mean softmax entropy (nats) over the rows of
-    ``X`` of the superposed network A_t ⊙ Σ_m α_m M_{m,t} (module docstring; Wortsman et al. 2020,
-    §3.3). ``masks``: k per-task lists of bool masks, one per random linear (augmented [W | b] where
+    ``X`` of the superposed network A_t ⊙ Σ_m α_m M_{m,t} (module docstring; Wortsman et al. 2020's
+    one-shot rule). ``masks``: k per-task lists of bool masks, one per random linear (augmented [W | b] where
     the layer has a bias, as :class:`ContinualResult` ``.masks`` holds them)."""
     return _gradient(*_checked_rule_args(random_net, masks, X))
 
@@ -398,7 +400,7 @@ def supsup(random_net, tasks, *, keep: float = 0.5, epochs: int = 20, seed: int 
     own = [float(mdl.stats["test_accuracy"]) for mdl in models]
     R_given = tuple(tuple(own[j] if j <= i else None for j in range(T)) for i in range(T))
     N = probs[0].total
-    entropy_bits = sum(_mask_bits(probs[0], m) for m in masks) / T
+    entropy_bits = sum(_mask_bits(m) for m in masks) / T
     common = {"keep": keep, "epochs": epochs, "seed": seed, "lr": lr, "batch_size": batch_size,
               "weights": N, "task_seconds": task_seconds, "train_seconds": train_seconds}
 
@@ -430,7 +432,7 @@ def supsup(random_net, tasks, *, keep: float = 0.5, epochs: int = 20, seed: int 
         method="supsup_inferred", accuracy=tuple(tuple(r) for r in R_inf), bits_per_task=float(N),
         bits_entropy_coded=entropy_bits, task_inference=tuple(tuple(r) for r in TI),
         stats={**common, "infer_batch": infer_batch, "assigned": assigned, "eval_seconds": eval_seconds,
-               "rule": "one-shot entropy gradient (Wortsman et al. 2020, §3.3)"})
+               "rule": "one-shot entropy gradient (Wortsman et al. 2020)"})
     return ContinualResult(method="supsup", accuracy=R_given, bits_per_task=float(N),
                            bits_entropy_coded=entropy_bits, models=tuple(models),
                            masks=tuple(tuple(m) for m in masks), inferred=inferred,
