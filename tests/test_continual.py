@@ -253,6 +253,24 @@ def test_inference_picks_the_right_mask_in_a_constructed_case():
         grad = entropy_gradient(rand, masks, X)
         assert float(grad[m]) < 0 and all(float(grad[o]) == 0.0 for o in range(T) if o != m)
         assert infer_task(rand, masks, X) == m
+        # every other mask alone gives the zero output (entropy log 2); mask m a confident one
+        assert infer_task(rand, masks, X, rule="lowest_entropy") == m
+
+
+def test_lowest_entropy_rule_against_each_mask_alone():
+    rand = random_mlp((6, 5, 4, 3), init="kaiming_normal", seed=5, biases=True)
+    g = torch.Generator().manual_seed(2)
+    masks = [[torch.rand(lin.weight.shape[0], lin.weight.shape[1] + 1, generator=g) < 0.6 for lin in rand.linears()]
+             for _ in range(4)]
+    X = torch.randn(9, 6, generator=g, dtype=torch.float64) / 3
+    alone = []
+    for m in range(4):
+        alpha = torch.zeros(4, dtype=torch.float64)
+        alpha[m] = 1.0
+        alone.append(float(_entropy_here(rand, masks, X, alpha)))
+    assert infer_task(rand, masks, X, rule="lowest_entropy") == min(range(4), key=lambda m: alone[m])
+    with pytest.raises(InvalidArgumentError):
+        infer_task(rand, masks, X, rule="vote")
 
 
 # ----------------------------------------------------------------------------- sequential dense
@@ -349,7 +367,7 @@ def test_typed_errors_before_any_work(rand, tasks, digits):
         for kw in ({"epochs": 0}, {"seed": -1}, {"lr": 0.0}, {"batch_size": 0}):
             with pytest.raises(InvalidArgumentError):
                 call(rand, tasks, **kw)
-    for kw in ({"keep": 0.0}, {"keep": 1.5}, {"infer_batch": 0}):
+    for kw in ({"keep": 0.0}, {"keep": 1.5}, {"infer_batch": 0}, {"infer_rule": "vote"}):
         with pytest.raises(InvalidArgumentError):
             supsup(rand, tasks, **kw)
     for kw in ({"budget": 0.0}, {"budget": 2.0}, {"budget": 0.1, "rule": "magnitude"}):

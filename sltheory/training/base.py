@@ -226,8 +226,8 @@ def effective(P: torch.Tensor, A32: torch.Tensor, T: torch.Tensor, M: torch.Tens
 
 def fit(prob: Problem, *, masks: Sequence[torch.Tensor], trainable: Sequence[torch.Tensor], epochs: int,
         lr: float, batch_size: int, generator: torch.Generator, init: Sequence[torch.Tensor] | None = None,
-        on_step: Callable[[State], None] | None = None, curves: bool = True, start_step: int = 0
-        ) -> tuple[list[torch.Tensor], list[dict]]:
+        on_step: Callable[[State], None] | None = None, curves: bool = True, start_step: int = 0,
+        frozen: Sequence[torch.Tensor] | None = None) -> tuple[list[torch.Tensor], list[dict]]:
     """Train the trainable present entries (module docstring) for ``epochs``; returns the float32
     parameters P_t (detached) and one dict per epoch (``epoch``, ``loss``, ``seconds``,
     ``train_accuracy``, ``test_accuracy``; accuracies in float32, only when ``curves``).
@@ -235,14 +235,16 @@ def fit(prob: Problem, *, masks: Sequence[torch.Tensor], trainable: Sequence[tor
     ``start_step`` = t > 0 continues a run of ``epochs`` from its step t (IMP's rewinding, Frankle et
     al. 2020): the first t steps are skipped — their shuffles still drawn, so the data order from t
     on is the full run's — and the cosine schedule resumes at t; a fresh optimiser (Adam's moments
-    at 0); epochs whose steps were all skipped have no curve row. ``masks`` and ``trainable`` are used
+    at 0); epochs whose steps were all skipped have no curve row. ``frozen``: the values of the entries
+    outside ``trainable`` (and the start, unless ``init``) in place of the random A_t (sequential
+    fine-tuning freezes the previous task's weights). ``masks`` and ``trainable`` are used
     as given, not copied: ``on_step`` may change them in place (RigL), and so the caller's tensors."""
     device = prob.device
-    A32 = [a.float() for a in prob.A]
+    A32 = [a.float() for a in (prob.A if frozen is None else frozen)]
     M = [m.to(device=device, dtype=torch.bool) for m in masks]
     T = [t.to(device=device, dtype=torch.bool) for t in trainable]
     for t, (m, tr, a) in enumerate(zip(M, T, prob.A)):
-        if m.shape != a.shape or tr.shape != a.shape:
+        if m.shape != a.shape or tr.shape != a.shape or A32[t].shape != a.shape:
             raise InvalidArgumentError(f"layer {t}: mask {tuple(m.shape)} / trainable {tuple(tr.shape)} must have the "
                                        f"layer's shape {tuple(a.shape)}")
     start = A32 if init is None else [v.detach().to(device=device, dtype=torch.float32) for v in init]

@@ -46,8 +46,8 @@ seed (seed + i) mod 2⁶³):
 * ``budget=k`` — *sparse* (every weight present, no mask): per task the k·N weights of largest ``rule`` importance
   (:func:`sltheory.training.sparse_finetune.importance`, the diagonal Fisher by default) measured on
   that task's training set at the *current* weights, and only those trained; every other weight
-  keeps its current value bit for bit (a weight never chosen stays the random one; the loop runs on
-  the problem whose frozen values A are the current weights). Ours, after the
+  keeps its current value bit for bit (a weight never chosen stays the random one; the loop's ``frozen``
+  values are the current weights). Ours, after the
   sparse fine-tuning papers (the FISH mask of Sung, Nair, Raffel, NeurIPS 2021; *Continual Learning
   via Sparse Memory Finetuning*, Lin et al.) — chosen sets of different tasks may overlap.
 
@@ -69,7 +69,6 @@ stored per task beyond the random network (which is its seed):
 
 from __future__ import annotations
 
-import dataclasses
 import math
 import time
 from collections.abc import Sequence
@@ -326,6 +325,24 @@ def _gradient(A, has_bias, scale, stacks, X) -> torch.Tensor:
     return g.detach()
 
 
+@torch.no_grad()
+def _entropies(A, has_bias, scale, stacks, X) -> torch.Tensor:
+    """H of every mask on its own (α = e_m), shape (k,)."""
+    k = int(stacks[0].shape[0])
+    eye = torch.eye(k, dtype=torch.float64, device=X.device)
+    return torch.stack([_superposed_entropy(A, has_bias, scale, stacks, X, eye[m]) for m in range(k)])
+
+
+#: Task-inference rules of :func:`supsup` (module docstring).
+INFER_RULES = ("one_shot", "lowest_entropy")
+
+
+def _pick(rule: str, A, has_bias, scale, stacks, X) -> int:
+    if rule == "one_shot":
+        return int(torch.argmax(-_gradient(A, has_bias, scale, stacks, X)))
+    return int(torch.argmin(_entropies(A, has_bias, scale, stacks, X)))
+
+
 def _checked_rule_args(random_net, masks, X):
     from ..search.base import _inputs
 
@@ -354,9 +371,12 @@ def entropy_gradient(random_net, masks, X) -> torch.Tensor:
     return _gradient(*_checked_rule_args(random_net, masks, X))
 
 
-def infer_task(random_net, masks, X) -> int:
-    """The one-shot rule: argmax_m (−∂H/∂α_m) (:func:`entropy_gradient`; lowest index on ties)."""
-    return int(torch.argmax(-entropy_gradient(random_net, masks, X)))
+def infer_task(random_net, masks, X, rule: str = "one_shot") -> int:
+    """``rule="one_shot"``: argmax_m (−∂H/∂α_m) (:func:`entropy_gradient`); ``"lowest_entropy"``:
+    argmin_m H(e_m), every mask tried on its own (k forward passes); lowest index on ties."""
+    if rule not in INFER_RULES:
+        raise InvalidArgumentError(f"rule must be one of {INFER_RULES}, got {rule!r}")
+    return _pick(rule, *_checked_rule_args(random_net, masks, X))
 
 
 # --------------------------------------------------------------------------- supsup
@@ -369,14 +389,18 @@ def _hits(layers, has_bias, scale, X, y) -> int:
 
 
 def supsup(random_net, tasks, *, keep: float = 0.5, epochs: int = 20, seed: int = 0, lr: float = 0.01,
-           batch_size: int = 128, infer_batch: int = 128) -> ContinualResult:
+           batch_size: int = 128, infer_batch: int = 128, infer_rule: str = "one_shot") -> ContinualResult:
     """Supermasks in superposition on ``random_net`` over ``tasks`` (module docstring): one edge-popup
     mask per task at kept fraction ``keep`` (``lr``: the scores' Adam learning rate, task i's seed
     (seed + i) mod 2⁶³). Returns the task-given result (``method="supsup"``, R's columns constant,
     forgetting 0, ``masks`` and ``models`` per task) whose ``inferred`` is the task-inferred one
     (``method="supsup_inferred"``, inference by the one-shot entropy rule on batches of
-    ``infer_batch`` test rows, ``task_inference`` per (i, j)). ``random_net`` never changes."""
+    ``infer_batch`` test rows, ``task_inference`` per (i, j); ``infer_rule="lowest_entropy"``: each
+    mask tried on its own and the lowest mean entropy taken, k forward passes in place of one
+    gradient — the costlier alternative the one-shot rule approximates). ``random_net`` never changes."""
     keep = fraction_arg("keep", keep)
+    if infer_rule not in INFER_RULES:
+        raise InvalidArgumentError(f"infer_rule must be one of {INFER_RULES}, got {infer_rule!r}")
     epochs, seed, lr, batch_size = common_args(epochs=epochs, seed=seed, lr=lr, batch_size=batch_size)
     infer_batch = nonnegative_int("infer_batch", infer_batch, minimum=1)
     probs = _problems(random_net, tasks)
@@ -420,7 +444,7 @@ def supsup(random_net, tasks, *, keep: float = 0.5, epochs: int = 20, seed: int 
             hits, right, picks = 0, 0, []
             for s in range(0, Xt.shape[0], infer_batch):
                 xb, yb = Xt[s:s + infer_batch], yt[s:s + infer_batch]
-                k = int(torch.argmax(-_gradient(A, has_bias, scale, stacks, xb)))
+                k = _pick(infer_rule, A, has_bias, scale, stacks, xb)
                 picks.append(k)
                 right += int(k == j)
                 hits += _hits(effective[k], has_bias, scale, xb, yb)
@@ -432,7 +456,8 @@ def supsup(random_net, tasks, *, keep: float = 0.5, epochs: int = 20, seed: int 
         method="supsup_inferred", accuracy=tuple(tuple(r) for r in R_inf), bits_per_task=float(N),
         bits_entropy_coded=entropy_bits, task_inference=tuple(tuple(r) for r in TI),
         stats={**common, "infer_batch": infer_batch, "assigned": assigned, "eval_seconds": eval_seconds,
-               "rule": "one-shot entropy gradient (Wortsman et al. 2020)"})
+               "rule": ("one-shot entropy gradient (Wortsman et al. 2020)" if infer_rule == "one_shot" else
+                        "lowest entropy over the masks"), "infer_rule": infer_rule})
     return ContinualResult(method="supsup", accuracy=R_given, bits_per_task=float(N),
                            bits_entropy_coded=entropy_bits, models=tuple(models),
                            masks=tuple(tuple(m) for m in masks), inferred=inferred,
@@ -473,10 +498,9 @@ def sequential(random_net, tasks, *, budget: float | None = None, rule: str = "f
                                 generator=gen, init=None if i == 0 else current, curves=False)
         else:
             chosen = top_entries(importance(prob, full, rule, values=current), full, count)
-            # the loop's frozen entries read Problem.A: the current weights (not the random ones) stay frozen
-            now = dataclasses.replace(prob, A=current)
-            values, curve = fit(now, masks=full, trainable=chosen, epochs=epochs, lr=lr, batch_size=batch_size,
-                                generator=gen, curves=False)
+            # the current weights (not the random ones) stay frozen
+            values, curve = fit(prob, masks=full, trainable=chosen, epochs=epochs, lr=lr, batch_size=batch_size,
+                                generator=gen, curves=False, frozen=current)
         # a trained entry takes its float32 value unless training left it at the float32 rounding of its
         # value before (a weight into a dead unit): then it keeps that float64 value (as base.finish does)
         current = [torch.where(c & (v != w.float()), v.to(torch.float64), w)
