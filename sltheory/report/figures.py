@@ -16,6 +16,9 @@ benchmarks/                                                        counting_limi
 counting_limit.py
 search_vs_             search_vs_construction, search_accuracy,    search_summary
 construction.py        search_planted
+structure_vs_          structure_vs_weights, structure_width,      structure_accuracy,
+weights.py             structure_continual                         structure_width,
+                                                                   structure_continual
 =====================  ==========================================  ==============================
 
 An experiment with no saved run is reported (with the command that produces it) and the others
@@ -35,7 +38,7 @@ from pathlib import Path
 from .._checks import path_arg
 from ..experiment.config import output_dir, project_root
 from ..experiment.runs import latest
-from . import counting, fidelity, search, solver_time, ticket_graph, width_sweep
+from . import counting, fidelity, search, solver_time, structure, ticket_graph, width_sweep
 
 __all__ = ["EXPERIMENTS", "main"]
 
@@ -50,6 +53,8 @@ EXPERIMENTS: dict[str, tuple[Callable[..., list], str]] = {
     "counting_limit": (lambda run, f, t: counting.table(run, t), "python benchmarks/counting_limit.py"),
     "search_vs_construction": (lambda run, f, t: search.figures(run, f) + search.tables(run, t),
                                "python experiments/search_vs_construction.py"),
+    "structure_vs_weights": (lambda run, f, t: structure.figures(run, f) + structure.tables(run, t),
+                             "python experiments/structure_vs_weights.py"),
 }
 
 
