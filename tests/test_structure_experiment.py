@@ -72,6 +72,8 @@ def test_quick_run_measures_every_method(quick_run):
             assert 0 <= r["test_accuracy"] <= 1 and 0 <= r["changed_fraction"] <= r["density"] <= 1
     cont = [r for r in rows if r["part"] == "continual"]
     assert {r["method"] for r in cont} == {"supsup", "supsup_inferred", "sequential_dense", "sequential_sparse"}
+    assert {r["setting"] for r in cont if r["method"] == "supsup_inferred"} == {
+        "inferred: one_shot, batch 128", "inferred: lowest_entropy, batch 128"}
     for r in cont:
         assert r["tasks"] == 5 and 0 <= r["average_accuracy"] <= 1
         assert len(r["final_accuracies"].split(";")) == 5 and len(r["forgetting"].split(";")) == 4
@@ -119,6 +121,7 @@ def test_figures_rebuilt_from_the_saved_run(quick_run, tmp_path):
     ["--parts", "nonsense"], ["--datasets", "mnist"], ["--widths", "0"], ["--seeds", "-1"], ["--epochs", "0"],
     ["--imp-pruned-fraction", "1"], ["--rewind-fraction", "0"], ["--tasks", "3"], ["--rule", "hessian"],
     ["--instability-round", "3"], ["--keep", "0"], ["--workers", "0"], ["--mnist1d-samples", "5"], ["--lr", "-1"],
+    ["--baseline-widths", "32"], ["--infer-rules", "oracle"],
 ])
 def test_bad_config_exits_before_writing(tmp_path, bad):
     with pytest.raises(SystemExit) as exc:
@@ -128,7 +131,7 @@ def test_bad_config_exits_before_writing(tmp_path, bad):
 
 
 def test_bad_config_in_code_is_a_typed_error(tmp_path):
-    cfg = experiment.StructureConfig(run_root=str(tmp_path / "runs"), widths=(16,), tasks=4)
+    cfg = experiment.StructureConfig(run_root=str(tmp_path / "runs"), widths=(16,), baseline_widths=(16,), tasks=4)
     with pytest.raises(InvalidArgumentError, match="--tasks"):
         experiment.run(cfg)
     with pytest.raises(InvalidArgumentError, match="--methods"):

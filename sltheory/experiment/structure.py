@@ -13,26 +13,29 @@ Two parts, one kind of job each (:func:`run_job`; one row per trained model, :da
   - ``sparse_finetune`` — the same mask, then a budget of k · N weights (N: all random weights) of
     largest ``--rule`` importance trained, k ∈ ``--budgets`` (at most the present ones: at k = 1 every
     present weight is trained);
+  - ``dense`` — every weight trained;
   - ``random_mask`` and ``rigl`` — a uniformly random mask at each density of ``--densities``, its
     weights trained (RigL also moves the mask);
-  - ``dense`` — every weight trained;
   - ``imp`` — iterative magnitude pruning, ``--imp-rounds`` rounds pruning ``--imp-pruned-fraction``
     of each layer's weights per round, rewinding to step t = round(``--rewind-fraction`` · all steps)
     (one row per round: density ≈ (1 − p)^r); then ``instability``: two copies of IMP's round
     ``--instability-round`` subnetwork trained from the rewind point with different data orders, at
     rewind 0 and at t, and the error barrier on the linear path between them (Frankle et al. 2020).
 
-  A row records the density (present / N), the **changed fraction** (weights whose final value is
-  not the random one / N: pruning is structure, not a change), test and train accuracy and seconds.
+  The first three run at every width of ``--widths`` (the width trend), the others at
+  ``--baseline-widths``. A row records the density (present / N), the **changed fraction** (weights
+  whose final value is not the random one / N: pruning is structure, not a change), test and train
+  accuracy and seconds.
 * ``continual`` — each data set split into ``--tasks`` tasks of 10/T classes
   (:func:`sltheory.training.split_tasks`: one shared head of 10/T outputs), one random d-h-h-(10/T)
-  network of width ``--continual-width``: supermasks in superposition (:func:`sltheory.training.
-  supsup`; task given, and inferred by the one-shot entropy rule on batches of ``--infer-batch``
-  test rows), sequential dense fine-tuning and sequential sparse fine-tuning of k · N weights per
-  task for k ∈ ``--continual-budgets`` (:func:`sltheory.training.sequential`). Rows: the average
-  accuracy over the tasks after the last one, forgetting per task (Chaudhry et al. 2018; mean and
-  max over the tasks before the last), the bits stored per task (a mask; k · N float32 values with
-  their indices; a float32 copy of the network) and the task-inference accuracy.
+  network of width ``--continual-width``: supermasks in superposition
+  (:func:`sltheory.training.supsup`; task given, and task inferred on batches of ``--infer-batch``
+  test rows by each rule of ``--infer-rules``), sequential dense fine-tuning and sequential sparse
+  fine-tuning of k · N weights per task for k ∈ ``--continual-budgets``
+  (:func:`sltheory.training.sequential`). Rows: the average accuracy over the tasks after the last
+  one, forgetting per task (Chaudhry et al. 2018; mean and max over the tasks before the last), the
+  bits stored per task (a mask; k · N float32 values with their indices; a float32 copy of the
+  network) and the task-inference accuracy.
 
 Results go to ``runs/structure_vs_weights/<hash of config.json>/results.csv`` (one row per trained
 model), saved after every finished job (:func:`sltheory.experiment.engine.run`): a rerun skips
@@ -69,6 +72,10 @@ METHODS = ("mask_only", "sparse_finetune", "random_mask", "rigl", "dense", "imp"
 #: The job groups of the ``continual`` part; ``supsup`` writes the task-given and the task-inferred rows.
 CONTINUAL = ("supsup", "sequential_dense", "sequential_sparse")
 RULES = ("fisher", "gradient")
+#: The method groups that run at every width of ``--widths`` (the others at ``--baseline-widths``).
+WIDTH_METHODS = ("mask_only", "sparse_finetune", "dense")
+#: SupSup's task-inference rules (:data:`sltheory.training.continual.INFER_RULES`).
+INFER_RULES = ("one_shot", "lowest_entropy")
 
 #: results.csv schema: column → type.
 COLUMNS: dict = {
@@ -114,8 +121,11 @@ class StructureConfig:
     datasets: tuple = _opt(DATASETS, "data sets, a comma list of " + ",".join(DATASETS), type=C.str_list)
     methods: tuple = _opt(METHODS, "methods of the methods part, a comma list of " + ",".join(METHODS)
                           + " (imp also measures the instability)", type=C.str_list)
-    widths: tuple = _opt((64, 128, 256, 512), "hidden width h of the d-h-h-10 random MLPs", quick=(16,),
+    widths: tuple = _opt((64, 128, 256, 512, 1024), "hidden widths h of the d-h-h-10 random MLPs at which "
+                         "mask_only, sparse_finetune and dense run (the width trend)", quick=(16,),
                          check=C.each(C.counts(maximum=2048)))
+    baseline_widths: tuple = _opt((64, 128, 256, 512), "the widths (among --widths) at which random_mask, rigl and "
+                                  "imp run too", quick=(16,), check=C.each(C.counts(maximum=2048)))
     seeds: tuple = _opt((0, 1), "random-network (and training) seeds", quick=(0,), check=C.each(C.nonnegative))
     mnist1d_samples: int = _opt(4000, "MNIST-1D signals generated (80 % train)", quick=400,
                                 check=C.counts(minimum=100, maximum=200_000))
@@ -153,6 +163,9 @@ class StructureConfig:
                                     "of N per task)", type=C.float_list, check=C.each(_fraction))
     infer_batch: int = _opt(128, "continual part: test rows per task-inference batch (1: per example)",
                             check=C.counts(maximum=100_000))
+    infer_rules: tuple = _opt(INFER_RULES, "continual part: SupSup's task-inference rules, a comma list of "
+                              + ",".join(INFER_RULES) + " (the paper's one-shot entropy gradient; each mask's own "
+                              "output entropy, lowest wins)", type=C.str_list)
     executor: str = C.executor_option()
     workers: int | None = C.workers_option()
     ray_address: str | None = C.ray_address_option()
@@ -165,7 +178,8 @@ class StructureConfig:
         from .executors import check_executor
 
         for label, values, known in (("parts", self.parts, PARTS), ("datasets", self.datasets, DATASETS),
-                                     ("methods", self.methods, METHODS)):
+                                     ("methods", self.methods, METHODS),
+                                     ("infer-rules", self.infer_rules, INFER_RULES)):
             if not isinstance(values, tuple):
                 raise InvalidArgumentError(f"{label} must be a tuple, got {values!r}")
             for v in values:
@@ -175,12 +189,17 @@ class StructureConfig:
                 raise InvalidArgumentError(f"--{label} has duplicates: {','.join(values)}")
             if not values:
                 raise InvalidArgumentError(f"--{label}: name at least one")
-        for label, grid in (("--widths", self.widths), ("--seeds", self.seeds), ("--budgets", self.budgets),
+        for label, grid in (("--widths", self.widths), ("--baseline-widths", self.baseline_widths),
+                            ("--seeds", self.seeds), ("--budgets", self.budgets),
                             ("--densities", self.densities), ("--continual-budgets", self.continual_budgets)):
             if not isinstance(grid, tuple) or not grid:
                 raise InvalidArgumentError(f"{label} must be a non-empty list, got {grid!r}")
             if len(set(grid)) != len(grid):
                 raise InvalidArgumentError(f"{label} has duplicates: {grid!r}")
+        outside = [w for w in self.baseline_widths if w not in self.widths]
+        if outside:
+            raise InvalidArgumentError(f"--baseline-widths must be among --widths, got {outside} outside "
+                                       f"{','.join(map(str, self.widths))}")
         if 10 % self.tasks:
             raise InvalidArgumentError(f"--tasks must divide the 10 classes into tasks of at least 2 classes "
                                        f"(2 or 5), got {self.tasks}")
@@ -235,7 +254,8 @@ class StructureJob:
 #: The config fields a job reads (everything hashed that shapes a model).
 _JOB_FIELDS = ("mnist1d_samples", "data_seed", "keep", "budgets", "rule", "densities", "epochs", "mask_lr", "lr",
                "batch_size", "imp_rounds", "imp_pruned_fraction", "rewind_fraction", "instability_round",
-               "barrier_points", "drop_fraction", "update_every", "tasks", "continual_budgets", "infer_batch")
+               "barrier_points", "drop_fraction", "update_every", "tasks", "continual_budgets", "infer_batch",
+               "infer_rules")
 #: Relative cost of a job group (dense trainings per random network), to start the longest first.
 _COST = {"imp": 10, "sparse_finetune": 14, "rigl": 4, "random_mask": 3, "mask_only": 2, "dense": 1,
          "supsup": 2, "sequential_dense": 1, "sequential_sparse": 2}
@@ -250,6 +270,8 @@ def make_jobs(cfg: StructureConfig) -> list[StructureJob]:
             for width in cfg.widths:
                 for seed in cfg.seeds:
                     for group in cfg.methods:
+                        if group not in WIDTH_METHODS and width not in cfg.baseline_widths:
+                            continue
                         jobs.append(StructureJob("methods", dataset, int(width), int(seed), group, settings))
     if "continual" in cfg.parts:
         for dataset in cfg.datasets:
@@ -369,12 +391,14 @@ def _continual_job(job: StructureJob) -> list[dict]:
     kw = dict(epochs=job.get("epochs"), seed=job.seed, batch_size=job.get("batch_size"))
     rows = []
     if job.group == "supsup":
-        res = training.supsup(rand, tasks, keep=job.get("keep"), lr=job.get("mask_lr"),
-                              infer_batch=job.get("infer_batch"), **kw)
-        rows.append(dict(_continual_row(res, "task given"), keep=job.get("keep")))
-        assert res.inferred is not None
-        rows.append(dict(_continual_row(res.inferred, f"task inferred, batch {job.get('infer_batch')}"),
-                         keep=job.get("keep")))
+        for i, rule in enumerate(job.get("infer_rules")):   # the same masks each time (same seeds)
+            res = training.supsup(rand, tasks, keep=job.get("keep"), lr=job.get("mask_lr"),
+                                  infer_batch=job.get("infer_batch"), infer_rule=rule, **kw)
+            if i == 0:
+                rows.append(dict(_continual_row(res, "task given"), keep=job.get("keep")))
+            assert res.inferred is not None
+            label = f"inferred: {rule}, batch {job.get('infer_batch')}"
+            rows.append(dict(_continual_row(res.inferred, label), keep=job.get("keep")))
     elif job.group == "sequential_dense":
         rows.append(_continual_row(training.sequential(rand, tasks, lr=job.get("lr"), **kw), "all weights"))
     elif job.group == "sequential_sparse":
@@ -525,11 +549,11 @@ def summarize(rows) -> str:
     if cont:
         if out:
             out.append("")
-        head = (f"{'dataset':<8} {'h':>5} {'method':<18} {'setting':<24} {'avg acc':>7} {'forget':>7} "
+        head = (f"{'dataset':<8} {'h':>5} {'method':<18} {'setting':<34} {'avg acc':>7} {'forget':>7} "
                 f"{'max f.':>7} {'bits/task':>10} {'task inf':>8}")
         out += [head, "-" * len(head)]
         for r in cont:
-            out.append(f"{r['dataset']:<8} {r['width']:>5} {r['method']:<18} {r['setting']:<24} "
+            out.append(f"{r['dataset']:<8} {r['width']:>5} {r['method']:<18} {r['setting']:<34} "
                        f"{f(r['average_accuracy'], '>7.3f')} {f(r['forgetting_mean'], '>7.3f')} "
                        f"{f(r['forgetting_max'], '>7.3f')} {f(r['bits_per_task'], '>10.3g')} "
                        f"{f(r['task_inference_accuracy'], '>8.3f')}")

@@ -4,10 +4,10 @@
 recomputed):
 
 * ``structure_vs_weights`` — test accuracy against the fraction of the random network's weights
-  whose value changed, one panel per data set at the run's largest width: the mask alone (at the
-  axis's 0 position), the same mask with a budget of k·N weights trained (sparse fine-tuning),
-  random masks and RigL at fixed densities, IMP's rounds and dense training; median over seeds,
-  bars min–max;
+  whose value changed, one panel per data set at the largest width where every method ran: the
+  mask alone (at the axis's 0 position), the same mask with a budget of k·N weights trained
+  (sparse fine-tuning), random masks and RigL at fixed densities, IMP's rounds and dense training;
+  median over seeds, bars min–max;
 * ``structure_width`` — test accuracy of the mask alone, of sparse fine-tuning at each budget and of
   dense training against the width (top), and the gap to dense training (bottom: per seed on the
   same network, then the median; bars min–max);
@@ -16,11 +16,11 @@ recomputed):
   bits stored per task (bottom).
 
 :func:`tables` writes ``structure_accuracy.tex`` (per method and setting, per data set at the
-largest width: density, changed fraction, test accuracy; the instability rows' error barrier),
-``structure_width.tex`` (per width: mask only, dense, the gap between them, and sparse fine-tuning
-at the smallest budget) and ``structure_continual.tex`` (per method: average accuracy, mean and
-largest forgetting, bits per task, task-inference accuracy). :func:`main` is the experiment's
-command with these as its report (``experiments/structure_vs_weights.py``).
+largest width where every method ran: density, changed fraction, test accuracy; the instability
+rows' error barrier), ``structure_width.tex`` (per width: mask only, dense, the gap between them,
+and sparse fine-tuning at the smallest budget) and ``structure_continual.tex`` (per method: average
+accuracy, mean and largest forgetting, bits per task, task-inference accuracy). :func:`main` is the
+experiment's command with these as its report (``experiments/structure_vs_weights.py``).
 """
 
 from __future__ import annotations
@@ -207,14 +207,24 @@ def _continual_label(rec) -> str:
     if m == "sequential_sparse":
         return f"{LABELS[m]}, {s}"
     if m == "supsup_inferred":
-        return f"{LABELS[m]} ({s.split(', ')[-1]})"
+        return f"{LABELS[m]} ({s.split(': ', 1)[-1]})"
     return LABELS.get(m, m)
 
 
-def _continual_color(rec, i: int) -> str:
+def _continual_style(rec, i: int) -> tuple[str, str | None]:
+    """(colour, hatch) of the i-th record of its method."""
     if rec["method"] == "sequential_sparse":
-        return ("C0", "C9", "C5", "C8", "C6")[i % 5]
-    return COLORS.get(rec["method"], "C7")
+        return ("C0", "C9", "C5", "C8", "C6")[i % 5], None
+    if rec["method"] == "supsup_inferred":
+        return ("0.45", "0.7", "0.3")[i % 3], ("//", "..", "xx")[i % 3]
+    return COLORS.get(rec["method"], "C7"), None
+
+
+def _full_width(rows, dataset: str) -> int:
+    """The largest width at which every method group of the run ran (the baselines run at fewer widths)."""
+    rs = [r for r in rows if r["part"] == "methods" and r["dataset"] == dataset]
+    base = [r["width"] for r in rs if r["group"] not in experiment.WIDTH_METHODS]
+    return max(base) if base else max(r["width"] for r in rs)
 
 
 def figures(run_dir, out_dir) -> list[Path]:
@@ -241,9 +251,8 @@ def figures(run_dir, out_dir) -> list[Path]:
         # 1. accuracy against the changed fraction, at the largest width
         fig, axes = plt.subplots(1, len(data), figsize=(6.2 * len(data), 4.6), squeeze=False)
         for ax, dataset in zip(axes[0], data):
-            rs = [r for r in meth if r["dataset"] == dataset]
-            width = max(r["width"] for r in rs)
-            rs = [r for r in rs if r["width"] == width]
+            width = _full_width(rows, dataset)
+            rs = [r for r in meth if r["dataset"] == dataset and r["width"] == width]
             _accuracy_panel(ax, rs, zero=_zero_position(meth))
             ax.set_title(f"{DATASET_NAMES.get(dataset, dataset)}, {rs[0]['dims']} random MLP "
                          f"(N = {rs[0]['weights']:,})", fontsize=9)
@@ -299,17 +308,16 @@ def figures(run_dir, out_dir) -> list[Path]:
         for col, dataset in enumerate(cdata):
             recs = _continual_records(rows, dataset)
             ax_f, ax_g, ax_b = axes[0][col], axes[1][col], axes[2][col]
-            width = 0.8 / max(1, len(recs))
-            n_sparse = 0
+            bar = 0.8 / max(1, len(recs))
+            seen: dict[str, int] = {}
             for i, rec in enumerate(recs):
-                c = _continual_color(rec, n_sparse)
-                n_sparse += rec["method"] == "sequential_sparse"
+                c, hatch = _continual_style(rec, seen.get(rec["method"], 0))
+                seen[rec["method"]] = seen.get(rec["method"], 0) + 1
                 label = _continual_label(rec)
-                hatch = "//" if rec["method"] == "supsup_inferred" else None
-                off = (i - (len(recs) - 1) / 2) * width
-                ax_f.bar(np.arange(len(rec["final"])) + off, rec["final"], width, color=c, hatch=hatch,
+                off = (i - (len(recs) - 1) / 2) * bar
+                ax_f.bar(np.arange(len(rec["final"])) + off, rec["final"], bar, color=c, hatch=hatch,
                          edgecolor="w" if hatch else None, label=label)
-                ax_g.bar(np.arange(len(rec["forgetting"])) + off, rec["forgetting"], width, color=c, hatch=hatch,
+                ax_g.bar(np.arange(len(rec["forgetting"])) + off, rec["forgetting"], bar, color=c, hatch=hatch,
                          edgecolor="w" if hatch else None, label=label)
                 m, lo, hi = rec["average"]
                 if _ok(rec["bits"]) and rec["bits"] > 0:
@@ -367,7 +375,7 @@ def accuracy_table_rows(rows) -> tuple[list[str], list[list[str]], dict]:
     """(header, cells per method and setting, notes): structure_accuracy.tex at each data set's largest width."""
     meth = [r for r in rows if r["part"] == "methods"]
     data = _datasets(rows, "methods")
-    top = {d: max(r["width"] for r in meth if r["dataset"] == d) for d in data}
+    top = {d: _full_width(rows, d) for d in data}
     at = {d: [r for r in meth if r["dataset"] == d and r["width"] == top[d]] for d in data}
     keys = sorted({(r["method"], r["setting"]) for d in data for r in at[d]},
                   key=lambda k: (experiment.ORDER.index(k[0]) if k[0] in experiment.ORDER else 99,
