@@ -71,6 +71,7 @@ from .errors import (
     TargetError,
     TicketFileError,
     TicketVersionError,
+    TrainingDivergedError,
 )
 from .network import Plan, RandomNetwork
 from .report import plotting
@@ -92,7 +93,8 @@ __all__ = [
     "DomainError", "InvalidArgumentError",
     "NetworkTooLargeError", "NormAssumptionError", "Plan", "RandomNetwork", "RandomNetworkError", "SltheoryError",
     "ConvTarget", "ResidualBlock", "conv_target",
-    "Target", "TargetError", "Ticket", "TicketFileError", "TicketVersionError", "adversarial_error", "approximate",
+    "Target", "TargetError", "Ticket", "TicketFileError", "TicketVersionError", "TrainingDivergedError",
+    "adversarial_error", "approximate",
     "certified_agreement", "Agreement",
     "as_target", "certify", "construction", "constructions", "counting_lower_bound", "datasets", "gaussian_target",
     "load_ticket", "natale_lower_bound", "plotting", "random_network",

@@ -77,6 +77,10 @@ class ApproximationFailedError(SltheoryError, RuntimeError):
         self.n_needed = n_needed
 
 
+class TrainingDivergedError(SltheoryError, RuntimeError):
+    """Weight training diverged: the loss became non-finite (a learning rate too large for the data)."""
+
+
 class CertificateError(SltheoryError, ValueError):
     """A masked network does not have the structure the certificate requires."""
 

@@ -116,6 +116,9 @@ def test_split_typed_errors(digits):
                                   10)
     with pytest.raises(DatasetError, match=r"\[3\]"):
         split_tasks(holed, 5)
+    one = sltheory.data.Dataset("one", digits.x_train, digits.y_train * 0, digits.x_test, digits.y_test * 0, 1)
+    with pytest.raises(DatasetError, match="2 classes"):
+        Task(0, (3,), one)             # a hand-made one-class task: its accuracy would be 1 by construction
 
 
 # ----------------------------------------------------------------------------- supsup
@@ -370,7 +373,7 @@ def test_typed_errors_before_any_work(rand, tasks, digits):
     for kw in ({"keep": 0.0}, {"keep": 1.5}, {"infer_batch": 0}, {"infer_rule": "vote"}):
         with pytest.raises(InvalidArgumentError):
             supsup(rand, tasks, **kw)
-    for kw in ({"budget": 0.0}, {"budget": 2.0}, {"budget": 0.1, "rule": "magnitude"}):
+    for kw in ({"budget": 0.0}, {"budget": 2.0}, {"budget": 0.1, "rule": "magnitude"}, {"rule": "magnitude"}):
         with pytest.raises(InvalidArgumentError):
             sequential(rand, tasks, **kw)
     with pytest.raises(InvalidArgumentError):

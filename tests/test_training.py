@@ -333,6 +333,33 @@ def test_bad_arguments_are_typed(rand, digits, call, kwargs):
         training.get(call)(rand, data=digits[0], **kwargs)
 
 
+def test_numbers_beyond_float_range_are_typed(rand, digits):
+    from fractions import Fraction
+
+    for kw in ({"lr": 10**400}, {"density": 10**400}, {"density": Fraction(1, 10**400)}):
+        with pytest.raises(InvalidArgumentError):
+            training.random_mask(rand, data=digits[0], **kw)
+    with pytest.raises(InvalidArgumentError):            # a nonzero budget that rounds to 0.0 is not "0"
+        training.sparse_finetune(rand, data=digits[0], budget=Fraction(1, 10**400))
+    X, y = digits[0]
+    with pytest.raises(InvalidArgumentError, match="float32"):
+        training.dense(rand, data=(X * 1e300, y))        # finite in float64, not in float32 (training's dtype)
+    with pytest.raises(sltheory.TrainingDivergedError):
+        training.dense(rand, data=(torch.full_like(X, 3e37), y), epochs=1)
+    with pytest.raises(InvalidArgumentError):
+        training.dense(rand, data=digits[0], curves="no")
+
+
+def test_accuracy_checks_its_arguments(rand, digits):
+    res = training.dense(rand, data=digits[0], test=digits[1], epochs=1, seed=0)
+    assert training.accuracy(res, *digits[1]) == res.test_accuracy
+    assert training.accuracy(res.network, *digits[1]) == res.test_accuracy
+    X, y = digits[1]
+    for bad in ((nn.ModuleList(), X, y), (res, X[:, :3], y), (res, X, y + 10), (res, X[:0], y[:0])):
+        with pytest.raises(InvalidArgumentError):
+            training.accuracy(*bad)
+
+
 def test_bad_data_and_networks_are_typed(rand, digits):
     X, y = digits[0]
     with pytest.raises(InvalidArgumentError):

@@ -406,3 +406,21 @@ def test_registry_lists_both(rand):
     names = training.methods()
     assert "imp" in names and "rigl" in names
     assert training.get("rigl") is rigl
+
+
+def test_instability_refuses_a_mask_from_a_network_with_other_biases(rand, digits):
+    """A Trained of a bias-free network would silently prune every bias of a network with biases."""
+    biased = random_mlp((64, 24, 16, 10), init="signed_constant", seed=3, biases=True)
+    plain = training.dense(rand, data=digits[0], epochs=1, seed=0, curves=False)
+    with pytest.raises(InvalidArgumentError, match="biases"):
+        instability(biased, data=digits[0], mask=plain, epochs=1)
+
+
+def test_imp_weight_density_follows_the_schedule_with_biases(digits):
+    biased = random_mlp((64, 24, 16, 10), init="signed_constant", seed=3, biases=True)
+    rounds = imp(biased, data=digits[0], rounds=2, prune_rate=0.5, epochs=1, seed=0, curves=False)
+    for r in rounds:
+        weights = sum(m.numel() for m in r.masks)
+        assert r.stats["weight_density"] == sum(int(m.sum()) for m in r.masks) / weights
+        assert abs(r.stats["weight_density"] - r.stats["requested_density"]) < 2 / min(m.numel() for m in r.masks)
+        assert r.density > r.stats["weight_density"] or r.stats["round"] == 0   # biases are never pruned

@@ -243,14 +243,14 @@ def _pair_first_layers(plan) -> set[int]:
     return set()
 
 
-def check_random_network(random_net) -> tuple[Any, list[nn.Linear], float]:
+def check_random_network(random_net, what: str = "mask search") -> tuple[Any, list[nn.Linear], float]:
     """``(plan, linears, output_scale)`` of an MLP :class:`~sltheory.network.RandomNetwork` as sampled
     (typed errors otherwise: a conv network, another module, changed layers, a bad output scale)."""
     from ..conv.network import ConvRandomNetwork
 
     if isinstance(random_net, ConvRandomNetwork):
-        raise InvalidArgumentError("mask search runs on MLP random networks (sltheory.random_network of an MLP "
-                                   "target, or sltheory.search.random_mlp); conv networks are not searched yet")
+        raise InvalidArgumentError(f"{what} runs on MLP random networks (sltheory.random_network of an MLP "
+                                   "target, or sltheory.search.random_mlp); conv networks are not supported yet")
     if not isinstance(random_net, RandomNetwork):
         raise RandomNetworkError("random_net must be a RandomNetwork (sltheory.random_network, "
                                  f"sltheory.search.random_mlp or a planted one); got {type(random_net).__name__}")

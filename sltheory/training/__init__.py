@@ -25,8 +25,8 @@ from .mask_only import mask_only
 from .random_mask import random_mask
 from .registry import get, methods
 from .rigl import rigl
-from .sparse_finetune import importance, sparse_finetune
+from .sparse_finetune import sparse_finetune
 
-__all__ = ["ContinualResult", "Trained", "accuracy", "dense", "error_barrier", "get", "imp", "imp_ticket", "importance",
-           "instability", "mask_only", "methods", "random_mask", "rigl", "sequential", "sparse_finetune", "split_tasks",
-           "supsup"]
+__all__ = ["ContinualResult", "Trained", "accuracy", "dense", "error_barrier", "get", "imp", "imp_ticket",
+           "instability", "mask_only", "methods", "random_mask", "rigl", "sequential", "sparse_finetune",
+           "split_tasks", "supsup"]

@@ -7,7 +7,8 @@ good model is *structure* — which weights are kept, a mask — and how much *w
 change? Every method here returns the same :class:`Trained`, whose two bool masks per layer answer
 it: ``masks`` (which random weights are present: structure) and ``changed`` (which present weights
 no longer hold their random value). Pruning is structure, not a change: the mask-only ticket has
-``changed_fraction`` 0, dense training 1 (up to weights that rounded back to their random value).
+``changed_fraction`` 0; dense training at most 1 — a weight that gets no gradient (from an input that
+is always 0, into a unit no sample activates) keeps its random value and is not counted.
 
 **The training loop** (:func:`fit`, ours, shared by every method): each random linear t is an
 augmented matrix A_t = [W_t | b_t] (the bias a last column whose input is 1; no column without a
@@ -46,7 +47,7 @@ import torch
 from torch import nn
 
 from .._checks import nonnegative_int
-from ..errors import InvalidArgumentError, RandomNetworkError
+from ..errors import InvalidArgumentError, RandomNetworkError, TrainingDivergedError
 
 __all__ = ["Problem", "Trained", "TrainingMethod", "accuracy", "budget_count", "finish", "fit", "fraction_arg",
            "lr_arg", "prepare", "random_layers"]
@@ -56,20 +57,29 @@ EVAL_CHUNK = 8192
 
 
 # --------------------------------------------------------------------------- arguments
+def _real(value) -> float | None:
+    """``value`` as a finite float, None if it is not a real number (bools excluded) or overflows."""
+    if isinstance(value, bool) or not isinstance(value, numbers.Real):
+        return None
+    try:
+        v = float(value)
+    except (OverflowError, ValueError, TypeError):
+        return None
+    return v if math.isfinite(v) else None
+
+
 def lr_arg(lr) -> float:
-    if isinstance(lr, bool) or not isinstance(lr, numbers.Real) or not (math.isfinite(float(lr))
-                                                                         and 0 < float(lr) <= 1e3):
+    v = _real(lr)
+    if v is None or not 0 < v <= 1e3:
         raise InvalidArgumentError(f"lr must be a number in (0, 1000], got {lr!r}")
-    return float(lr)
+    return v
 
 
 def fraction_arg(name: str, value, *, allow_zero: bool = False) -> float:
-    """``value`` as a float in (0, 1] (``allow_zero``: [0, 1])."""
-    ok = isinstance(value, numbers.Real) and not isinstance(value, bool) and math.isfinite(float(value))
-    if ok:
-        v = float(value)
-        if (0 <= v <= 1) if allow_zero else (0 < v <= 1):
-            return v
+    """``value`` as a float in (0, 1] (``allow_zero``: [0, 1]); a nonzero value that rounds to 0.0 is refused."""
+    v = _real(value)
+    if v is not None and ((0 <= v) if allow_zero else (0 < v)) and v <= 1 and not (v == 0 and value != 0):
+        return v
     interval = "[0, 1]" if allow_zero else "(0, 1]"
     raise InvalidArgumentError(f"{name} must be a fraction in {interval}, got {value!r}")
 
@@ -126,7 +136,7 @@ def random_layers(random_net) -> tuple[list[torch.Tensor], list[bool], float]:
     which have a bias column, and its output scale."""
     from ..search.base import check_random_network
 
-    plan, linears, scale = check_random_network(random_net)
+    plan, linears, scale = check_random_network(random_net, "weight training")
     A, has_bias = [], []
     for t, lin in enumerate(linears):
         if plan.layer_kind(t)[0] != "dense":
@@ -164,6 +174,11 @@ def prepare(random_net, data, test=None) -> Problem:
         if kind_t != "classification":
             raise InvalidArgumentError("test y must be integer class labels")
         test_pair = (Xt, yt.to(device))
+    big = float(torch.finfo(torch.float32).max)
+    for name, x in (("data X", X), ("test X", None if test_pair is None else test_pair[0])):
+        if x is not None and x.numel() and float(x.abs().max()) > big:
+            raise InvalidArgumentError(f"{name} has entries beyond float32's range (±{big:.3g}): training runs in "
+                                       "float32")
     y = y.to(device)
     return Problem(random_net=random_net, A=A, has_bias=has_bias, output_scale=scale, X=X.float(), y=y,
                    test=None if test_pair is None else (test_pair[0].float(), test_pair[1]),
@@ -184,11 +199,22 @@ def forward(layers: Sequence[torch.Tensor], has_bias: Sequence[bool], x: torch.T
 
 
 @torch.no_grad()
-def accuracy(network: nn.Module, X: torch.Tensor, y: torch.Tensor) -> float:
-    """The fraction of rows of ``X`` whose argmax output is ``y`` (evaluated in chunks)."""
-    if X.shape[0] == 0:
-        raise InvalidArgumentError("accuracy of an empty set")
-    dtype = next(network.parameters()).dtype
+def accuracy(network, X, y) -> float:
+    """The fraction of rows of ``X`` whose argmax output is ``y`` (evaluated in chunks); ``network``
+    an ``nn.Module`` of Linear/ReLU layers or a :class:`Trained` (its network)."""
+    from ..search.base import _inputs, _labels
+
+    network = getattr(network, "network", network)
+    lins = [m for m in network.modules() if isinstance(m, nn.Linear)] if isinstance(network, nn.Module) else []
+    if not lins:
+        raise InvalidArgumentError(f"network must be an nn.Module with Linear layers or a Trained, got "
+                                   f"{type(network).__name__}")
+    X = _inputs("X", X, lins[0].in_features, lins[0].weight.device)
+    kind, y = _labels("y", y, X.shape[0], lins[-1].out_features)
+    if kind != "classification":
+        raise InvalidArgumentError("y must be integer class labels")
+    y = y.to(X.device)
+    dtype = lins[0].weight.dtype
     hits = 0
     for s in range(0, X.shape[0], EVAL_CHUNK):
         hits += int((network(X[s:s + EVAL_CHUNK].to(dtype)).argmax(1) == y[s:s + EVAL_CHUNK]).sum())
@@ -272,6 +298,9 @@ def fit(prob: Problem, *, masks: Sequence[torch.Tensor], trainable: Sequence[tor
             xb, yb = prob.X[idx], prob.y[idx]
             layers = [effective(p, a, tr, m) for p, a, tr, m in zip(P, A32, T, M)]
             loss = nn.functional.cross_entropy(forward(layers, prob.has_bias, xb, prob.output_scale), yb)
+            if not bool(torch.isfinite(loss)):
+                raise TrainingDivergedError(f"training diverged at step {step + 1}: the loss is {float(loss.detach())} "
+                                            "(a smaller lr, or inputs of smaller magnitude?)")
             opt.zero_grad(set_to_none=False)
             loss.backward()
             opt.step()

@@ -121,6 +121,8 @@ class Task:
         if not isinstance(self.classes, tuple) or len(self.classes) != self.data.num_classes:
             raise InvalidArgumentError(f"Task.classes must be a tuple of {self.data.num_classes} original labels, "
                                        f"got {self.classes!r}")
+        if self.data.num_classes < 2:
+            raise DatasetError(f"{self.data.name}: a task needs at least 2 classes, got {self.data.num_classes}")
         if self.data.x_test.shape[0] == 0:
             raise DatasetError(f"{self.data.name}: a task needs test rows (its accuracy is measured on them)")
 
@@ -471,10 +473,10 @@ def sequential(random_net, tasks, *, budget: float | None = None, rule: str = "f
     weights (``method="sequential_dense"``), ``budget=k`` in (0, 1] the k·N weights of largest
     ``rule`` importance per task (``method="sequential_sparse"``). ``models[i]``: the network after
     task i; ``updated[i]``: the augmented entries trained in task i. ``random_net`` never changes."""
+    if rule not in RULES:
+        raise InvalidArgumentError(f"rule must be one of {RULES}, got {rule!r}")
     if budget is not None:
         budget = fraction_arg("budget", budget)
-        if rule not in RULES:
-            raise InvalidArgumentError(f"rule must be one of {RULES}, got {rule!r}")
     epochs, seed, lr, batch_size = common_args(epochs=epochs, seed=seed, lr=lr, batch_size=batch_size)
     probs = _problems(random_net, tasks)
     T = len(probs)

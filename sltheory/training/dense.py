@@ -1,10 +1,12 @@
 """Dense training: every weight of the random network trained from its random value (the reference
-every structure-vs-weights comparison ends at: density 1, changed fraction ≈ 1)."""
+every structure-vs-weights comparison ends at: density 1; changed fraction at most 1 — a weight that
+gets no gradient, from an always-zero input or into a dead unit, keeps its random value)."""
 
 from __future__ import annotations
 
 import time
 
+from .._checks import strict_bool
 from .base import TrainingMethod, all_true, common_args, finish, fit, new_generator, prepare, settings
 
 
@@ -14,6 +16,7 @@ def dense(random_net, *, data, test=None, epochs: int = 20, seed: int = 0, lr: f
     :mod:`sltheory.training.base`); returns a :class:`~sltheory.training.base.Trained`. ``random_net``
     itself never changes."""
     epochs, seed, lr, batch_size = common_args(epochs=epochs, seed=seed, lr=lr, batch_size=batch_size)
+    curves = strict_bool("curves", curves)
     prob = prepare(random_net, data, test)
     gen = new_generator(seed)
     masks = all_true(prob)

@@ -186,7 +186,9 @@ def imp(random_net, *, data, test=None, rounds: int = 5, prune_rate: float = 0.2
     Returns ``rounds + 1`` results: round 0 the dense network, round r the network pruned r times
     (layer-wise, ``prune_rate`` = the pruned fraction of each layer's present weights per round) and
     retrained from the rewind point. Each ``stats`` adds ``round``, ``rounds``, ``prune_rate``,
-    ``rewind``, ``requested_density`` = (1 − p)^r and ``layer_kept`` (present weights per layer, biases
+    ``rewind``, ``requested_density`` = (1 − p)^r — of the *weights*: compare it with ``weight_density``
+    (present weights / weights; ``density`` counts the never-pruned biases too) — and ``layer_kept``
+    (present weights per layer, biases
     not counted). ``random_net`` never changes.
     """
     rounds = nonnegative_int("rounds", rounds, maximum=MAX_ROUNDS)
@@ -216,7 +218,9 @@ def imp(random_net, *, data, test=None, rounds: int = 5, prune_rate: float = 0.2
                                 generator=new_generator(seed), init=start, curves=curves, start_step=rewind)
         stats = settings(epochs, seed, lr, batch_size, curve, time.perf_counter() - t0)
         stats.update({"round": r, "rounds": rounds, "prune_rate": p, "rewind": rewind,
-                      "requested_density": (1 - p) ** r, "layer_kept": _weight_counts(masks, prob.has_bias)})
+                      "requested_density": (1 - p) ** r, "layer_kept": _weight_counts(masks, prob.has_bias),
+                      "weight_density": sum(_weight_counts(masks, prob.has_bias))
+                      / sum(a.shape[0] * (a.shape[1] - int(b)) for a, b in zip(prob.A, prob.has_bias))})
         results.append(finish(prob, "imp", masks, masks, values, stats))
     return results
 
@@ -240,7 +244,7 @@ def imp_ticket(random_net, *, data, test=None, rounds: int = 5, prune_rate: floa
 # --------------------------------------------------------------------------- the error barrier
 def _module_of(name: str, net) -> nn.Module:
     net = getattr(net, "network", net)    # a Trained: its network
-    if not isinstance(net, nn.Module):
+    if not isinstance(net, nn.Module) or type(net).forward is nn.Module.forward:
         raise InvalidArgumentError(f"{name} must be an nn.Module or a Trained, got {type(net).__name__}")
     return net
 
@@ -326,6 +330,10 @@ def _mask_arg(mask, prob: Problem) -> list[torch.Tensor]:
             if tuple(m.shape) != (a.shape[0], a.shape[1] - int(b)):
                 raise InvalidArgumentError(f"mask: the Trained's layer {t} has shape {tuple(m.shape)}, the random "
                                            f"network's {(a.shape[0], a.shape[1] - int(b))}")
+        if (mask.bias_masks is not None) != any(prob.has_bias):
+            raise InvalidArgumentError("mask: the Trained is from a network "
+                                       f"{'with' if mask.bias_masks is not None else 'without'} biases, the random "
+                                       f"network has {'some' if any(prob.has_bias) else 'none'}")
         return ticket_masks(mask, prob)
     if isinstance(mask, torch.Tensor) or not isinstance(mask, Sequence) or len(mask) != len(prob.A):
         raise InvalidArgumentError(f"mask must be None, a Trained, or {len(prob.A)} bool tensors (one per random "

@@ -6,7 +6,8 @@ Every random linear keeps round(density · its entries) of them (at least 1), ch
 random (a uniform per-layer density: Liu et al.'s "uniform" ratio; their ERK ratio is not
 implemented), by the call's seeded generator; the kept weights are trained from their random values
 by the shared loop (:mod:`sltheory.training.base`), the others stay pruned. The changed fraction is
-then the density.
+then at most the density (a kept weight that gets no gradient — at this sparsity many units are
+cut off — keeps its random value).
 """
 
 from __future__ import annotations
@@ -15,6 +16,7 @@ import time
 
 import torch
 
+from .._checks import strict_bool
 from .base import TrainingMethod, budget_count, common_args, finish, fit, fraction_arg, new_generator, prepare, settings
 
 
@@ -36,6 +38,7 @@ def random_mask(random_net, *, data, test=None, density: float = 0.1, epochs: in
     """Train the weights under a uniformly random mask of ``density`` per layer (module docstring)."""
     density = fraction_arg("density", density)
     epochs, seed, lr, batch_size = common_args(epochs=epochs, seed=seed, lr=lr, batch_size=batch_size)
+    curves = strict_bool("curves", curves)
     prob = prepare(random_net, data, test)
     gen = new_generator(seed)
     masks = uniform_random_masks(prob.shapes(), density, gen, prob.device)

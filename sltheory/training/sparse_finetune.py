@@ -29,6 +29,7 @@ import time
 import torch
 from torch import nn
 
+from .._checks import strict_bool
 from .base import (
     EVAL_CHUNK,
     Problem,
@@ -114,6 +115,7 @@ def sparse_finetune(random_net, *, data, test=None, keep: float = 0.5, budget: f
         raise InvalidArgumentError(f"rule must be one of {RULES}, got {rule!r}")
     mask_epochs, _, mask_lr, _ = common_args(epochs=mask_epochs, seed=seed, lr=mask_lr, batch_size=batch_size)
     epochs, seed, lr, batch_size = common_args(epochs=epochs, seed=seed, lr=lr, batch_size=batch_size)
+    curves = strict_bool("curves", curves)
     prob = prepare(random_net, data, test)
     t0 = time.perf_counter()
     masks, st = search_mask(random_net, prob, data=data, test=test, keep=keep, epochs=mask_epochs, seed=seed,
