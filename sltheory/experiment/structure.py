@@ -497,7 +497,7 @@ def _setting_order(setting: str) -> tuple:
             nums.append(float(tok))
         except ValueError:
             continue
-    return tuple(nums) + (setting,)
+    return (tuple(nums), setting)
 
 
 def summary_records(rows) -> list[dict]:

@@ -357,11 +357,23 @@ def _acc(v) -> str:
 
 
 def _frac(v) -> str:
+    """A fraction: three decimals from 0.1 on, two significant digits below (plain decimals down to 1e-4)."""
     if not _ok(v):
         return "--"
     if v == 0:
         return "0"
-    return f"{v:.3f}" if v >= 0.0995 else _num(v)
+    if v >= 0.0995:
+        return f"{v:.3f}"
+    text = f"{v:#.2g}"
+    return _num(v) if "e" in text else text
+
+
+def _shown_setting(r) -> str:
+    """The setting as tables show it: an instability row's late rewind step differs per data set (a
+    fraction of its steps), so it is shown as 'rewind t' (the step is in the row's ``rewind``)."""
+    if r["method"] == "instability" and _ok(r["round"]) and _ok(r["rewind"]):
+        return f"round {r['round']}, rewind {'0' if r['rewind'] == 0 else 't'}"
+    return r["setting"]
 
 
 def _setting_tex(method: str, setting: str) -> str:
@@ -377,9 +389,9 @@ def accuracy_table_rows(rows) -> tuple[list[str], list[list[str]], dict]:
     data = _datasets(rows, "methods")
     top = {d: _full_width(rows, d) for d in data}
     at = {d: [r for r in meth if r["dataset"] == d and r["width"] == top[d]] for d in data}
-    keys = sorted({(r["method"], r["setting"]) for d in data for r in at[d]},
+    keys = sorted({(r["method"], _shown_setting(r)) for d in data for r in at[d]},
                   key=lambda k: (experiment.ORDER.index(k[0]) if k[0] in experiment.ORDER else 99,
-                                 experiment._setting_order(k[1])))
+                                 experiment._setting_order(k[1].replace("rewind t", "rewind inf"))))
     header = ["method", "setting"]
     for d in data:
         name = DATASET_NAMES.get(d, d)
@@ -388,12 +400,13 @@ def accuracy_table_rows(rows) -> tuple[list[str], list[list[str]], dict]:
     for method, setting in keys:
         cells = [_tex(method), _setting_tex(method, setting)]
         for d in data:
-            g = [r for r in at[d] if r["method"] == method and r["setting"] == setting]
+            g = [r for r in at[d] if r["method"] == method and _shown_setting(r) == setting]
             cells += [_frac(_median([r["density"] for r in g])), _frac(_median([r["changed_fraction"] for r in g])),
                       _acc(_median([r["test_accuracy"] for r in g])),
                       _acc(_median([r["barrier"] for r in g])) if method == "instability" else "--"]
         body.append(cells)
-    return header, body, {"widths": top}
+    rewinds = {d: sorted({r["rewind"] for r in at[d] if r["method"] == "instability" and r["rewind"]}) for d in data}
+    return header, body, {"widths": top, "late_rewinds": rewinds}
 
 
 def width_table_rows(rows) -> tuple[list[str], list[list[str]], dict]:
