@@ -200,8 +200,9 @@ def test_solver_time_ticket_graph_and_make_figures(tmp_path, quick_run):
                              "--ticket-graph", str(tg["run_dir"]), "--fidelity", str(tmp_path / "none"),
                              "--counting-limit", str(tmp_path / "none"),
                              "--search-vs-construction", str(tmp_path / "none"),
+                             "--structure-vs-weights", str(tmp_path / "none"),
                              "--fig-dir", str(fig), "--table-dir", str(tab)])
-    assert res["missing"] == ["fidelity", "counting_limit", "search_vs_construction"]
+    assert res["missing"] == ["fidelity", "counting_limit", "search_vs_construction", "structure_vs_weights"]
     names = {p.name for p in res["written"]}
     for f in width_sweep.FIGURES + ("solver_time", "ticket_graph"):
         assert {f"{f}.pdf", f"{f}.png"} <= names

@@ -18,9 +18,10 @@ PAPER = Path(__file__).resolve().parents[1] / "paper"
 MAIN = PAPER / "main.tex"
 
 FIGURES = {"width_sweep", "success_rate", "kept_per_target", "trained_accuracy", "solver_time", "ticket_graph",
-           "width_sweep_conv", "search_vs_construction", "search_accuracy", "search_planted"}
+           "width_sweep_conv", "search_vs_construction", "search_accuracy", "search_planted",
+           "structure_vs_weights", "structure_width", "structure_continual"}
 TABLES = {"sweep_summary", "fidelity", "trained", "solver_time", "counting_limit", "conv_sweep", "conv_widths",
-          "search_summary"}
+          "search_summary", "structure_accuracy", "structure_width", "structure_continual"}
 
 #: Build byproducts, never copied into the temporary build folder.
 BYPRODUCTS = ("*.aux", "*.log", "*.fls", "*.fdb_latexmk", "*.bbl", "*.blg", "*.out", "*.toc", "main.pdf")

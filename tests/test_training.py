@@ -251,6 +251,24 @@ def test_sparse_finetune_budget_zero_is_mask_only(rand, digits):
         assert _same_bits(a.weight.detach(), b.weight.detach())
 
 
+def test_sparse_finetune_reuses_a_given_mask_bit_for_bit(rand, digits):
+    mask = training.mask_only(rand, data=digits[0], test=digits[1], keep=0.4, epochs=2, seed=2, lr=0.02)
+    for budget in (0, 0.01):
+        a = training.sparse_finetune(rand, data=digits[0], test=digits[1], keep=0.4, budget=budget, mask_epochs=2,
+                                     mask_lr=0.02, epochs=2, seed=2)
+        b = training.sparse_finetune(rand, data=digits[0], test=digits[1], budget=budget, epochs=2, seed=2, mask=mask)
+        assert b.stats["mask_given"] and not a.stats["mask_given"]
+        for la, lb in zip(_linears(a.network), _linears(b.network)):
+            assert _same_bits(la.weight.detach(), lb.weight.detach())
+        assert a.stats["mask_test_accuracy"] == b.stats["mask_test_accuracy"] == mask.test_accuracy
+    dense = training.dense(rand, data=digits[0], epochs=1)
+    other = random_mlp((64, 32, 32, 10), init="signed_constant", seed=4)
+    wider = random_mlp((64, 33, 32, 10), init="signed_constant", seed=3)
+    for net, bad in ((rand, dense), (other, mask), (wider, mask), (rand, mask.masks)):
+        with pytest.raises(InvalidArgumentError):
+            training.sparse_finetune(net, data=digits[0], epochs=1, mask=bad)
+
+
 def test_sparse_finetune_chooses_the_most_important_present_weights(rand, digits):
     """The chosen set is the top of the Fisher importance at the mask-only model (recomputed)."""
     res = training.sparse_finetune(rand, data=digits[0], keep=0.5, budget=0.01, epochs=1, mask_epochs=2, seed=1)

@@ -12,12 +12,14 @@
   certify, attack, classify);
 * :mod:`.search` — search against construction (issue 16): the search methods and the
   subset-sum construction on the same random networks, classifiers, planted tickets;
+* :mod:`.structure` — structure or weights (issue 17): masks, k % of the weights, random masks,
+  RigL, IMP and dense training on one random network, and continual learning with masks;
 * the benchmarks' jobs: :mod:`.soundness` (random cases checked against an independent lower
   bound, passed in), :mod:`.counting` (the counting-limit cells and their run folder),
   :mod:`.scale` (one size of the scale benchmark, timed, with peak memory).
 
 May import: everything of the library below it (the public API, tickets, constructions, the
-certificate, search, data). Never ``sltheory.report`` or ``sltheory.cli``: reports read what
+certificate, search, training, data). Never ``sltheory.report`` or ``sltheory.cli``: reports read what
 experiments saved, not the reverse. Scripts under ``experiments/`` and ``benchmarks/`` are thin
 layers over it: a config, a job, and a report.
 """

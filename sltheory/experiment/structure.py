@@ -324,10 +324,12 @@ def _methods_job(job: StructureJob) -> list[dict]:
         res = training.mask_only(rand, keep=keep, lr=mask_lr, **common)
         rows.append(_trained_row(res, method="mask_only", setting="k=0", budget=0.0))
     elif g == "sparse_finetune":
+        # stage 1 once (the mask sparse_finetune would find with these settings), every budget on it
+        mask = training.mask_only(rand, keep=keep, lr=mask_lr, **common)
         for k in job.get("budgets"):
             res = training.sparse_finetune(rand, keep=keep, budget=float(k), rule=job.get("rule"),
                                            mask_epochs=job.get("epochs"), mask_lr=mask_lr, lr=lr, curves=False,
-                                           **common)
+                                           mask=mask, **common)
             rows.append(_trained_row(res, method="sparse_finetune", setting=f"k={float(k):g}"))
     elif g in ("random_mask", "rigl"):
         extra = ({} if g == "random_mask" else
@@ -396,7 +398,8 @@ def _continual_job(job: StructureJob) -> list[dict]:
                                   infer_batch=job.get("infer_batch"), infer_rule=rule, **kw)
             if i == 0:
                 rows.append(dict(_continual_row(res, "task given"), keep=job.get("keep")))
-            assert res.inferred is not None
+            if res.inferred is None:   # pragma: no cover - supsup always infers
+                raise InvalidArgumentError("supsup returned no task-inferred result")
             label = f"inferred: {rule}, batch {job.get('infer_batch')}"
             rows.append(dict(_continual_row(res.inferred, label), keep=job.get("keep")))
     elif job.group == "sequential_dense":

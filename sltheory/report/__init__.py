@@ -5,7 +5,8 @@
 * one module per experiment or benchmark: :mod:`.width_sweep` (its figures and tables, and the
   sweep's command with them attached: ``sltheory sweep``), :mod:`.solver_time`,
   :mod:`.ticket_graph`, :mod:`.fidelity`, :mod:`.soundness` (the printed summary),
-  :mod:`.counting` (the counting-limit tables), :mod:`.search` (search against construction);
+  :mod:`.counting` (the counting-limit tables), :mod:`.search` (search against construction),
+  :mod:`.structure` (structure or weights);
 * :mod:`.plotting` — a ticket's graph drawn with matplotlib, and saved / reloaded as JSON.
 
 May import: the foundation and ``sltheory.experiment`` (saved results, the experiments'

@@ -1,6 +1,6 @@
-"""A random mask at a given density, its weights trained (Liu, Chen, Chen, Atashgahi, Yin, Kou, Shen,
-Pechenizkiy, Wang, Mocanu, *The Unreasonable Effectiveness of Random Pruning: Return of the Most Naive
-Baseline for Sparse Training*, ICLR 2022, arXiv:2202.02643).
+"""A random mask at a given density, its weights trained (Liu, Chen, Chen, Shen, Mocanu, Wang,
+Pechenizkiy, *The Unreasonable Effectiveness of Random Pruning: Return of the Most Naive Baseline for
+Sparse Training*, ICLR 2022, arXiv:2202.02643).
 
 Every random linear keeps round(density · its entries) of them (at least 1), chosen uniformly at
 random (a uniform per-layer density: Liu et al.'s "uniform" ratio; their ERK ratio is not

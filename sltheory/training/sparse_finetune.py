@@ -101,12 +101,40 @@ def top_entries(scores: list[torch.Tensor], masks, count: int) -> list[torch.Ten
     return out
 
 
+def given_mask(mask, prob: Problem) -> list[torch.Tensor]:
+    """The augmented masks of a mask-only :class:`~sltheory.training.base.Trained` of this random
+    network (InvalidArgumentError: another type, other shapes or biases, or a model that changed weights)."""
+    from ..errors import InvalidArgumentError
+    from .base import Trained
+    from .mask_only import ticket_masks
+
+    if not isinstance(mask, Trained):
+        raise InvalidArgumentError(f"mask must be a Trained (e.g. training.mask_only's), got {type(mask).__name__}")
+    shapes = [(a.shape[0], a.shape[1] - int(b)) for a, b in zip(prob.A, prob.has_bias)]
+    if [tuple(m.shape) for m in mask.masks] != shapes or (mask.bias_masks is not None) != any(prob.has_bias):
+        raise InvalidArgumentError("mask is a Trained of another network (its layers or biases differ)")
+    seed = int(getattr(prob.random_net, "seed", -1))
+    if mask.stats.get("random_seed", seed) != seed:
+        raise InvalidArgumentError(f"mask was found on the random network of seed {mask.stats['random_seed']}, "
+                                   f"this one has seed {seed}")
+    if mask.stats.get("changed_count", 0) != 0:
+        raise InvalidArgumentError(f"mask must be a mask-only model (no weight changed); this {mask.method} model "
+                                   f"changed {mask.stats['changed_count']} weights")
+    return ticket_masks(mask, prob)
+
+
 def sparse_finetune(random_net, *, data, test=None, keep: float = 0.5, budget: float = 0.01, rule: str = "fisher",
                     mask_epochs: int = 20, epochs: int = 20, seed: int = 0, mask_lr: float = 0.01, lr: float = 1e-2,
-                    batch_size: int = 128, curves: bool = True):
+                    batch_size: int = 128, curves: bool = True, mask=None):
     """Edge-popup's mask at ``keep``, then ``budget`` · N weights of largest ``rule`` importance trained
     (module docstring). ``stats``: ``budget``, ``budget_count`` (the weights chosen),
-    ``rule``, ``mask_test_accuracy`` / ``mask_train_accuracy`` (the model before stage 2)."""
+    ``rule``, ``mask_test_accuracy`` / ``mask_train_accuracy`` (the model before stage 2).
+
+    ``mask``: stage 1 done already — a :class:`~sltheory.training.base.Trained` of ``random_net`` that
+    changed no weight (e.g. :func:`~sltheory.training.mask_only.mask_only`'s, whose call with the same
+    ``keep``, ``epochs`` = ``mask_epochs``, ``seed``, ``lr`` = ``mask_lr`` and ``batch_size`` finds the
+    very mask this call would): its masks are used and ``keep``, ``mask_epochs``, ``mask_lr`` are not
+    (``stats["mask_given"]``); one search then serves every budget."""
     keep = fraction_arg("keep", keep)
     budget = fraction_arg("budget", budget, allow_zero=True)
     if rule not in RULES:
@@ -118,10 +146,16 @@ def sparse_finetune(random_net, *, data, test=None, keep: float = 0.5, budget: f
     curves = strict_bool("curves", curves)
     prob = prepare(random_net, data, test)
     t0 = time.perf_counter()
-    masks, st = search_mask(random_net, prob, data=data, test=test, keep=keep, epochs=mask_epochs, seed=seed,
-                            lr=mask_lr, batch_size=batch_size)
-    base_stats = {"keep": keep, "budget": budget, "rule": rule, "mask_epochs": mask_epochs, "mask_lr": mask_lr,
-                  "mask_curves": st["curves"]}
+    if mask is None:
+        masks, st = search_mask(random_net, prob, data=data, test=test, keep=keep, epochs=mask_epochs, seed=seed,
+                                lr=mask_lr, batch_size=batch_size)
+        base_stats = {"keep": keep, "budget": budget, "rule": rule, "mask_epochs": mask_epochs, "mask_lr": mask_lr,
+                      "mask_curves": st["curves"], "mask_given": False}
+    else:
+        masks = given_mask(mask, prob)
+        base_stats = {"keep": mask.stats.get("keep"), "budget": budget, "rule": rule,
+                      "mask_epochs": mask.stats.get("epochs"), "mask_lr": mask.stats.get("lr"),
+                      "mask_curves": mask.stats.get("curves"), "mask_given": True}
     count = budget_count(budget, prob.total)
     if count == 0:
         stats = settings(epochs, seed, lr, batch_size, [], time.perf_counter() - t0)
