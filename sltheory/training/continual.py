@@ -19,7 +19,7 @@ outputs, so the random network has C/T outputs).
 (:func:`sltheory.training.mask_only.search_mask`, kept fraction ``keep`` per layer) on the same
 random weights W, which never change — so a task, once learned, is never forgotten.
 
-* *Task given* (the paper's GG scenario): task j is evaluated with W ⊙ M_j. R[i][j] is the same
+* *Task given* (the paper's GG scenario): task j is evaluated with W ⊙ M_j. R_{i,j} is the same
   number for every i ≥ j (nothing that task j uses changes later): measured once, repeated.
 * *Task inferred* (the paper's GN scenarios, its one-shot task-inference rule): after tasks 0 … i
   are learned, k = i + 1 masks; a batch x_1 … x_B of test inputs of one task (``infer_batch`` consecutive rows
@@ -51,10 +51,10 @@ seed (seed + i) mod 2⁶³):
   sparse fine-tuning papers (the FISH mask of Sung, Nair, Raffel, NeurIPS 2021; *Continual Learning
   via Sparse Memory Finetuning*, Lin et al.) — chosen sets of different tasks may overlap.
 
-**The result** (:class:`ContinualResult`): the accuracy matrix R (T × T, R[i][j] the test accuracy on
+**The result** (:class:`ContinualResult`): the accuracy matrix R (T × T, R_{i,j} the test accuracy on
 task j after training through task i, None for j > i: a task not yet seen is not evaluated), the
-average final accuracy (1/T) Σ_j R[T−1][j], forgetting per task — Chaudhry, Dokania, Ajanthan, Torr,
-*Riemannian Walk for Incremental Learning*, ECCV 2018: f_j = max_{l ∈ {j, …, T−2}} R[l][j] − R[T−1][j]
+average final accuracy (1/T) Σ_j R_{T−1,j}, forgetting per task — Chaudhry, Dokania, Ajanthan, Torr,
+*Riemannian Walk for Incremental Learning*, ECCV 2018: f_j = max_{l ∈ {j, …, T−2}} R_{l,j} − R_{T−1,j}
 for j < T − 1 (the last task has none; negative when a task's accuracy rose later) — and the bits
 stored per task beyond the random network (which is its seed):
 
@@ -224,18 +224,18 @@ class ContinualResult:
 
     @property
     def final_accuracy(self) -> tuple[float, ...]:
-        """R[T−1][j] for every task j."""
+        """R_{T−1,j} for every task j."""
         return tuple(float(v) for v in self.accuracy[-1])  # type: ignore[arg-type]
 
     @property
     def average_accuracy(self) -> float:
-        """(1/T) Σ_j R[T−1][j]."""
+        """(1/T) Σ_j R_{T−1,j}."""
         final = self.final_accuracy
         return sum(final) / len(final)
 
     @property
     def forgetting(self) -> tuple[float, ...]:
-        """f_j = max_{l ∈ {j … T−2}} R[l][j] − R[T−1][j] for j < T − 1 (Chaudhry et al. 2018)."""
+        """f_j = max_{l ∈ {j … T−2}} R_{l,j} − R_{T−1,j} for j < T − 1 (Chaudhry et al. 2018)."""
         T = self.tasks
         R = self.accuracy
         return tuple(max(float(R[l][j]) for l in range(j, T - 1)) - float(R[T - 1][j])  # type: ignore[arg-type]
