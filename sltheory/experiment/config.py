@@ -21,7 +21,7 @@ runs the same checks for a configuration built in code (typed errors, no exit).
 
 Checks: the library's argument checks (:mod:`sltheory._checks`) adapted to the ``check(name,
 value)`` form — :func:`count`, :func:`positive`, :func:`eps`, :func:`delta`, :func:`output_dir`,
-:func:`one_of` — any callable raising InvalidArgumentError works.
+:func:`one_of`, :func:`fraction` — any callable raising InvalidArgumentError works.
 """
 
 from __future__ import annotations
@@ -38,8 +38,8 @@ from ..errors import InvalidArgumentError
 
 __all__ = ["option", "build_parser", "from_args", "parse", "check", "config_dict", "project_root", "library_version",
            "int_list", "float_list", "str_list", "count", "counts", "nonnegative", "positive", "eps", "delta",
-           "output_dir", "one_of", "each", "QUICK_FLAG", "executor_option", "workers_option", "ray_address_option",
-           "run_root_option", "fig_dir_option", "table_dir_option", "no_plot_option"]
+           "output_dir", "one_of", "each", "fraction", "Command", "QUICK_FLAG", "executor_option", "workers_option",
+           "ray_address_option", "run_root_option", "fig_dir_option", "table_dir_option", "no_plot_option"]
 
 _NO_QUICK = object()
 #: The flag that selects every field's quick value (added when some field has one).
@@ -168,6 +168,18 @@ def each(check_one: Callable) -> Callable:
     return check_all
 
 
+def fraction(*, closed: bool = True, says: str = "a fraction must lie in") -> Callable:
+    """A check of a real in (0, 1] (``closed=False``: in (0, 1)); a bad value raises
+    ``"{name}: {says} (0, 1], got {value!r}"``."""
+    interval = "(0, 1]" if closed else "(0, 1)"
+
+    def check_fraction(name, value):
+        if isinstance(value, bool) or not isinstance(value, (int, float)) or not (
+                0 < float(value) <= 1 if closed else 0 < float(value) < 1):
+            raise InvalidArgumentError(f"{name}: {says} {interval}, got {value!r}")
+    return check_fraction
+
+
 def one_of(*allowed) -> Callable:
     """A check that the value is one of ``allowed``."""
     def check_choice(name, value):
@@ -265,6 +277,32 @@ def parse(cls, argv=None, *, prog: str, description: str, extra: Callable | None
     except InvalidArgumentError as exc:
         parser.error(str(exc))
     return cfg, args
+
+
+@dataclasses.dataclass(frozen=True)
+class Command:
+    """The command line of a job experiment: its configuration class, description and ``--quick``
+    help, and ``extra(parser)`` options that are not fields. An experiment module's ``build_parser``,
+    ``parse`` and ``main`` are this object's, with the script's name as their default ``prog``."""
+
+    cls: type
+    description: str
+    quick_help: str
+    extra: Callable | None = None
+
+    def build_parser(self, prog: str) -> argparse.ArgumentParser:
+        return build_parser(self.cls, prog=prog, description=self.description, extra=self.extra,
+                            quick_help=self.quick_help)
+
+    def parse(self, argv, prog: str):
+        """The checked configuration of a command line (exit status 2 on a bad one)."""
+        return parse(self.cls, argv, prog=prog, description=self.description, extra=self.extra,
+                     quick_help=self.quick_help)[0]
+
+    def main(self, run: Callable, argv, *, report, prog: str) -> dict:
+        """Parse, then ``run(cfg, report=report, make_plots=not cfg.no_plot)``."""
+        cfg = self.parse(argv, prog)
+        return run(cfg, report=report, make_plots=not cfg.no_plot)
 
 
 def _jsonable(value):

@@ -5,7 +5,9 @@ its :class:`~sltheory.experiment.runs.RunFolder` already holds (a rerun resumes,
 recomputes nothing), runs the others on an executor (:func:`~sltheory.experiment.executors.run_jobs`:
 this process, a process pool or Ray), merges each job's rows into ``results.csv`` the moment they
 exist, reports progress (:class:`~sltheory.experiment.progress.Progress`) and finally records the
-folder as its root's ``latest`` run (what the figures are rebuilt from).
+folder as its root's ``latest`` run (what the figures are rebuilt from). :func:`make_report` then
+makes the figures and tables with the report passed in (the experiment room never imports the report
+room).
 """
 
 from __future__ import annotations
@@ -20,7 +22,7 @@ from .executors import run_jobs
 from .progress import Progress
 from .runs import RunFolder, mark_latest
 
-__all__ = ["Outcome", "run"]
+__all__ = ["Outcome", "run", "make_report"]
 
 
 @dataclass
@@ -66,3 +68,19 @@ def run(folder: RunFolder, jobs: Sequence, fn: Callable, *, job_key: Callable | 
     rows = [r for r in rows if row_key(r) in wanted]
     mark_latest(folder.path.parent, folder.path)
     return Outcome(folder.path, rows, len(todo), len(jobs))
+
+
+def make_report(run_dir: Path, cfg, report: Callable | None, make_plots: bool = True, out=None) -> tuple[list, list]:
+    """``report(run_dir, cfg.fig_dir, cfg.table_dir) -> (figures, tables)`` and the paths printed, when
+    ``make_plots`` and a report is given; without a report, a line saying how to rebuild them. Returns
+    (figures, tables), both empty when none were made."""
+    out = sys.stdout if out is None else out
+    figs: list = []
+    tabs: list = []
+    if make_plots and report is not None:
+        figs, tabs = report(run_dir, cfg.fig_dir, cfg.table_dir)
+        print("figures: " + ", ".join(str(p) for p in figs) + "\ntables: " + ", ".join(str(p) for p in tabs),
+              file=out)
+    elif make_plots:
+        print("figures and tables: rebuild them with python experiments/make_figures.py", file=out)
+    return figs, tabs

@@ -60,7 +60,6 @@ from __future__ import annotations
 
 import hashlib
 import math
-import statistics
 import sys
 import time
 from dataclasses import dataclass, field
@@ -70,6 +69,7 @@ import numpy as np
 
 from ..errors import InvalidArgumentError
 from . import config as C
+from .summary import measured, median
 
 __all__ = ["SearchConfig", "SearchJob", "COLUMNS", "KEY", "PARTS", "PLANTED_TARGETS", "DEFAULT_RUN_ROOT",
            "SCHEMA_VERSION", "build_parser", "parse", "main", "run", "run_job", "make_jobs", "build_targets",
@@ -107,13 +107,8 @@ COLUMNS: dict = {
 KEY = ("part", "target", "rho_requested", "seed", "mode", "method", "keep_label")
 
 
-def _opt(default, help, **kw):
-    return C.option(default, help, **kw)
-
-
-def _fraction(name: str, value) -> None:
-    if isinstance(value, bool) or not isinstance(value, (int, float)) or not (0 < float(value) <= 1):
-        raise InvalidArgumentError(f"{name}: a kept fraction must lie in (0, 1], got {value!r}")
+_opt = C.option
+_fraction = C.fraction(says="a kept fraction must lie in")
 
 
 @dataclass(frozen=True)
@@ -711,23 +706,12 @@ def run(cfg: SearchConfig, *, report=None, make_plots: bool = True, out=None) ->
     print("\n" + summarize(rows), file=out)
     certified = [r for r in rows if r["bound_ok"] is not None]
     print(f"\nbound ≥ adversarial in {len(certified) - len(violations)}/{len(certified)} certified rows", file=out)
-    figs, tabs = [], []
-    if make_plots and report is not None:
-        figs, tabs = report(folder.path, cfg.fig_dir, cfg.table_dir)
-        print("figures: " + ", ".join(str(p) for p in figs) + "\ntables: " + ", ".join(str(p) for p in tabs),
-              file=out)
-    elif make_plots:
-        print("figures and tables: rebuild them with python experiments/make_figures.py", file=out)
+    figs, tabs = engine.make_report(folder.path, cfg, report, make_plots, out)
     return {"run_dir": folder.path, "rows": rows, "violations": len(violations), "ran": done.ran,
             "figures": figs, "tables": tabs}
 
 
 # ----------------------------------------------------------------------------- summaries
-def _median(vals):
-    vals = [v for v in vals if v is not None and not (isinstance(v, float) and math.isnan(v))]
-    return statistics.median(vals) if vals else float("nan")
-
-
 def summary_records(rows) -> list[dict]:
     """One record per (part, target, ρ, mode, method, keep_label): medians over seeds."""
     groups: dict[tuple, list[dict]] = {}
@@ -741,7 +725,7 @@ def summary_records(rows) -> list[dict]:
         for k in ("random_per_target", "kept_fraction", "bound", "adversarial_error", "bound_over_adversarial",
                   "accuracy", "target_accuracy", "agreement", "certified_agreement", "time_per_epoch_s",
                   "time_train_s", "jaccard", "recall", "precision", "rule_rho", "counting_rho", "planted_error"):
-            rec[k] = _median([r[k] for r in rs])
+            rec[k] = median([r[k] for r in rs], keep=measured)
         reached = [r["reached"] for r in rs if r["reached"] is not None]
         rec["reached"] = (sum(bool(v) for v in reached), len(reached))
         recs.append(rec)
@@ -755,7 +739,7 @@ def summarize(rows) -> str:
         return "(no rows)"
 
     def f(v, spec):
-        return "-" if v is None or (isinstance(v, float) and math.isnan(v)) else format(v, spec)
+        return "-" if not measured(v) else format(v, spec)
 
     head = (f"{'part':<20} {'target':<16} {'ρ':>6} {'mode':<12} {'method':<11} {'keep':<8} {'kept':>6} "
             f"{'bound':>9} {'adv':>9} {'acc':>6} {'cert':>6} {'s/ep':>6} {'jacc':>5} {'reached':>7}")
@@ -780,16 +764,18 @@ QUICK_HELP = ("tiny smoke run for tests (2-3-2 target at 2 widths, digits 64-4-1
               "width, 2 epochs, the ReLU and helix planted, 1 seed, in-process); explicit options still win")
 
 
+_COMMAND = C.Command(SearchConfig, DESCRIPTION, QUICK_HELP)
+
+
 def build_parser(prog: str = "search_vs_construction.py"):
-    return C.build_parser(SearchConfig, prog=prog, description=DESCRIPTION, quick_help=QUICK_HELP)
+    return _COMMAND.build_parser(prog)
 
 
 def parse(argv=None, prog: str = "search_vs_construction.py") -> SearchConfig:
     """The checked configuration of a command line (exit status 2 on a bad one)."""
-    return C.parse(SearchConfig, argv, prog=prog, description=DESCRIPTION, quick_help=QUICK_HELP)[0]
+    return _COMMAND.parse(argv, prog)
 
 
 def main(argv=None, *, report=None, prog: str = "search_vs_construction.py") -> dict:
     """The experiment's command: parse, run, and (unless --no-plot) ``report`` the figures/tables."""
-    cfg = parse(argv, prog)
-    return run(cfg, report=report, make_plots=not cfg.no_plot)
+    return _COMMAND.main(run, argv, report=report, prog=prog)

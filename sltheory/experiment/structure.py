@@ -55,6 +55,7 @@ from typing import Any
 
 from ..errors import InvalidArgumentError
 from . import config as C
+from .summary import finite, median
 
 __all__ = ["StructureConfig", "StructureJob", "COLUMNS", "KEY", "PARTS", "DATASETS", "METHODS", "CONTINUAL",
            "DEFAULT_RUN_ROOT", "SCHEMA_VERSION", "build_parser", "parse", "main", "run", "run_job", "make_jobs",
@@ -93,24 +94,10 @@ COLUMNS: dict = {
 KEY = ("part", "dataset", "width", "seed", "group", "method", "setting")
 
 
-def _opt(default, help, **kw):
-    return C.option(default, help, **kw)
-
-
-def _fraction(name: str, value) -> None:
-    if isinstance(value, bool) or not isinstance(value, (int, float)) or not (0 < float(value) <= 1):
-        raise InvalidArgumentError(f"{name}: a fraction must lie in (0, 1], got {value!r}")
-
-
-def _open_fraction(name: str, value) -> None:
-    if isinstance(value, bool) or not isinstance(value, (int, float)) or not (0 < float(value) < 1):
-        raise InvalidArgumentError(f"{name}: a fraction must lie in (0, 1), got {value!r}")
-
-
-def _rewind_fraction(name: str, value) -> None:
-    if isinstance(value, bool) or not isinstance(value, (int, float)) or not (0 < float(value) < 1):
-        raise InvalidArgumentError(f"{name}: the late rewind point is a fraction of the training steps in (0, 1), "
-                                   f"got {value!r}")
+_opt = C.option
+_fraction = C.fraction()
+_open_fraction = C.fraction(closed=False)
+_rewind_fraction = C.fraction(closed=False, says="the late rewind point is a fraction of the training steps in")
 
 
 @dataclass(frozen=True)
@@ -466,27 +453,12 @@ def run(cfg: StructureConfig, *, report=None, make_plots: bool = True, out=None)
                       desc="structure vs weights", out=out)
     rows = done.rows
     print("\n" + summarize(rows), file=out)
-    figs, tabs = [], []
-    if make_plots and report is not None:
-        figs, tabs = report(folder.path, cfg.fig_dir, cfg.table_dir)
-        print("figures: " + ", ".join(str(p) for p in figs) + "\ntables: " + ", ".join(str(p) for p in tabs),
-              file=out)
-    elif make_plots:
-        print("figures and tables: rebuild them with python experiments/make_figures.py", file=out)
+    figs, tabs = engine.make_report(folder.path, cfg, report, make_plots, out)
     return {"run_dir": folder.path, "rows": rows, "ran": done.ran, "figures": figs, "tables": tabs,
             "seconds": time.perf_counter() - t0}
 
 
 # ----------------------------------------------------------------------------- summaries
-def _ok(v) -> bool:
-    return v is not None and not (isinstance(v, float) and (math.isnan(v) or math.isinf(v)))
-
-
-def _median(vals):
-    vals = [v for v in vals if _ok(v)]
-    return statistics.median(vals) if vals else float("nan")
-
-
 #: The order methods are listed in (summaries, tables, legends).
 ORDER = ("mask_only", "sparse_finetune", "random_mask", "rigl", "imp", "instability", "dense", "supsup",
          "supsup_inferred", "sequential_sparse", "sequential_dense")
@@ -523,7 +495,7 @@ def summary_records(rows) -> list[dict]:
         for k in ("weights", "density", "changed_fraction", "test_accuracy", "train_accuracy", "barrier",
                   "average_accuracy", "forgetting_mean", "forgetting_max", "bits_per_task", "bits_entropy_coded",
                   "task_inference_accuracy", "train_seconds"):
-            rec[k] = _median([r[k] for r in rs])
+            rec[k] = median([r[k] for r in rs])
         recs.append(rec)
     return recs
 
@@ -535,31 +507,28 @@ def summarize(rows) -> str:
         return "(no rows)"
 
     def f(v, spec):
-        return "-" if not _ok(v) else format(v, spec)
+        return "-" if not finite(v) else format(v, spec)
+
+    def table(part, head, line) -> list[str]:
+        return [head, "-" * len(head)] + [line(r) for r in recs if r["part"] == part]
 
     out = []
-    meth = [r for r in recs if r["part"] == "methods"]
-    if meth:
-        head = (f"{'dataset':<8} {'h':>5} {'method':<16} {'setting':<18} {'density':>8} {'changed':>8} "
-                f"{'test':>6} {'train':>6} {'barrier':>7} {'s':>6}")
-        out += [head, "-" * len(head)]
-        for r in meth:
-            out.append(f"{r['dataset']:<8} {r['width']:>5} {r['method']:<16} {r['setting']:<18} "
-                       f"{f(r['density'], '>8.4f')} {f(r['changed_fraction'], '>8.4f')} "
-                       f"{f(r['test_accuracy'], '>6.3f')} {f(r['train_accuracy'], '>6.3f')} "
-                       f"{f(r['barrier'], '>7.3f')} {f(r['train_seconds'], '>6.1f')}")
-    cont = [r for r in recs if r["part"] == "continual"]
-    if cont:
+    if any(r["part"] == "methods" for r in recs):
+        out += table("methods", f"{'dataset':<8} {'h':>5} {'method':<16} {'setting':<18} {'density':>8} "
+                     f"{'changed':>8} {'test':>6} {'train':>6} {'barrier':>7} {'s':>6}",
+                     lambda r: f"{r['dataset']:<8} {r['width']:>5} {r['method']:<16} {r['setting']:<18} "
+                     f"{f(r['density'], '>8.4f')} {f(r['changed_fraction'], '>8.4f')} "
+                     f"{f(r['test_accuracy'], '>6.3f')} {f(r['train_accuracy'], '>6.3f')} "
+                     f"{f(r['barrier'], '>7.3f')} {f(r['train_seconds'], '>6.1f')}")
+    if any(r["part"] == "continual" for r in recs):
         if out:
             out.append("")
-        head = (f"{'dataset':<8} {'h':>5} {'method':<18} {'setting':<34} {'avg acc':>7} {'forget':>7} "
-                f"{'max f.':>7} {'bits/task':>10} {'task inf':>8}")
-        out += [head, "-" * len(head)]
-        for r in cont:
-            out.append(f"{r['dataset']:<8} {r['width']:>5} {r['method']:<18} {r['setting']:<34} "
-                       f"{f(r['average_accuracy'], '>7.3f')} {f(r['forgetting_mean'], '>7.3f')} "
-                       f"{f(r['forgetting_max'], '>7.3f')} {f(r['bits_per_task'], '>10.3g')} "
-                       f"{f(r['task_inference_accuracy'], '>8.3f')}")
+        out += table("continual", f"{'dataset':<8} {'h':>5} {'method':<18} {'setting':<34} {'avg acc':>7} "
+                     f"{'forget':>7} {'max f.':>7} {'bits/task':>10} {'task inf':>8}",
+                     lambda r: f"{r['dataset']:<8} {r['width']:>5} {r['method']:<18} {r['setting']:<34} "
+                     f"{f(r['average_accuracy'], '>7.3f')} {f(r['forgetting_mean'], '>7.3f')} "
+                     f"{f(r['forgetting_max'], '>7.3f')} {f(r['bits_per_task'], '>10.3g')} "
+                     f"{f(r['task_inference_accuracy'], '>8.3f')}")
     return "\n".join(out)
 
 
@@ -574,16 +543,18 @@ QUICK_HELP = ("tiny smoke run for tests (width 16, 2 epochs, 400 MNIST-1D signal
               "in-process); explicit options still win")
 
 
+_COMMAND = C.Command(StructureConfig, DESCRIPTION, QUICK_HELP)
+
+
 def build_parser(prog: str = "structure_vs_weights.py"):
-    return C.build_parser(StructureConfig, prog=prog, description=DESCRIPTION, quick_help=QUICK_HELP)
+    return _COMMAND.build_parser(prog)
 
 
 def parse(argv=None, prog: str = "structure_vs_weights.py") -> StructureConfig:
     """The checked configuration of a command line (exit status 2 on a bad one)."""
-    return C.parse(StructureConfig, argv, prog=prog, description=DESCRIPTION, quick_help=QUICK_HELP)[0]
+    return _COMMAND.parse(argv, prog)
 
 
 def main(argv=None, *, report=None, prog: str = "structure_vs_weights.py") -> dict:
     """The experiment's command: parse, run, and (unless --no-plot) ``report`` the figures/tables."""
-    cfg = parse(argv, prog)
-    return run(cfg, report=report, make_plots=not cfg.no_plot)
+    return _COMMAND.main(run, argv, report=report, prog=prog)

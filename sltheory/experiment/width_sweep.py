@@ -44,7 +44,6 @@ from __future__ import annotations
 
 import hashlib
 import math
-import statistics
 import sys
 import time
 from dataclasses import dataclass
@@ -54,6 +53,7 @@ import numpy as np
 
 from ..errors import InvalidArgumentError
 from . import config as C
+from .summary import measured, median
 
 __all__ = ["SweepConfig", "build_parser", "main", "run", "build_targets", "factor_for_rho", "make_jobs",
            "summary_records", "summarize", "theorem_curve", "conv_factor_for_rho", "conv_rule_rho",
@@ -116,8 +116,7 @@ def _grids(rhos) -> str:
     return "; ".join(f"{n}={','.join(f'{r:g}' for r in g)}" for n, g in rhos)
 
 
-def _opt(default, help, **kw):
-    return C.option(default, help, **kw)
+_opt = C.option
 
 
 @dataclass(frozen=True)
@@ -676,20 +675,13 @@ def run(cfg: SweepConfig, *, report=None, make_plots: bool = True, out=None) -> 
     if widths:
         print("\nconv widths (ρ = random weights / target weights):\n" + widths, file=out)
     print(f"\nbound ≥ adversarial in {len(rows) - len(violations)}/{len(rows)} rows", file=out)
-    figs, tabs = [], []
-    if make_plots and report is not None:
-        figs, tabs = report(folder.path, cfg.fig_dir, cfg.table_dir)
-        print("figures: " + ", ".join(str(p) for p in figs) + "\ntables: " + ", ".join(str(p) for p in tabs),
-              file=out)
-    elif make_plots:
-        print("figures and tables: rebuild them with python experiments/make_figures.py", file=out)
+    figs, tabs = engine.make_report(folder.path, cfg, report, make_plots, out)
     return {"run_dir": folder.path, "rows": rows, "violations": len(violations), "figures": figs, "tables": tabs}
 
 
 # ----------------------------------------------------------------------------- summaries
 def _median(vals):
-    vals = [v for v in vals if v is not None and not (isinstance(v, float) and math.isnan(v))]
-    return statistics.median(vals) if vals else float("nan")
+    return median(vals, keep=measured)
 
 
 def _groups(rows):
@@ -757,7 +749,7 @@ def summarize_widths(rows) -> str:
     lines = []
     for w in conv_width_records(rows):
         def f(v):
-            return "-" if v is None or (isinstance(v, float) and math.isnan(v)) else f"{v:.3g}"
+            return "-" if not measured(v) else f"{v:.3g}"
         lines.append(f"{w['target']:<20} {w['construction']:<16} ε={w['eps']:<6g} rule ρ={f(w['rule']):>8}  "
                      f"smallest succeeding ρ (all seeds)={f(w['smallest_all']):>7} (any seed {f(w['smallest_any'])}, "
                      f"grid up to {f(w['largest'])})  counting ρ={f(w['counting'])}")
@@ -805,16 +797,18 @@ def _extra(p) -> None:
     p.add_argument("--no-conv", action="store_true", help="no conv / residual targets (the MLP sweep only)")
 
 
+_COMMAND = C.Command(SweepConfig, DESCRIPTION, QUICK_HELP, extra=_extra)
+
+
 def build_parser(prog: str = "width_sweep.py"):
-    return C.build_parser(SweepConfig, prog=prog, description=DESCRIPTION, extra=_extra, quick_help=QUICK_HELP)
+    return _COMMAND.build_parser(prog)
 
 
 def parse(argv=None, prog: str = "width_sweep.py") -> SweepConfig:
     """The checked configuration of a command line (exit status 2 on a bad one)."""
-    return C.parse(SweepConfig, argv, prog=prog, description=DESCRIPTION, extra=_extra, quick_help=QUICK_HELP)[0]
+    return _COMMAND.parse(argv, prog)
 
 
 def main(argv=None, *, report=None, prog: str = "width_sweep.py") -> dict:
     """The width sweep's command: parse, run, and (unless --no-plot) ``report`` the figures/tables."""
-    cfg = parse(argv, prog)
-    return run(cfg, report=report, make_plots=not cfg.no_plot)
+    return _COMMAND.main(run, argv, report=report, prog=prog)
