@@ -25,7 +25,6 @@ experiment's command with these as its report (``experiments/structure_vs_weight
 
 from __future__ import annotations
 
-import json
 import math
 import statistics
 from pathlib import Path
@@ -34,8 +33,13 @@ import numpy as np
 
 from .._atomic import savefig_formats
 from ..experiment import structure as experiment
-from ..experiment.runs import atomic_write_text, latest, read_rows
-from .search import _num, _tex
+from ..experiment.runs import latest
+from ..experiment.summary import finite as _ok
+from ..experiment.summary import median as _median
+from .common import acc as _acc
+from .common import load_run, write_tabular
+from .common import num as _num
+from .common import tex as _tex
 
 __all__ = ["FIGURES", "TABLES", "figures", "tables", "report", "main", "latest_run_dir", "accuracy_table_rows",
            "width_table_rows", "continual_table_rows"]
@@ -70,21 +74,7 @@ def latest_run_dir(run_root=experiment.DEFAULT_RUN_ROOT) -> Path:
 
 
 def _load(run_dir):
-    run_dir = Path(run_dir)
-    cfg = json.loads((run_dir / "config.json").read_text())
-    rows = read_rows(run_dir / "results.csv", experiment.COLUMNS)
-    if not rows:
-        raise FileNotFoundError(f"no results in {run_dir / 'results.csv'}: run experiments/structure_vs_weights.py")
-    return cfg, rows
-
-
-def _ok(v) -> bool:
-    return v is not None and not (isinstance(v, float) and (math.isnan(v) or math.isinf(v)))
-
-
-def _median(vals):
-    vals = [v for v in vals if _ok(v)]
-    return statistics.median(vals) if vals else float("nan")
+    return load_run(run_dir, experiment.COLUMNS, "run experiments/structure_vs_weights.py")
 
 
 def _spread(vals) -> tuple[float, float, float]:
@@ -227,6 +217,21 @@ def _full_width(rows, dataset: str) -> int:
     return max(base) if base else max(r["width"] for r in rs)
 
 
+def _spread_bars(ax, x, spreads, **kw) -> None:
+    """Error bars of (median, min, max) triples at ``x``: the median, bars min–max."""
+    m = np.array([v[0] for v in spreads])
+    err = np.array([[v[0] - v[1] for v in spreads], [v[2] - v[0] for v in spreads]])
+    ax.errorbar(x, m, yerr=err, **kw)
+
+
+def _legend_title(fig, axes, title: str, *, bottom: float) -> None:
+    """The first panel's legend below the panels (``bottom``: the height it takes), and the title."""
+    handles, names = axes[0][0].get_legend_handles_labels()
+    fig.legend(handles, names, loc="lower center", ncol=3, fontsize=8, frameon=False)
+    fig.suptitle(title, fontsize=10)
+    fig.tight_layout(rect=(0, bottom, 1, 1))
+
+
 def figures(run_dir, out_dir) -> list[Path]:
     """Rebuild structure_vs_weights, structure_width and structure_continual (PDF + PNG) in ``out_dir``
     from ``run_dir``'s config.json and results.csv only. Returns the paths written (a figure whose part is
@@ -256,11 +261,8 @@ def figures(run_dir, out_dir) -> list[Path]:
             _accuracy_panel(ax, rs, zero=_zero_position(meth))
             ax.set_title(f"{DATASET_NAMES.get(dataset, dataset)}, {rs[0]['dims']} random MLP "
                          f"(N = {rs[0]['weights']:,})", fontsize=9)
-        handles, names = axes[0][0].get_legend_handles_labels()
-        fig.legend(handles, names, loc="lower center", ncol=3, fontsize=8, frameon=False)
-        fig.suptitle(f"Structure or weights: one random network, every method (median of {seeds} seed(s); "
-                     f"bars min–max) [run {run}]", fontsize=10)
-        fig.tight_layout(rect=(0, 0.1, 1, 1))
+        _legend_title(fig, axes, f"Structure or weights: one random network, every method (median of {seeds} "
+                      f"seed(s); bars min–max) [run {run}]", bottom=0.1)
         save(fig, "structure_vs_weights")
 
         # 2. against width
@@ -275,14 +277,10 @@ def figures(run_dir, out_dir) -> list[Path]:
                 label = LABELS["mask_only"] if method == "mask_only" else f"mask + {setting}·N trained"
                 mk = "o" if method == "mask_only" else "s"
                 for ax, vals in ((ax_a, acc), (ax_g, gap)):
-                    m = np.array([v[0] for v in vals])
-                    err = np.array([[v[0] - v[1] for v in vals], [v[2] - v[0] for v in vals]])
-                    ax.errorbar(x, m, yerr=err, fmt=mk + "-", color=c, ms=5, capsize=2, lw=1.2, elinewidth=0.8,
-                                label=label)
-            m = np.array([v[0] for v in dense_acc])
-            err = np.array([[v[0] - v[1] for v in dense_acc], [v[2] - v[0] for v in dense_acc]])
-            ax_a.errorbar(x, m, yerr=err, fmt="*-", color=COLORS["dense"], ms=8, capsize=2, lw=1.2,
-                          label=LABELS["dense"])
+                    _spread_bars(ax, x, vals, fmt=mk + "-", color=c, ms=5, capsize=2, lw=1.2, elinewidth=0.8,
+                                 label=label)
+            _spread_bars(ax_a, x, dense_acc, fmt="*-", color=COLORS["dense"], ms=8, capsize=2, lw=1.2,
+                         label=LABELS["dense"])
             ax_g.axhline(0, color=COLORS["dense"], lw=1)
             for ax in (ax_a, ax_g):
                 ax.set_xscale("log", base=2)
@@ -294,11 +292,8 @@ def figures(run_dir, out_dir) -> list[Path]:
             ax_a.set_title(f"{DATASET_NAMES.get(dataset, dataset)}: d-h-h-10 random MLP", fontsize=9)
             ax_g.set_ylabel("gap: dense − method (test acc., same network)")
             ax_g.set_xlabel("hidden width h")
-        handles, names = axes[0][0].get_legend_handles_labels()
-        fig.legend(handles, names, loc="lower center", ncol=3, fontsize=8, frameon=False)
-        fig.suptitle(f"Does the mask-only gap close with width? (median of {seeds} seed(s); bars min–max) "
-                     f"[run {run}]", fontsize=10)
-        fig.tight_layout(rect=(0, 0.08, 1, 1))
+        _legend_title(fig, axes, f"Does the mask-only gap close with width? (median of {seeds} seed(s); bars "
+                      f"min–max) [run {run}]", bottom=0.08)
         save(fig, "structure_width")
 
     # 3. continual learning
@@ -342,20 +337,13 @@ def figures(run_dir, out_dir) -> list[Path]:
             ax_b.set_ylabel("average accuracy after the last task")
             for ax in (ax_f, ax_g, ax_b):
                 ax.grid(True, alpha=0.3, axis="y" if ax is not ax_b else "both")
-        handles, names = axes[0][0].get_legend_handles_labels()
-        fig.legend(handles, names, loc="lower center", ncol=3, fontsize=8, frameon=False)
-        fig.suptitle(f"Continual learning on one random network (median of {seeds} seed(s)) [run {run}]",
-                     fontsize=10)
-        fig.tight_layout(rect=(0, 0.07, 1, 1))
+        _legend_title(fig, axes, f"Continual learning on one random network (median of {seeds} seed(s)) "
+                      f"[run {run}]", bottom=0.07)
         save(fig, "structure_continual")
     return paths
 
 
 # ----------------------------------------------------------------------------- tables
-def _acc(v) -> str:
-    return f"{v:.3f}" if _ok(v) else "--"
-
-
 def _frac(v) -> str:
     """A fraction: three decimals from 0.1 on, two significant digits below (plain decimals down to 1e-4)."""
     if not _ok(v):
@@ -468,12 +456,7 @@ def continual_table_rows(rows) -> tuple[list[str], list[list[str]], dict]:
 
 
 def _write_table(path: Path, run: str, header: list[str], body: list[list[str]], align: str) -> Path:
-    lines = [f"% generated by experiments/structure_vs_weights.py from run {run}; do not edit",
-             r"\begin{tabular}{" + align + "}", r"\toprule", " & ".join(header) + r" \\", r"\midrule"]
-    lines += [" & ".join(cells) + r" \\" for cells in body]
-    lines += [r"\bottomrule", r"\end{tabular}"]
-    atomic_write_text(path, "\n".join(lines) + "\n")
-    return path
+    return write_tabular(path, "experiments/structure_vs_weights.py", run, header, body, align)
 
 
 def tables(run_dir, out_dir) -> list[Path]:

@@ -12,7 +12,6 @@ targets from the per-layer kernel-parameter counts in config.json; their rule wi
 
 from __future__ import annotations
 
-import json
 import math
 import statistics
 from pathlib import Path
@@ -22,9 +21,10 @@ import numpy as np
 from .._atomic import savefig_formats
 from ..bounds import counting_lower_bound, natale_min_parameters
 from ..experiment import width_sweep as sweep
-from ..experiment.runs import atomic_write_text, latest, read_rows
+from ..experiment.runs import atomic_write_text, latest
 from ..experiment.sweep import COLUMNS
 from ..experiment.width_sweep import _median, conv_width_records, counting_rho, summary_records, theorem_curve
+from .common import load_run
 
 __all__ = ["FIGURES", "TABLES", "figures", "tables", "report", "main", "latest_run_dir", "counting_curve",
            "natale_curve", "conv_figure", "conv_tables"]
@@ -58,12 +58,7 @@ def _is_conv(r) -> bool:
 
 
 def _load(run_dir):
-    run_dir = Path(run_dir)
-    cfg = json.loads((run_dir / "config.json").read_text())
-    rows = read_rows(run_dir / "results.csv", COLUMNS)
-    if not rows:
-        raise FileNotFoundError(f"no results in {run_dir / 'results.csv'}: run experiments/width_sweep.py first")
-    return cfg, rows
+    return load_run(run_dir, COLUMNS, "run experiments/width_sweep.py first")
 
 
 def _dims_of(label: str) -> tuple[int, ...]:
