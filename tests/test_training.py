@@ -261,10 +261,12 @@ def test_sparse_finetune_reuses_a_given_mask_bit_for_bit(rand, digits):
         for la, lb in zip(_linears(a.network), _linears(b.network)):
             assert _same_bits(la.weight.detach(), lb.weight.detach())
         assert a.stats["mask_test_accuracy"] == b.stats["mask_test_accuracy"] == mask.test_accuracy
+        assert b.stats["train_seconds"] >= mask.stats["train_seconds"]        # both stages, as without mask=
     dense = training.dense(rand, data=digits[0], epochs=1)
     other = random_mlp((64, 32, 32, 10), init="signed_constant", seed=4)
     wider = random_mlp((64, 33, 32, 10), init="signed_constant", seed=3)
-    for net, bad in ((rand, dense), (other, mask), (wider, mask), (rand, mask.masks)):
+    kaiming = random_mlp((64, 32, 32, 10), init="kaiming_normal", seed=3)       # same seed, another law
+    for net, bad in ((rand, dense), (other, mask), (wider, mask), (kaiming, mask), (rand, mask.masks)):
         with pytest.raises(InvalidArgumentError):
             training.sparse_finetune(net, data=digits[0], epochs=1, mask=bad)
 

@@ -89,7 +89,7 @@ def _plain_adam(rand, X, y, *, steps, epochs, seed, lr, batch_size):
 # ============================================================================ IMP
 @pytest.fixture(scope="module")
 def imp_rounds(rand, digits):
-    return imp(rand, data=digits[0], test=digits[1], rounds=4, prune_rate=0.3, rewind=0, epochs=2, seed=1,
+    return imp(rand, data=digits[0], test=digits[1], rounds=4, pruned_fraction=0.3, rewind=0, epochs=2, seed=1,
                lr=LR, batch_size=64)
 
 
@@ -108,7 +108,7 @@ def test_imp_density_follows_the_per_layer_rounding(rand, imp_rounds):
         for c, c0 in zip(counts, sizes):
             assert abs(c - (1 - p) ** r * c0) <= slack + 1e-12
         assert res.stats["requested_density"] == pytest.approx((1 - p) ** r, abs=0)
-        assert res.stats["round"] == r and res.stats["prune_rate"] == p and res.stats["rewind"] == 0
+        assert res.stats["round"] == r and res.stats["pruned_fraction"] == p and res.stats["rewind"] == 0
         assert res.density == sum(counts) / sum(sizes)
         assert res.method == "imp"
 
@@ -165,7 +165,7 @@ def test_imp_rewind_t_is_the_dense_run_at_step_t(rand, digits):
     for a, b in zip(ref, got):
         assert _same_bits(a, b)
     # the full reference run is the dense round 0 (a check of the reference itself)
-    rounds = imp(rand, data=digits[0], rounds=1, prune_rate=0.5, rewind=t, epochs=2, seed=1, lr=LR,
+    rounds = imp(rand, data=digits[0], rounds=1, pruned_fraction=0.5, rewind=t, epochs=2, seed=1, lr=LR,
                  batch_size=64, curves=False)
     full = _plain_adam(rand, X, y, steps=8, epochs=2, seed=1, lr=LR, batch_size=64)
     for w, w0, lin in zip(full, _random_weights(rand), _linears(rounds[0].network)):
@@ -188,7 +188,7 @@ def test_imp_rewind_t_is_the_dense_run_at_step_t(rand, digits):
 def test_imp_ticket_is_the_registered_last_round(rand, digits):
     call = training.get("imp")
     assert call is imp_mod.imp_ticket
-    res = call(rand, data=digits[0], rounds=2, prune_rate=0.5, epochs=1, seed=0, batch_size=64, curves=False)
+    res = call(rand, data=digits[0], rounds=2, pruned_fraction=0.5, epochs=1, seed=0, batch_size=64, curves=False)
     assert isinstance(res, base.Trained) and res.stats["round"] == 2
     assert [h["round"] for h in res.stats["history"]] == [0, 1, 2]
     assert res.stats["history"][-1]["density"] == res.density
@@ -358,7 +358,7 @@ def test_rigl_deterministic_per_seed(rand, digits):
 
 # ============================================================================ typed errors, before any work
 @pytest.mark.parametrize("kw", [
-    {"rounds": -1}, {"rounds": 1.5}, {"prune_rate": 0}, {"prune_rate": 1}, {"prune_rate": True},
+    {"rounds": -1}, {"rounds": 1.5}, {"pruned_fraction": 0}, {"pruned_fraction": 1}, {"pruned_fraction": True},
     {"rewind": -1}, {"rewind": 10_000}, {"epochs": 0}, {"lr": 0}, {"curves": "yes"}, {"seed": -1},
 ])
 def test_imp_typed_errors_before_work(rand, digits, monkeypatch, kw):
@@ -418,7 +418,7 @@ def test_instability_refuses_a_mask_from_a_network_with_other_biases(rand, digit
 
 def test_imp_weight_density_follows_the_schedule_with_biases(digits):
     biased = random_mlp((64, 24, 16, 10), init="signed_constant", seed=3, biases=True)
-    rounds = imp(biased, data=digits[0], rounds=2, prune_rate=0.5, epochs=1, seed=0, curves=False)
+    rounds = imp(biased, data=digits[0], rounds=2, pruned_fraction=0.5, epochs=1, seed=0, curves=False)
     for r in rounds:
         weights = sum(m.numel() for m in r.masks)
         assert r.stats["weight_density"] == sum(int(m.sum()) for m in r.masks) / weights

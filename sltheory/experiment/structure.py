@@ -111,8 +111,8 @@ class StructureConfig:
     widths: tuple = _opt((64, 128, 256, 512, 1024), "hidden widths h of the d-h-h-10 random MLPs at which "
                          "mask_only, sparse_finetune and dense run (the width trend)", quick=(16,),
                          check=C.each(C.counts(maximum=2048)))
-    baseline_widths: tuple = _opt((64, 128, 256, 512), "the widths (among --widths) at which random_mask, rigl and "
-                                  "imp run too", quick=(16,), check=C.each(C.counts(maximum=2048)))
+    baseline_widths: tuple = _opt((64, 128, 256, 512), "the widths at which random_mask, rigl and imp run too "
+                                  "(those among --widths)", quick=(16,), check=C.each(C.counts(maximum=2048)))
     seeds: tuple = _opt((0, 1), "random-network (and training) seeds", quick=(0,), check=C.each(C.nonnegative))
     mnist1d_samples: int = _opt(4000, "MNIST-1D signals generated (80 % train)", quick=400,
                                 check=C.counts(minimum=100, maximum=200_000))
@@ -183,10 +183,10 @@ class StructureConfig:
                 raise InvalidArgumentError(f"{label} must be a non-empty list, got {grid!r}")
             if len(set(grid)) != len(grid):
                 raise InvalidArgumentError(f"{label} has duplicates: {grid!r}")
-        outside = [w for w in self.baseline_widths if w not in self.widths]
-        if outside:
-            raise InvalidArgumentError(f"--baseline-widths must be among --widths, got {outside} outside "
-                                       f"{','.join(map(str, self.widths))}")
+        if not any(w in self.widths for w in self.baseline_widths):
+            raise InvalidArgumentError(f"--baseline-widths ({','.join(map(str, self.baseline_widths))}) has no width "
+                                       f"among --widths ({','.join(map(str, self.widths))}): give --baseline-widths "
+                                       "too")
         if 10 % self.tasks:
             raise InvalidArgumentError(f"--tasks must divide the 10 classes into tasks of at least 2 classes "
                                        f"(2 or 5), got {self.tasks}")
@@ -331,7 +331,7 @@ def _methods_job(job: StructureJob) -> list[dict]:
     elif g == "imp":
         rewind = _late_rewind(ds.x_train.shape[0], job.get("epochs"), job.get("batch_size"),
                               job.get("rewind_fraction"))
-        rounds = training.imp(rand, rounds=job.get("imp_rounds"), prune_rate=job.get("imp_pruned_fraction"),
+        rounds = training.imp(rand, rounds=job.get("imp_rounds"), pruned_fraction=job.get("imp_pruned_fraction"),
                               rewind=rewind, lr=lr, curves=False, **common)
         for res in rounds:
             rows.append(_trained_row(res, method="imp", setting=f"round {res.stats['round']}"))

@@ -117,13 +117,10 @@ def _accuracy_panel(ax, rows, *, zero: float) -> None:
         return zero if c <= 0 else c
 
     mask = _points(rows, "mask_only")
-    sft = _points(rows, "sparse_finetune")
     for method in ("mask_only", "sparse_finetune", "random_mask", "rigl", "imp", "dense"):
         pts = _points(rows, method)
         if method == "sparse_finetune":
             pts = mask + pts            # k = 0 is the mask alone: the curve starts there
-        elif method == "mask_only" and sft:
-            pts = pts                   # drawn as its own marker too
         if not pts:
             continue
         xs = np.array([x_of(p[0]) for p in pts])
@@ -364,7 +361,7 @@ def _shown_setting(r) -> str:
     return r["setting"]
 
 
-def _setting_tex(method: str, setting: str) -> str:
+def _setting_tex(setting: str) -> str:
     s = setting.replace("density=", "$d=").replace("k=", "$k=")
     if "$" in s:
         s += "$"
@@ -386,7 +383,7 @@ def accuracy_table_rows(rows) -> tuple[list[str], list[list[str]], dict]:
         header += [f"{name} density", "changed", "test acc.", "barrier"]
     body = []
     for method, setting in keys:
-        cells = [_tex(method), _setting_tex(method, setting)]
+        cells = [_tex(method), _setting_tex(setting)]
         for d in data:
             g = [r for r in at[d] if r["method"] == method and _shown_setting(r) == setting]
             cells += [_frac(_median([r["density"] for r in g])), _frac(_median([r["changed_fraction"] for r in g])),
@@ -443,7 +440,7 @@ def continual_table_rows(rows) -> tuple[list[str], list[list[str]], dict]:
         header += [f"{DATASET_NAMES.get(d, d)} avg. acc.", "forgetting", "max forg.", "bits/task", "task inf."]
     body = []
     for method, setting in keys:
-        cells = [_tex(method), _setting_tex(method, setting)]
+        cells = [_tex(method), _setting_tex(setting)]
         for d in data:
             g = [r for rec in recs[d] if (rec["method"], rec["setting"]) == (method, setting) for r in rec["rows"]]
             ti = _median([r["task_inference_accuracy"] for r in g])

@@ -330,7 +330,11 @@ class Trained:
     """A model on a fixed random network: its float64 ``network`` (Linear/ReLU, the random network's
     widths), per random linear the bool ``masks`` (present weights: structure) and ``changed``
     (present weights whose value is not the random one), ``bias_masks`` / ``bias_changed`` (None
-    without biases), and ``stats`` (module docstring of :mod:`sltheory.training`)."""
+    without biases), and ``stats``: ``method``, ``weights`` (N, the random network's weights and
+    biases), ``kept``, ``density`` (kept / N), ``changed_count``, ``changed_fraction`` (changed / N),
+    ``train_accuracy``, ``test_accuracy`` (None without ``test``), ``random_seed``, ``widths``,
+    ``epochs``, ``seed``, ``lr``, ``batch_size``, ``curves`` (one dict per epoch), ``train_seconds``,
+    and each method's own (its docstring)."""
 
     method: str
     network: nn.Sequential
@@ -425,7 +429,6 @@ class TrainingMethod:
     name: str
     citation: str
     call: Callable[..., Any]
-    summary: str = ""
 
 
 def all_true(prob: Problem) -> list[torch.Tensor]:

@@ -27,8 +27,10 @@ random weights W, which never change — so a task, once learned, is never forgo
   random linear t with weights A_t ⊙ Σ_m α_m M_{m,t}, α_m = 1/k; H(α) = (1/B) Σ_b H(softmax(f(x_b; α)))
   the mean entropy (natural log) of the outputs; the batch is assigned the task argmax_m (−∂H/∂α_m)
   (lowest index on ties) and classified by that task's mask. :func:`entropy_gradient` computes
-  ∂H/∂α by autograd in float64, :func:`infer_task` the argmax. Task-inference accuracy is the
-  fraction of batches assigned their own task (the paper's code counts per batch too).
+  ∂H/∂α by autograd in float64, :func:`infer_task` the argmax. ``infer_rule="lowest_entropy"``
+  instead tries each mask on its own (α = e_m, k forward passes) and takes the lowest H — the costlier
+  alternative the one-shot rule approximates. Task-inference accuracy is the fraction of batches
+  assigned their own task (the paper's code counts per batch too).
   *Ours / the paper's choices*: the paper's notebook averages the entropy over the whole batch, as
   here; its PermutedMNIST scripts take the entropy of the first example of each test batch of 128
   (``data_to_repeat = 1``) and apply the result to the whole batch — ``infer_batch=1`` is per-example
@@ -430,7 +432,7 @@ def supsup(random_net, tasks, *, keep: float = 0.5, epochs: int = 20, seed: int 
     common = {"keep": keep, "epochs": epochs, "seed": seed, "lr": lr, "batch_size": batch_size,
               "weights": N, "task_seconds": task_seconds, "train_seconds": train_seconds}
 
-    # task inferred: after tasks 0…i, the one-shot rule among the i + 1 masks, per batch of one task's test rows
+    # task inferred: after tasks 0…i, ``infer_rule`` among the i + 1 masks, per batch of one task's test rows
     t0 = time.perf_counter()
     A, has_bias, scale = probs[0].A, probs[0].has_bias, probs[0].output_scale
     zero = torch.zeros((), dtype=torch.float64, device=A[0].device)

@@ -27,5 +27,4 @@ def dense(random_net, *, data, test=None, epochs: int = 20, seed: int = 0, lr: f
                   settings(epochs, seed, lr, batch_size, curve, time.perf_counter() - t0))
 
 
-METHOD = TrainingMethod("dense", "dense training from the random initialisation (the reference)", dense,
-                        "all weights trained")
+METHOD = TrainingMethod("dense", "dense training from the random initialisation (the reference)", dense)

@@ -12,12 +12,12 @@ r ≥ 1 then
 
 1. prunes, **layer-wise** (each random linear on its own, the choice of Frankle & Carbin for their
    fully connected LeNet), round(p · c) of the layer's c present *weights* of smallest magnitude in
-   round r − 1's final network (p = ``prune_rate``, the *pruned* fraction per round; Python's
+   round r − 1's final network (p = ``pruned_fraction``, the *pruned* fraction per round; Python's
    round, half to even; ties: the lower flat index is pruned first). Biases are never pruned (as in
    both papers); every layer, the output layer included, uses the same p (Frankle & Carbin prune
    LeNet's output layer at p/2: not done here);
-2. resets every surviving weight to its value in θ_t (the rewind) and trains the survivors again
-   with the same data order (the same seed) for ``epochs``.
+2. resets every surviving weight to its value in θ_t (the rewind) and trains the survivors from step
+   t to the end of the run of ``epochs`` (below), with the same data order (the same seed).
 
 A layer with c_0 weights thus keeps c_r = c_{r−1} − round(p · c_{r−1}) after round r, and
 |c_r − (1 − p)^r c_0| ≤ ½ Σ_{j<r} (1 − p)^j < 1/(2p): the density follows (1 − p)^r up to rounding.
@@ -83,11 +83,11 @@ class _Stop(Exception):
 
 
 # --------------------------------------------------------------------------- arguments
-def _prune_rate_arg(prune_rate) -> float:
-    p = fraction_arg("prune_rate", prune_rate)
+def _pruned_fraction_arg(pruned_fraction) -> float:
+    p = fraction_arg("pruned_fraction", pruned_fraction)
     if p >= 1:
-        raise InvalidArgumentError(f"prune_rate (the fraction of present weights pruned per round) must be in (0, 1), "
-                                   f"got {prune_rate!r}")
+        raise InvalidArgumentError(f"pruned_fraction (the fraction of present weights pruned per round) must be in "
+                                   f"(0, 1), got {pruned_fraction!r}")
     return p
 
 
@@ -151,15 +151,15 @@ def _effective(res: Trained, prob: Problem) -> list[torch.Tensor]:
 
 
 def prune_layerwise(values: Sequence[torch.Tensor], masks: Sequence[torch.Tensor], has_bias: Sequence[bool],
-                    prune_rate: float) -> list[torch.Tensor]:
-    """New augmented masks: in each layer, round(prune_rate · c) of its c present weights (bias column
+                    pruned_fraction: float) -> list[torch.Tensor]:
+    """New augmented masks: in each layer, round(pruned_fraction · c) of its c present weights (bias column
     excluded: never pruned) of smallest |value| removed (ties: lower flat index first)."""
     out = []
     for v, m, b in zip(values, masks, has_bias):
         m = m.clone()
         W, M = (v[:, :-1], m[:, :-1]) if b else (v, m)
         present = int(M.sum())
-        k = int(round(prune_rate * present))
+        k = int(round(pruned_fraction * present))
         if k > 0:
             score = torch.where(M, W.abs(), torch.full_like(W, math.inf)).reshape(-1)
             order = torch.sort(score, stable=True).indices[:k]
@@ -179,20 +179,20 @@ def _weight_counts(masks: Sequence[torch.Tensor], has_bias: Sequence[bool]) -> l
 
 
 # --------------------------------------------------------------------------- IMP
-def imp(random_net, *, data, test=None, rounds: int = 5, prune_rate: float = 0.2, rewind: int = 0, epochs: int = 20,
-        seed: int = 0, lr: float = 1e-2, batch_size: int = 128, curves: bool = True) -> list[Trained]:
+def imp(random_net, *, data, test=None, rounds: int = 5, pruned_fraction: float = 0.2, rewind: int = 0,
+        epochs: int = 20, seed: int = 0, lr: float = 1e-2, batch_size: int = 128, curves: bool = True) -> list[Trained]:
     """Iterative magnitude pruning with rewinding to iteration ``rewind`` (module docstring).
 
     Returns ``rounds + 1`` results: round 0 the dense network, round r the network pruned r times
-    (layer-wise, ``prune_rate`` = the pruned fraction of each layer's present weights per round) and
-    retrained from the rewind point. Each ``stats`` adds ``round``, ``rounds``, ``prune_rate``,
+    (layer-wise, ``pruned_fraction`` = the pruned fraction of each layer's present weights per round) and
+    retrained from the rewind point. Each ``stats`` adds ``round``, ``rounds``, ``pruned_fraction``,
     ``rewind``, ``requested_density`` = (1 − p)^r — of the *weights*: compare it with ``weight_density``
     (present weights / weights; ``density`` counts the never-pruned biases too) — and ``layer_kept``
     (present weights per layer, biases
     not counted). ``random_net`` never changes.
     """
     rounds = nonnegative_int("rounds", rounds, maximum=MAX_ROUNDS)
-    p = _prune_rate_arg(prune_rate)
+    p = _pruned_fraction_arg(pruned_fraction)
     epochs, seed, lr, batch_size = common_args(epochs=epochs, seed=seed, lr=lr, batch_size=batch_size)
     curves = strict_bool("curves", curves)
     prob = prepare(random_net, data, test)
@@ -217,7 +217,7 @@ def imp(random_net, *, data, test=None, rounds: int = 5, prune_rate: float = 0.2
             values, curve = fit(prob, masks=masks, trainable=masks, epochs=epochs, lr=lr, batch_size=batch_size,
                                 generator=new_generator(seed), init=start, curves=curves, start_step=rewind)
         stats = settings(epochs, seed, lr, batch_size, curve, time.perf_counter() - t0)
-        stats.update({"round": r, "rounds": rounds, "prune_rate": p, "rewind": rewind,
+        stats.update({"round": r, "rounds": rounds, "pruned_fraction": p, "rewind": rewind,
                       "requested_density": (1 - p) ** r, "layer_kept": _weight_counts(masks, prob.has_bias),
                       "weight_density": sum(_weight_counts(masks, prob.has_bias))
                       / sum(a.shape[0] * (a.shape[1] - int(b)) for a, b in zip(prob.A, prob.has_bias))})
@@ -225,15 +225,15 @@ def imp(random_net, *, data, test=None, rounds: int = 5, prune_rate: float = 0.2
     return results
 
 
-def imp_ticket(random_net, *, data, test=None, rounds: int = 5, prune_rate: float = 0.2, rewind: int = 0,
+def imp_ticket(random_net, *, data, test=None, rounds: int = 5, pruned_fraction: float = 0.2, rewind: int = 0,
                epochs: int = 20, seed: int = 0, lr: float = 1e-2, batch_size: int = 128,
                curves: bool = True) -> Trained:
     """:func:`imp`'s last round (the registry's ``"imp"``: one :class:`~sltheory.training.base.Trained`
     per call, as every method). ``stats["history"]`` lists every round's ``round``, ``density``,
     ``changed_fraction``, ``train_accuracy``, ``test_accuracy`` and ``train_seconds``; ``stats
     ["train_seconds"]`` is then the sum over all rounds (the ticket's whole cost)."""
-    res = imp(random_net, data=data, test=test, rounds=rounds, prune_rate=prune_rate, rewind=rewind, epochs=epochs,
-              seed=seed, lr=lr, batch_size=batch_size, curves=curves)
+    res = imp(random_net, data=data, test=test, rounds=rounds, pruned_fraction=pruned_fraction, rewind=rewind,
+              epochs=epochs, seed=seed, lr=lr, batch_size=batch_size, curves=curves)
     last = res[-1]
     last.stats["history"] = [{k: r.stats[k] for k in ("round", "density", "changed_fraction", "train_accuracy",
                                                       "test_accuracy", "train_seconds")} for r in res]
@@ -354,9 +354,10 @@ def instability(random_net, *, data, test=None, mask=None, rewind: int = 0, epoc
     The rewind point θ_t is the dense run's parameters after ``rewind`` steps (:func:`rewind_point`,
     generator ``seed`` — the same θ_t :func:`imp` uses with the same seed; t = 0: the random values).
     Under ``mask`` (None: dense; a :class:`~sltheory.training.base.Trained`, e.g. an IMP round, whose
-    masks are taken; or augmented bool masks per layer) two copies are trained from θ_t for
-    ``epochs``, their data orders drawn from generators seeded ``seeds[0]`` and ``seeds[1]`` (nothing
-    else differs), and :func:`error_barrier` is measured between them on ``test`` (on ``data`` when
+    masks are taken; or augmented bool masks per layer) two copies are trained from θ_t, from step t
+    to the end of the run of ``epochs`` (as :func:`imp`'s rounds), their data orders drawn from
+    generators seeded ``seeds[0]`` and ``seeds[1]`` (nothing else differs), and :func:`error_barrier`
+    is measured between them on ``test`` (on ``data`` when
     ``test`` is None).
 
     Returns ``barrier``, ``alphas``, ``errors`` (as :func:`error_barrier`), ``accuracies`` (the two
@@ -393,4 +394,4 @@ def instability(random_net, *, data, test=None, mask=None, rewind: int = 0, epoc
 
 METHOD = TrainingMethod("imp", "Frankle & Carbin, The Lottery Ticket Hypothesis, ICLR 2019; Frankle, Dziugaite, Roy "
                         "& Carbin, Linear Mode Connectivity and the Lottery Ticket Hypothesis, ICML 2020 (rewinding)",
-                        imp_ticket, "iterative magnitude pruning with rewinding (last round)")
+                        imp_ticket)

@@ -47,4 +47,4 @@ def mask_only(random_net, *, data, test=None, keep: float = 0.5, epochs: int = 2
 
 
 METHOD = TrainingMethod("mask_only", "Ramanujan et al., What's Hidden in a Randomly Weighted Neural Network?, "
-                        "CVPR 2020 (edge-popup)", mask_only, "edge-popup mask, no weight changed")
+                        "CVPR 2020 (edge-popup)", mask_only)

@@ -51,4 +51,4 @@ def random_mask(random_net, *, data, test=None, density: float = 0.1, epochs: in
 
 
 METHOD = TrainingMethod("random_mask", "Liu et al., The Unreasonable Effectiveness of Random Pruning, ICLR 2022",
-                        random_mask, "uniform random mask per layer, kept weights trained")
+                        random_mask)

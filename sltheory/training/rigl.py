@@ -158,4 +158,4 @@ def rigl(random_net, *, data, test=None, density: float = 0.1, epochs: int = 20,
 
 
 METHOD = TrainingMethod("rigl", "Evci, Gale, Menick, Castro & Elsen, Rigging the Lottery: Making All Tickets "
-                        "Winners, ICML 2020", rigl, "dynamic sparse training: drop by magnitude, grow by gradient")
+                        "Winners, ICML 2020", rigl)

@@ -120,7 +120,16 @@ def given_mask(mask, prob: Problem) -> list[torch.Tensor]:
     if mask.stats.get("changed_count", 0) != 0:
         raise InvalidArgumentError(f"mask must be a mask-only model (no weight changed); this {mask.method} model "
                                    f"changed {mask.stats['changed_count']} weights")
-    return ticket_masks(mask, prob)
+    masks = ticket_masks(mask, prob)
+    # a mask-only model's present weights are this network's random values, bit for bit: else it was
+    # found on another random network (another seed or init)
+    lins = [m for m in mask.network.modules() if isinstance(m, nn.Linear)]
+    for t, (lin, m, a, b) in enumerate(zip(lins, masks, prob.A, prob.has_bias)):
+        E = torch.cat([lin.weight.detach(), lin.bias.detach()[:, None]], 1) if b else lin.weight.detach()
+        if E.shape != a.shape or not torch.equal(E.to(a.device)[m], a[m]):
+            raise InvalidArgumentError(f"mask was found on another random network: its layer {t} does not hold this "
+                                       "network's random weights")
+    return masks
 
 
 def sparse_finetune(random_net, *, data, test=None, keep: float = 0.5, budget: float = 0.01, rule: str = "fisher",
@@ -134,7 +143,8 @@ def sparse_finetune(random_net, *, data, test=None, keep: float = 0.5, budget: f
     changed no weight (e.g. :func:`~sltheory.training.mask_only.mask_only`'s, whose call with the same
     ``keep``, ``epochs`` = ``mask_epochs``, ``seed``, ``lr`` = ``mask_lr`` and ``batch_size`` finds the
     very mask this call would): its masks are used and ``keep``, ``mask_epochs``, ``mask_lr`` are not
-    (``stats["mask_given"]``); one search then serves every budget."""
+    (``stats["mask_given"]``; ``train_seconds`` adds the given model's own, so it covers both stages
+    either way); one search then serves every budget."""
     keep = fraction_arg("keep", keep)
     budget = fraction_arg("budget", budget, allow_zero=True)
     if rule not in RULES:
@@ -153,6 +163,7 @@ def sparse_finetune(random_net, *, data, test=None, keep: float = 0.5, budget: f
                       "mask_curves": st["curves"], "mask_given": False}
     else:
         masks = given_mask(mask, prob)
+        t0 -= float(mask.stats.get("train_seconds", 0.0))   # train_seconds covers stage 1 either way
         base_stats = {"keep": mask.stats.get("keep"), "budget": budget, "rule": rule,
                       "mask_epochs": mask.stats.get("epochs"), "mask_lr": mask.stats.get("lr"),
                       "mask_curves": mask.stats.get("curves"), "mask_given": True}
@@ -177,4 +188,4 @@ def sparse_finetune(random_net, *, data, test=None, keep: float = 0.5, budget: f
 
 
 METHOD = TrainingMethod("sparse_finetune", "ours, after Sung et al. NeurIPS 2021 (FISH mask) and Song et al. "
-                        "ICML 2024 (SIFT)", sparse_finetune, "edge-popup mask, then k % of the weights trained")
+                        "ICML 2024 (SIFT)", sparse_finetune)
