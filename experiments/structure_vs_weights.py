@@ -11,7 +11,7 @@ jobs, an interrupted one resumes, a changed config gets a new folder.
 
 Usage::
 
-    python experiments/structure_vs_weights.py              # default run (7 min on 2 cores)
+    python experiments/structure_vs_weights.py              # default run (5–7 min on 2 cores)
     python experiments/structure_vs_weights.py --quick      # smoke run (seconds; tests)
     python experiments/structure_vs_weights.py --parts continual --seeds 0,1,2
     python experiments/structure_vs_weights.py --help
