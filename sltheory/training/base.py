@@ -152,34 +152,31 @@ def random_layers(random_net) -> tuple[list[torch.Tensor], list[bool], float]:
     return A, has_bias, scale
 
 
-def prepare(random_net, data, test=None) -> Problem:
-    """Check ``random_net``, ``data=(X, y)`` and ``test`` (integer class labels in 0…d_out−1)."""
+def _labelled(name: str, pair, d_in: int, d_out: int, device) -> tuple[torch.Tensor, torch.Tensor]:
+    """``pair`` = (X, y) checked: float64 rows of ``d_in`` features within float32's range (training runs in
+    float32), integer class labels in 0…d_out−1; both on ``device``."""
     from ..search.base import _inputs, _labels
 
+    if not (isinstance(pair, tuple) and len(pair) == 2):
+        raise InvalidArgumentError(f"{name} must be a pair (X, y) of inputs and integer class labels")
+    X = _inputs(f"{name} X", pair[0], d_in, device)
+    kind, y = _labels(f"{name} y", pair[1], X.shape[0], d_out)
+    if kind != "classification":
+        raise InvalidArgumentError(f"{name} y must be integer class labels (the baselines train a classifier)")
+    big = float(torch.finfo(torch.float32).max)
+    if float(X.abs().max()) > big:
+        raise InvalidArgumentError(f"{name} X has entries beyond float32's range (±{big:.3g}): training runs in "
+                                   "float32")
+    return X, y.to(device)
+
+
+def prepare(random_net, data, test=None) -> Problem:
+    """Check ``random_net``, ``data=(X, y)`` and ``test`` (integer class labels in 0…d_out−1)."""
     A, has_bias, scale = random_layers(random_net)
     device = A[0].device
     d_in, d_out = int(A[0].shape[1]) - int(has_bias[0]), int(A[-1].shape[0])
-    if not (isinstance(data, tuple) and len(data) == 2):
-        raise InvalidArgumentError("data must be a pair (X, y) of inputs and integer class labels")
-    X = _inputs("data X", data[0], d_in, device)
-    kind, y = _labels("data y", data[1], X.shape[0], d_out)
-    if kind != "classification":
-        raise InvalidArgumentError("data y must be integer class labels (the baselines train a classifier)")
-    test_pair = None
-    if test is not None:
-        if not (isinstance(test, tuple) and len(test) == 2):
-            raise InvalidArgumentError("test must be a pair (X, y)")
-        Xt = _inputs("test X", test[0], d_in, device)
-        kind_t, yt = _labels("test y", test[1], Xt.shape[0], d_out)
-        if kind_t != "classification":
-            raise InvalidArgumentError("test y must be integer class labels")
-        test_pair = (Xt, yt.to(device))
-    big = float(torch.finfo(torch.float32).max)
-    for name, x in (("data X", X), ("test X", None if test_pair is None else test_pair[0])):
-        if x is not None and x.numel() and float(x.abs().max()) > big:
-            raise InvalidArgumentError(f"{name} has entries beyond float32's range (±{big:.3g}): training runs in "
-                                       "float32")
-    y = y.to(device)
+    X, y = _labelled("data", data, d_in, d_out, device)
+    test_pair = None if test is None else _labelled("test", test, d_in, d_out, device)
     return Problem(random_net=random_net, A=A, has_bias=has_bias, output_scale=scale, X=X.float(), y=y,
                    test=None if test_pair is None else (test_pair[0].float(), test_pair[1]),
                    X64=X, test64=test_pair)
@@ -222,11 +219,16 @@ def accuracy(network, X, y) -> float:
 
 
 @torch.no_grad()
-def _layers_accuracy(layers, has_bias, scale, X, y) -> float:
+def layer_hits(layers, has_bias, scale, X, y) -> int:
+    """How many rows of ``X`` the MLP of augmented ``layers`` classifies as ``y`` (in chunks)."""
     hits = 0
     for s in range(0, X.shape[0], EVAL_CHUNK):
         hits += int((forward(layers, has_bias, X[s:s + EVAL_CHUNK], scale).argmax(1) == y[s:s + EVAL_CHUNK]).sum())
-    return hits / X.shape[0]
+    return hits
+
+
+def _layers_accuracy(layers, has_bias, scale, X, y) -> float:
+    return layer_hits(layers, has_bias, scale, X, y) / X.shape[0]
 
 
 # --------------------------------------------------------------------------- the loop

@@ -82,7 +82,6 @@ from .._checks import nonnegative_int
 from ..data.dataset import Dataset
 from ..errors import DatasetError, InvalidArgumentError, RandomNetworkError
 from .base import (
-    EVAL_CHUNK,
     Problem,
     Trained,
     all_false,
@@ -93,6 +92,7 @@ from .base import (
     fit,
     forward,
     fraction_arg,
+    layer_hits,
     new_generator,
     prepare,
     random_layers,
@@ -384,14 +384,6 @@ def infer_task(random_net, masks, X, rule: str = "one_shot") -> int:
 
 
 # --------------------------------------------------------------------------- supsup
-@torch.no_grad()
-def _hits(layers, has_bias, scale, X, y) -> int:
-    hits = 0
-    for s in range(0, X.shape[0], EVAL_CHUNK):
-        hits += int((forward(layers, has_bias, X[s:s + EVAL_CHUNK], scale).argmax(1) == y[s:s + EVAL_CHUNK]).sum())
-    return hits
-
-
 def supsup(random_net, tasks, *, keep: float = 0.5, epochs: int = 20, seed: int = 0, lr: float = 0.01,
            batch_size: int = 128, infer_batch: int = 128, infer_rule: str = "one_shot") -> ContinualResult:
     """Supermasks in superposition on ``random_net`` over ``tasks`` (module docstring): one edge-popup
@@ -451,7 +443,7 @@ def supsup(random_net, tasks, *, keep: float = 0.5, epochs: int = 20, seed: int 
                 k = _pick(infer_rule, A, has_bias, scale, stacks, xb)
                 picks.append(k)
                 right += int(k == j)
-                hits += _hits(effective[k], has_bias, scale, xb, yb)
+                hits += layer_hits(effective[k], has_bias, scale, xb, yb)
             R_inf[i][j] = hits / Xt.shape[0]
             TI[i][j] = right / len(picks)
             assigned[i][j] = picks
@@ -521,7 +513,7 @@ def sequential(random_net, tasks, *, budget: float | None = None, rule: str = "f
         t1 = time.perf_counter()
         for j in range(i + 1):
             Xt, yt = probs[j].test64  # type: ignore[misc]
-            R[i][j] = _hits(current, prob.has_bias, prob.output_scale, Xt, yt) / Xt.shape[0]
+            R[i][j] = layer_hits(current, prob.has_bias, prob.output_scale, Xt, yt) / Xt.shape[0]
         eval_seconds += time.perf_counter() - t1
     bits = 32.0 * N if budget is None else float(count * (32 + _index_bits(N)))
     return ContinualResult(method=method, accuracy=tuple(tuple(r) for r in R), bits_per_task=bits,

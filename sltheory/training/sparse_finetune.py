@@ -30,6 +30,7 @@ import torch
 from torch import nn
 
 from .._checks import strict_bool
+from ..errors import InvalidArgumentError
 from .base import (
     EVAL_CHUNK,
     Problem,
@@ -53,8 +54,6 @@ def importance(prob: Problem, masks, rule: str = "fisher", values=None) -> list[
     """Per augmented layer, the importance (module docstring) of every entry of the network whose
     linear t is where(mask, values or the random A_t, 0), in float64; absent entries get −1."""
     if rule not in RULES:
-        from ..errors import InvalidArgumentError
-
         raise InvalidArgumentError(f"rule must be one of {RULES}, got {rule!r}")
     base = prob.A if values is None else [v.to(torch.float64) for v in values]
     E = [torch.where(m, a, torch.zeros((), dtype=torch.float64, device=a.device)) for a, m in zip(base, masks)]
@@ -104,7 +103,6 @@ def top_entries(scores: list[torch.Tensor], masks, count: int) -> list[torch.Ten
 def given_mask(mask, prob: Problem) -> list[torch.Tensor]:
     """The augmented masks of a mask-only :class:`~sltheory.training.base.Trained` of this random
     network (InvalidArgumentError: another type, other shapes or biases, or a model that changed weights)."""
-    from ..errors import InvalidArgumentError
     from .base import Trained
     from .mask_only import ticket_masks
 
@@ -148,8 +146,6 @@ def sparse_finetune(random_net, *, data, test=None, keep: float = 0.5, budget: f
     keep = fraction_arg("keep", keep)
     budget = fraction_arg("budget", budget, allow_zero=True)
     if rule not in RULES:
-        from ..errors import InvalidArgumentError
-
         raise InvalidArgumentError(f"rule must be one of {RULES}, got {rule!r}")
     mask_epochs, _, mask_lr, _ = common_args(epochs=mask_epochs, seed=seed, lr=mask_lr, batch_size=batch_size)
     epochs, seed, lr, batch_size = common_args(epochs=epochs, seed=seed, lr=lr, batch_size=batch_size)
